@@ -1,0 +1,80 @@
+# gradwire developer commands. Everything runs from a project-local virtualenv
+# (.venv) that is created on first use, so a fresh clone needs only python3.
+#
+#   make serve       run the server on 127.0.0.1:$(PORT)      (PORT=50051 HOST=127.0.0.1)
+#   make test        fast test suites (what CI runs)
+#   make test-slow   the `-m slow` suites: hypothesis sweeps, load, scale-out behind nginx
+#   make bench       run bench/*.py (each prints a table)
+#   make load        locust, headless and time-bounded, against a server it starts
+#   make proto       regenerate the gRPC/protobuf stubs under proto/
+#   make clean       remove caches and build output (keeps .venv); `make distclean` also .venv
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 50051
+PYTEST_ARGS ?=
+
+# Numba's on-disk kernel cache: project-local, so that it is writable and shared
+# by the test run, the server subprocesses it starts and the benchmarks.
+export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
+
+.PHONY: help serve test test-slow bench load proto clean distclean nginx
+
+help:
+	@sed -n '4,10p' Makefile | sed 's/^# \{0,1\}//'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# One stamp per extra ("server", "test", "bench", "load"). A stamp is newer than
+# pyproject.toml once that extra is installed, so re-runs skip pip entirely.
+$(VENV)/.installed-%: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[$*]'
+	@touch $@
+
+serve: $(VENV)/.installed-server
+	$(PY) -m gradwire.service --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The scale-out suite needs a real nginx (Debian's nginx-light has the gRPC and
+# HTTP/2 modules); install it when missing and we are allowed to.
+nginx:
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing nginx-light for the scale-out suite"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	else \
+	  echo "nginx not found and cannot install it (need root + apt-get); the scale-out suite will be skipped"; \
+	fi
+
+# `-m slow` on the command line overrides the `-m 'not slow'` in pyproject's addopts.
+test-slow: $(VENV)/.installed-test $(VENV)/.installed-load nginx
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-bench
+	@shopt -s nullglob; scripts=(bench/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no bench/*.py scripts yet"; exit 0; fi; \
+	for s in "$${scripts[@]}"; do echo "== $$s"; $(PY) "$$s"; done
+
+# Bounded: USERS=20 RATE=10 DURATION=30s by default (see loadtest/run.sh).
+load: $(VENV)/.installed-load
+	PY=$(PY) bash loadtest/run.sh
+
+proto: $(VENV)/.installed-test
+	$(PY) -m grpc_tools.protoc -I proto --python_out=proto --pyi_out=proto \
+	  --grpc_python_out=proto proto/gradwire/v1/gradwire.proto
+
+clean:
+	rm -rf .numba_cache .pytest_cache .hypothesis build dist *.egg-info loadtest/out
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

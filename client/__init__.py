@@ -1,0 +1,1 @@
+"""gradwire: automatic differentiation as a network service."""

@@ -1,0 +1,125 @@
+"""Protobuf <-> NumPy conversion, shared by the client and the server (the only place that does it)."""
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+
+from gradwire.v1 import gradwire_pb2 as pb
+
+# Wire dtype enum <-> NumPy dtype. Bytes are little-endian on the wire.
+DTYPES: dict[int, np.dtype] = {
+    pb.FLOAT32: np.dtype("<f4"),
+    pb.FLOAT64: np.dtype("<f8"),
+    pb.INT32: np.dtype("<i4"),
+    pb.INT64: np.dtype("<i8"),
+    pb.BOOL: np.dtype("?"),
+}
+DTYPE_NAMES: dict[int, str] = {
+    pb.FLOAT32: "float32",
+    pb.FLOAT64: "float64",
+    pb.INT32: "int32",
+    pb.INT64: "int64",
+    pb.BOOL: "bool",
+}
+_ENUM_BY_NAME = {name: code for code, name in DTYPE_NAMES.items()}
+
+
+class CodecError(ValueError):
+    """A tensor or attribute on the wire is malformed; `where` says which one."""
+
+
+def dtype_enum(dtype) -> int:
+    """The wire enum for a NumPy dtype (or dtype name)."""
+    name = np.dtype(dtype).name
+    try:
+        return _ENUM_BY_NAME[name]
+    except KeyError:
+        raise CodecError(f"dtype {name} is not supported on the wire "
+                         f"(supported: {', '.join(_ENUM_BY_NAME)})") from None
+
+
+def dtype_name(enum: int) -> str:
+    try:
+        return DTYPE_NAMES[enum]
+    except KeyError:
+        raise CodecError(f"unknown dtype enum value {enum}") from None
+
+
+def tensor_to_proto(array, out: pb.Tensor | None = None) -> pb.Tensor:
+    """Encode an array once: raw little-endian C-order bytes plus dtype and shape."""
+    a = np.asarray(array)
+    if a.dtype.name not in _ENUM_BY_NAME:
+        raise CodecError(f"dtype {a.dtype.name} is not supported on the wire "
+                         f"(supported: {', '.join(_ENUM_BY_NAME)})")
+    t = pb.Tensor() if out is None else out
+    t.dtype = _ENUM_BY_NAME[a.dtype.name]
+    t.shape[:] = a.shape
+    if sys.byteorder != "little" or not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("<"))
+    t.data = np.ascontiguousarray(a).tobytes()
+    return t
+
+
+def tensor_from_proto(t: pb.Tensor, where: str = "tensor", max_elements: int | None = None) -> np.ndarray:
+    """Decode without copying (read-only view on the message bytes); checks size against shape."""
+    if t.dtype not in DTYPES:
+        raise CodecError(f"{where}: unknown or unspecified dtype ({t.dtype})")
+    shape = tuple(int(d) for d in t.shape)
+    if any(d < 0 for d in shape):
+        raise CodecError(f"{where}: negative dimension in shape {shape}")
+    count = math.prod(shape)
+    if max_elements is not None and count > max_elements:
+        raise CodecError(f"{where}: {count} elements exceed the limit of {max_elements}")
+    dtype = DTYPES[t.dtype]
+    if len(t.data) != count * dtype.itemsize:
+        raise CodecError(f"{where}: {len(t.data)} bytes of data, but shape {list(shape)} of "
+                         f"{DTYPE_NAMES[t.dtype]} needs {count * dtype.itemsize}")
+    a = np.frombuffer(t.data, dtype=dtype, count=count).reshape(shape)
+    if dtype == np.dtype("?") and count and not np.all(a.view(np.uint8) <= 1):
+        raise CodecError(f"{where}: bool data must be bytes 0 or 1")
+    return a.astype(dtype.newbyteorder("="), copy=False) if not dtype.isnative else a
+
+
+def attr_to_proto(value, out: pb.AttrValue | None = None) -> pb.AttrValue:
+    """Python attribute value -> AttrValue. Tuples of ints -> ints; arrays -> tensor."""
+    v = pb.AttrValue() if out is None else out
+    if value is None:
+        v.none = True
+    elif isinstance(value, (bool, np.bool_)):
+        v.b = bool(value)
+    elif isinstance(value, (int, np.integer)):
+        v.i = int(value)
+    elif isinstance(value, (float, np.floating)):
+        v.f = float(value)
+    elif isinstance(value, str):
+        v.s = value
+    elif isinstance(value, np.ndarray):
+        tensor_to_proto(value, v.tensor)
+    elif isinstance(value, (tuple, list)):
+        if all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) for x in value):
+            v.ints.values[:] = [int(x) for x in value]
+            if not value:
+                v.ints.SetInParent()
+        elif all(isinstance(x, (int, float, np.integer, np.floating)) for x in value):
+            v.floats.values[:] = [float(x) for x in value]
+        else:
+            raise CodecError(f"attribute list {value!r} mixes kinds")
+    else:
+        raise CodecError(f"cannot encode attribute of type {type(value).__name__}")
+    return v
+
+
+def attr_from_proto(v: pb.AttrValue, where: str = "attribute", max_elements: int | None = None):
+    """AttrValue -> Python value (ints -> tuple of int, tensor -> ndarray)."""
+    kind = v.WhichOneof("value")
+    if kind is None or kind == "none":
+        return None
+    if kind == "ints":
+        return tuple(int(x) for x in v.ints.values)
+    if kind == "floats":
+        return tuple(float(x) for x in v.floats.values)
+    if kind == "tensor":
+        return tensor_from_proto(v.tensor, where, max_elements)
+    return getattr(v, kind)

@@ -1,0 +1,33 @@
+"""The autodiff engine: graph IR, op table, autodiff transforms and the Numba executor (knows nothing of gRPC)."""
+from . import ops as _ops  # noqa: F401  (fills the op table)
+from .api import CACHE as _CACHE
+from .api import EvalResult, GradCheck, GradResult, JvpResult, evaluate, gradient, jvp
+from .derivatives import check_gradients, hessian, jacobian
+from .errors import Cancelled, EngineError, GraphError, LimitError, UnknownOpError
+from .executor import Anomaly
+from .graph import Graph, Node
+from .limits import Limits
+from .ops import AttrInfo, OpInfo, op_catalogue
+from .registry import OPS
+
+
+def plan_cache_stats() -> dict:
+    return _CACHE.stats()
+
+
+def warm_up() -> None:
+    """Compile the Numba kernels and exercise every transform once, so no request pays for it."""
+    import numpy as np
+
+    from . import kernels
+    kernels.warm_up()
+    g = Graph([Node("placeholder", (), {"name": "x"}), Node("dot", (0, 0)),
+               Node("constant", (), {"value": np.array(2.0, np.float32)}), Node("mul", (2, 1))])
+    x = np.arange(4, dtype=np.float32)
+    gradient(g, {"x": x}, [3], [0])
+
+
+__all__ = ["Anomaly", "AttrInfo", "Cancelled", "EngineError", "EvalResult", "GradCheck", "GradResult", "Graph",
+           "GraphError", "JvpResult", "LimitError", "Limits", "Node", "OPS", "OpInfo", "UnknownOpError",
+           "check_gradients", "evaluate", "gradient", "hessian", "jacobian", "jvp", "op_catalogue",
+           "plan_cache_stats", "warm_up"]

@@ -1,0 +1,200 @@
+"""Entry points: evaluate, gradient, jvp, jacobian, hessian, check_gradients — each prepares (cached) then runs a plan."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from . import autodiff
+from .dtypes import DTYPES, FLOATS
+from .errors import GraphError, LimitError
+from .executor import Anomaly, Plan, PlanCache, compile_plan
+from .graph import Graph, Node
+from .infer import Checked, infer
+from .limits import Limits
+from .registry import Aval
+
+CACHE = PlanCache()
+DEFAULT_LIMITS = Limits()
+_TANGENT = "\x00tangent{}"   # reserved placeholder names for values the engine feeds itself
+_SEED = "\x00seed"
+
+
+@dataclass
+class EvalResult:
+    values: list
+    anomaly: Anomaly | None
+    cache_hit: bool
+
+
+@dataclass
+class GradResult:
+    values: list
+    gradients: list
+    unused: list
+    extra: list
+    grad_graph: Graph | None
+    gradient_nodes: list | None
+    anomaly: Anomaly | None
+    cache_hit: bool
+
+
+@dataclass
+class JvpResult:
+    values: list
+    tangents: list
+    anomaly: Anomaly | None
+    cache_hit: bool
+
+
+@dataclass
+class GradCheck:
+    node: int
+    max_abs_error: float
+    max_rel_error: float
+    ok: bool
+    analytic: np.ndarray
+    numeric: np.ndarray
+
+
+def _signature(inputs: Mapping[str, np.ndarray], limits: Limits) -> tuple:
+    sig = []
+    for name, a in inputs.items():
+        if not isinstance(a, np.ndarray):
+            raise GraphError(f"input '{name}' is not an array")
+        if a.dtype.name not in DTYPES:
+            raise GraphError(f"input '{name}' has dtype {a.dtype.name}; supported: {', '.join(DTYPES)}")
+        if a.size > limits.max_tensor_elements:
+            raise LimitError(f"input '{name}' has {a.size} elements; the limit is {limits.max_tensor_elements}")
+        sig.append((name, a.shape, a.dtype.name))
+    return tuple(sorted(sig))
+
+
+def _known_sig(known: Mapping[int, np.ndarray] | None) -> tuple:
+    return tuple(sorted((int(k), v.shape, v.dtype.name) for k, v in (known or {}).items()))
+
+
+def _ids(graph: Graph, ids: Sequence[int], what: str) -> tuple[int, ...]:
+    for i in ids:
+        if not 0 <= i < len(graph):
+            raise GraphError(f"{what} {i} is not a node id (the graph has {len(graph)} nodes)")
+    return tuple(int(i) for i in ids)
+
+
+def _check(graph, inputs, known, limits) -> Checked:
+    feeds = {k: Aval(v.shape, v.dtype.name) for k, v in inputs.items()}
+    kn = {int(k): Aval(v.shape, v.dtype.name) for k, v in (known or {}).items()}
+    return infer(graph, feeds, kn, limits)
+
+
+def _check_growth(checked: Checked, start: int, limits: Limits) -> None:
+    """Nodes appended by a transform obey the same limits as the caller's."""
+    if len(checked.nodes) > limits.max_nodes * 4:
+        raise LimitError(f"the derivative graph would have {len(checked.nodes)} nodes; the limit is "
+                         f"{limits.max_nodes * 4}")
+    total = sum(a.size for a in checked.avals)
+    if total > limits.max_total_elements:
+        raise LimitError(f"the derivative graph's values would hold {total} elements in all; the limit is "
+                         f"{limits.max_total_elements}")
+    for i in range(start, len(checked.avals)):
+        if checked.avals[i].size > limits.max_intermediate_elements:
+            raise LimitError(f"an intermediate of the derivative would have {checked.avals[i].size} elements",
+                             i, checked.nodes[i].op)
+
+
+def _add_placeholders(checked: Checked, avals: Sequence[Aval], names: Sequence[str]) -> tuple[Checked, list[int]]:
+    nodes, vals = list(checked.nodes), list(checked.avals)
+    ids = []
+    for aval, name in zip(avals, names):
+        ids.append(len(nodes))
+        nodes.append(Node("placeholder", (), {"name": name}))
+        vals.append(aval)
+    return Checked(nodes, vals), ids
+
+
+def _cached(key, build: Callable[[], tuple], graph: Graph):
+    hit = CACHE.get(key)
+    if hit is not None:
+        return hit, True
+    prepared = build()
+    CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
+    return prepared, False
+
+
+# evaluate ---------------------------------------------------------------------------------------
+def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], *, known=None,
+             limits: Limits | None = None, anomaly: bool = False, cancel=None) -> EvalResult:
+    limits = limits or DEFAULT_LIMITS
+    outputs = _ids(graph, outputs, "output")
+    key = ("eval", graph.hash(), outputs, _signature(inputs, limits), _known_sig(known), limits)
+
+    def build():
+        checked = _check(graph, inputs, known, limits)
+        return (compile_plan(checked, outputs, list(known or ())),)
+
+    (plan,), hit = _cached(key, build, graph)
+    values, found = plan.run(inputs, known, cancel, anomaly)
+    return EvalResult(values, found, hit)
+
+
+# gradient ---------------------------------------------------------------------------------------
+def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], wrt: Sequence[int], *,
+             seeds: Sequence[int] | None = None, create_graph: bool = False, extra: Sequence[int] = (),
+             known=None, limits: Limits | None = None, anomaly: bool = False, cancel=None) -> GradResult:
+    limits = limits or DEFAULT_LIMITS
+    outputs, wrt, extra = _ids(graph, outputs, "output"), _ids(graph, wrt, "wrt node"), _ids(graph, extra, "extra")
+    seeds = None if not seeds else _ids(graph, seeds, "seed")
+    key = ("grad", graph.hash(), outputs, wrt, seeds, extra, _signature(inputs, limits), _known_sig(known), limits)
+
+    def build():
+        checked = _check(graph, inputs, known, limits)
+        ext, grads, unused = autodiff.vjp(checked, outputs, wrt, seeds)
+        _check_growth(ext, len(graph), limits)
+        plan = compile_plan(ext, outputs + tuple(grads) + extra, list(known or ()), forward_nodes=len(graph))
+        return plan, ext, grads, unused
+
+    (plan, ext, grads, unused), hit = _cached(key, build, graph)
+    values, found = plan.run(inputs, known, cancel, anomaly)
+    n, m = len(outputs), len(grads)
+    return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],
+                      Graph(ext.nodes) if create_graph else None, list(grads) if create_graph else None, found, hit)
+
+
+# jvp --------------------------------------------------------------------------------------------
+def _prepare_jvp(graph, inputs, known, limits, outputs, primals, tangent_avals, extra_outputs=()):
+    checked = _check(graph, inputs, known, limits)
+    for p, t in zip(primals, tangent_avals):
+        a = checked.avals[p]
+        if t.shape != a.shape:
+            raise GraphError(f"tangent has shape {list(t.shape)}, but the primal has {list(a.shape)}",
+                             p, checked.nodes[p].op)
+    names = [_TANGENT.format(k) for k in range(len(primals))]
+    withtan, tids = _add_placeholders(checked, [Aval(checked.avals[p].shape, checked.avals[p].dtype)
+                                                for p in primals], names)
+    ext, touts = autodiff.jvp(withtan, outputs, primals, tids)
+    _check_growth(ext, len(graph), limits)
+    plan = compile_plan(ext, tuple(outputs) + tuple(touts) + tuple(extra_outputs), list(known or ()),
+                        forward_nodes=len(graph))
+    return plan, names, [np.dtype(checked.avals[p].dtype) for p in primals]
+
+
+def jvp(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], primals: Sequence[int],
+        tangents: Sequence[np.ndarray], *, known=None, limits: Limits | None = None, anomaly: bool = False,
+        cancel=None) -> JvpResult:
+    limits = limits or DEFAULT_LIMITS
+    outputs, primals = _ids(graph, outputs, "output"), _ids(graph, primals, "primal")
+    if len(tangents) != len(primals):
+        raise GraphError(f"{len(tangents)} tangents given for {len(primals)} primals")
+    tsig = _signature({str(k): t for k, t in enumerate(tangents)}, limits)
+    key = ("jvp", graph.hash(), outputs, primals, tsig, _signature(inputs, limits), _known_sig(known), limits)
+    tavals = [Aval(t.shape, t.dtype.name) for t in tangents]
+    (plan, names, dtypes), hit = _cached(
+        key, lambda: _prepare_jvp(graph, inputs, known, limits, outputs, primals, tavals), graph)
+    feeds = dict(inputs)
+    for name, t, dt in zip(names, tangents, dtypes):
+        feeds[name] = t.astype(dt, copy=False)
+    values, found = plan.run(feeds, known, cancel, anomaly)
+    n = len(outputs)
+    return JvpResult(values[:n], values[n:], found, hit)

@@ -1,0 +1,90 @@
+"""Forward kernels that NumPy lacks or does slowly: Numba loops behind plain wrappers that check and allocate."""
+from __future__ import annotations
+
+import numpy as np
+
+from .jit import kernel
+
+
+@kernel
+def _scatter_add(g, idx, out):
+    # g: (pre, m, post), idx: (m,), out: (pre, size, post); out[p, idx[j], q] += g[p, j, q]
+    pre, m, post = g.shape
+    for p in range(pre):
+        for j in range(m):
+            r = idx[j]
+            for q in range(post):
+                out[p, r, q] += g[p, j, q]
+
+
+@kernel
+def _gather_add(g, idx, out):
+    # g, idx: (pre, m, post), out: (pre, size, post); out[p, idx[p, j, q], q] += g[p, j, q]
+    pre, m, post = g.shape
+    for p in range(pre):
+        for j in range(m):
+            for q in range(post):
+                out[p, idx[p, j, q], q] += g[p, j, q]
+
+
+def _checked(idx: np.ndarray, size: int) -> np.ndarray:
+    """Indices in range (negative ones wrap once, as in NumPy), as contiguous int64."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        bad = idx[(idx < -size) | (idx >= size)].flat[0]
+        raise IndexError(f"index {bad} is out of bounds for axis with size {size}")
+    return np.ascontiguousarray(np.where(idx < 0, idx + size, idx))
+
+
+def _three(shape, axis, span):
+    pre = int(np.prod(shape[:axis], dtype=np.int64))
+    post = int(np.prod(shape[axis + span:], dtype=np.int64))
+    return pre, post
+
+
+def take(x, idx, axis):
+    return np.take(x, _checked(idx, x.shape[axis]), axis=axis)
+
+
+def scatter_add(g, idx, axis, size):
+    idx = np.asarray(idx)
+    pre, post = _three(g.shape, axis, idx.ndim)
+    out = np.zeros((pre, size, post), dtype=g.dtype)
+    flat = _checked(idx, size).reshape(-1)
+    _scatter_add(np.ascontiguousarray(g).reshape(pre, flat.size, post), flat, out)
+    return out.reshape(g.shape[:axis] + (size,) + g.shape[axis + idx.ndim:])
+
+
+def gather(x, idx, axis):
+    return np.take_along_axis(x, _checked(idx, x.shape[axis]), axis=axis)
+
+
+def gather_add(g, idx, axis, shape):
+    size = shape[axis]
+    idx = _checked(idx, size)
+    pre, post = _three(g.shape, axis, 1)
+    out = np.zeros((pre, size, post), dtype=g.dtype)
+    m = g.shape[axis]
+    _gather_add(np.ascontiguousarray(g).reshape(pre, m, post), idx.reshape(pre, m, post), out)
+    return out.reshape(shape)
+
+
+def dot(x, y):
+    if x.dtype != y.dtype:
+        dt = np.promote_types(x.dtype, y.dtype)
+        x, y = x.astype(dt), y.astype(dt)
+    return np.asarray(np.dot(x, y))
+
+
+def matmul(x, y):
+    if x.dtype != y.dtype:
+        dt = np.promote_types(x.dtype, y.dtype)
+        x, y = x.astype(dt), y.astype(dt)
+    return np.matmul(x, y)
+
+
+def warm_up() -> None:
+    """Compile every kernel signature a request will hit, so no request pays for it."""
+    for dt in (np.float32, np.float64):
+        scatter_add(np.ones((2, 3), dt), np.array([0, 1, 0]), 1, 2)
+        gather_add(np.ones((2, 3), dt), np.zeros((2, 3), np.int64), 1, (2, 2))

@@ -1,0 +1,208 @@
+"""Reductions and normalizations over axes: sum, mean, prod, max, min, all, any, norm, logsumexp, softmax."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import shapes
+from .dtypes import FLOATS
+from .registry import Attr, Aval, defop
+
+AXES = {"axes": Attr("axes", None, "axes to reduce; none = all"), "keepdims": Attr("bool", False)}
+AXIS = {"axis": Attr("int", -1, "the axis to normalize over")}
+
+
+def _reduce_shape(dtype_rule, nonempty=False):
+    def rule(avals, attrs):
+        (x,) = avals
+        ax = attrs["axes"] = shapes.axes(attrs["axes"], x.ndim)
+        if nonempty and any(x.shape[k] == 0 for k in ax):
+            raise ValueError("cannot reduce over an empty axis: the op has no identity")
+        return Aval(shapes.reduced(x.shape, ax, attrs["keepdims"]), dtype_rule(x.dtype))
+    return rule
+
+
+def _expand(g, x, axes, keepdims):
+    """Broadcast a reduced cotangent back over the reduced axes."""
+    if not keepdims:
+        g = g.reshape(shape=shapes.reduced(x.shape, axes, True))
+    return g.broadcast_to(shape=x.shape)
+
+
+def _reduce_jvp(vjp):
+    """out_k = f(slice_k of x): d out = sum over the slice of (d out/dx) * t."""
+    def rule(tangents, out, x, axes, keepdims):
+        (t,) = tangents
+        return (vjp(out.ones_like(), out, x, axes, keepdims) * t).sum(axes=axes, keepdims=keepdims)
+    return rule
+
+
+def _count(x, axes) -> int:
+    return math.prod(x.shape[k] for k in axes)
+
+
+def _int64_sum(d):
+    return d if d in FLOATS else "int64"
+
+
+def _mean_dtype(d):
+    if d not in FLOATS:
+        raise ValueError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+                         f"or complex dtype. Got: {d}")
+    return d
+
+
+def _extreme_vjp(g, out, x, axes, keepdims):
+    # Ties share the gradient evenly, as PyTorch's amax/amin (and full max()/min()) do.
+    hit = x.eq(_expand(out, x, axes, keepdims)).cast(dtype=x.dtype)
+    return _expand(g, x, axes, keepdims) * hit / _expand(hit.sum(axes=axes, keepdims=keepdims), x, axes, keepdims)
+
+
+def _defreduce(name, impl, vjp, dtype_rule, *, jvp=None, nonempty=False, doc=""):
+    defop(name, inputs=1, attrs=dict(AXES), shape=_reduce_shape(dtype_rule, nonempty), impl=impl,
+          vjp=(vjp,) if vjp else None, jvp=jvp or (_reduce_jvp(vjp) if vjp else None), doc=doc)
+
+
+def _sum_jvp(tangents, out, x, axes, keepdims):
+    return tangents[0].sum(axes=axes, keepdims=keepdims)
+
+
+def _mean_jvp(tangents, out, x, axes, keepdims):
+    return tangents[0].mean(axes=axes, keepdims=keepdims)
+
+
+_defreduce("sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims,
+                                                   dtype=None if x.dtype.kind == "f" else np.int64),
+           lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims), _int64_sum, jvp=_sum_jvp)
+_defreduce("mean", lambda x, axes, keepdims: np.mean(x, axis=axes, keepdims=keepdims),
+           lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims) / float(max(_count(x, axes), 1)),
+           _mean_dtype, jvp=_mean_jvp)
+_defreduce("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims,
+                                                     dtype=None if x.dtype.kind == "f" else np.int64),
+           lambda g, out, x, axes, keepdims: _expand(g * out, x, axes, keepdims) / x, _int64_sum,
+           doc="product; its gradient divides by x, so it is NaN/Inf where x == 0")
+_defreduce("max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims), _extreme_vjp,
+           lambda d: d, nonempty=True, doc="largest value; ties share the gradient")
+_defreduce("min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims), _extreme_vjp,
+           lambda d: d, nonempty=True, doc="smallest value; ties share the gradient")
+_defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims), None, lambda d: "bool")
+_defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims), None, lambda d: "bool")
+
+
+def _norm_impl(x, p, axes, keepdims):
+    if p == 2.0:
+        return np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims))
+    a = np.abs(x)
+    if p == math.inf:
+        return np.max(a, axis=axes, keepdims=keepdims, initial=0)
+    if p == -math.inf:
+        return np.min(a, axis=axes, keepdims=keepdims)
+    if p == 1.0:
+        return np.sum(a, axis=axes, keepdims=keepdims)
+    if p == 0.0:
+        return np.sum(a != 0, axis=axes, keepdims=keepdims).astype(x.dtype)
+    return np.power(np.sum(np.power(a, p), axis=axes, keepdims=keepdims), 1.0 / p).astype(x.dtype)
+
+
+def _norm_vjp(g, out, x, p, axes, keepdims):
+    ge, oe = _expand(g, x, axes, keepdims), _expand(out, x, axes, keepdims)
+    if p == 0.0:
+        return x.zeros_like()
+    if abs(p) == math.inf:
+        return _extreme_vjp(g, out, x.abs(), axes, keepdims) * x.sign()
+    if p == 1.0:
+        return ge * x.sign()
+    zero = oe.eq(0.0)
+    safe = zero.where(oe.ones_like(), oe)  # the subgradient at 0 is 0, as in PyTorch
+    if p == 2.0:
+        return zero.where(x.zeros_like(), ge * x / safe)
+    ratio = x.abs() / safe
+    return zero.where(x.zeros_like(), ge * x.sign() * ratio.pow_scalar(exponent=p - 1.0))
+
+
+def _norm_shape(avals, attrs):
+    (x,) = avals
+    if x.dtype not in FLOATS:
+        raise ValueError(f"norm needs a floating point input, got {x.dtype}")
+    ax = attrs["axes"] = shapes.axes(attrs["axes"], x.ndim)
+    return Aval(shapes.reduced(x.shape, ax, attrs["keepdims"]), x.dtype)
+
+
+def _norm_jvp(tangents, out, x, p, axes, keepdims):
+    (t,) = tangents
+    return (_norm_vjp(out.ones_like(), out, x, p, axes, keepdims) * t).sum(axes=axes, keepdims=keepdims)
+
+
+defop("norm", inputs=1, attrs={"p": Attr("float", 2.0, "order: 2, 1, inf, -inf, 0 or any p"), **AXES},
+      shape=_norm_shape, impl=_norm_impl, vjp=(_norm_vjp,), jvp=_norm_jvp, dtypes=FLOATS,
+      doc="vector p-norm over axes; gradient 0 at the origin as in PyTorch")
+
+
+def _logsumexp_impl(x, axes, keepdims):
+    m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros(shapes.reduced(x.shape, axes, True), x.dtype)
+    m = np.where(np.isfinite(m), m, np.zeros((), x.dtype))
+    out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axes)
+
+
+def _logsumexp_vjp(g, out, x, axes, keepdims):
+    return _expand(g, x, axes, keepdims) * (x - _expand(out, x, axes, keepdims)).exp()
+
+
+def _float_reduce_shape(avals, attrs):
+    if avals[0].dtype not in FLOATS:
+        raise ValueError(f"needs a floating point input, got {avals[0].dtype}")
+    return _reduce_shape(lambda d: d)(avals, attrs)
+
+
+defop("logsumexp", inputs=1, attrs=dict(AXES), shape=_float_reduce_shape, impl=_logsumexp_impl,
+      vjp=(_logsumexp_vjp,), jvp=_reduce_jvp(_logsumexp_vjp), dtypes=FLOATS,
+      doc="log(sum(exp(x))) computed stably")
+
+
+def _axis_shape(avals, attrs):
+    (x,) = avals
+    if x.dtype not in FLOATS:
+        raise ValueError(f"needs a floating point input, got {x.dtype}")
+    attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
+    return Aval(x.shape, x.dtype)
+
+
+def _softmax_impl(x, axis):
+    if x.ndim == 0:
+        return np.ones_like(x)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True)) if x.size else x.copy()
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_impl(x, axis):
+    if x.ndim == 0:
+        return np.zeros_like(x)
+    return x - _logsumexp_impl(x, (axis,), True)
+
+
+def _softmax_vjp(g, out, x, axis):
+    if x.ndim == 0:
+        return g.zeros_like()
+    return out * (g - (g * out).sum(axes=(axis,), keepdims=True))
+
+
+def _log_softmax_vjp(g, out, x, axis):
+    if x.ndim == 0:
+        return g.zeros_like()
+    return g - out.exp() * g.sum(axes=(axis,), keepdims=True)
+
+
+def _log_softmax_jvp(tangents, out, x, axis):
+    (t,) = tangents
+    if x.ndim == 0:
+        return t.zeros_like()
+    return t - (t * out.exp()).sum(axes=(axis,), keepdims=True)
+
+
+defop("softmax", inputs=1, attrs=dict(AXIS), shape=_axis_shape, impl=_softmax_impl, vjp=(_softmax_vjp,),
+      jvp=lambda tangents, out, x, axis: _softmax_vjp(tangents[0], out, x, axis),  # symmetric Jacobian
+      dtypes=FLOATS, doc="exp(x) / sum(exp(x)) along axis, computed stably")
+defop("log_softmax", inputs=1, attrs=dict(AXIS), shape=_axis_shape, impl=_log_softmax_impl,
+      vjp=(_log_softmax_vjp,), jvp=_log_softmax_jvp, dtypes=FLOATS, doc="x - logsumexp(x) along axis")

@@ -1,0 +1,62 @@
+"""Server settings: one dataclass holding every knob, with the defaults the CLI documents."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    # Computing RPCs running at once; one more is refused with RESOURCE_EXHAUSTED at once.
+    max_concurrent: int = 16
+    # Handler threads. Kept above max_concurrent so that health checks, ListOps and
+    # GetServerInfo are answered while every compute slot is busy; None: max_concurrent + 4.
+    workers: int | None = None
+    # gRPC message size cap, both directions.
+    max_message_bytes: int = 64 * MiB
+    # Size of a request once graph parts sent by hash are resolved (hash parts make the
+    # effective request larger than the message).
+    max_request_bytes: int = 256 * MiB
+    # Engine limits (gradwire.engine.Limits).
+    max_nodes: int = 100_000
+    max_tensor_elements: int = 2**27
+    max_intermediate_elements: int = 2**27
+    max_total_elements: int = 2**29
+    jacobian_memory_bytes: int = 256 * MiB
+    # Cache of parsed graph parts, addressed by content hash.
+    part_cache_entries: int = 4096
+    part_cache_bytes: int = 256 * MiB
+    # Prometheus HTTP endpoint: None is off, 0 picks a free port (tests), N listens on N.
+    metrics_port: int | None = None
+    # PEM files; both or neither.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    # Bearer token required in `authorization` metadata; None: no auth.
+    token: str | None = None
+    # Seconds in-flight requests get to finish on shutdown.
+    grace: float = 10.0
+    # Compile the engine's kernels before reporting SERVING.
+    warm_up: bool = True
+
+    def __post_init__(self) -> None:
+        for field in ("max_concurrent", "max_message_bytes", "max_request_bytes", "max_nodes",
+                      "max_tensor_elements", "max_intermediate_elements", "max_total_elements",
+                      "jacobian_memory_bytes", "part_cache_entries", "part_cache_bytes"):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
+        if self.workers is not None and self.workers <= self.max_concurrent:
+            raise ValueError(f"workers ({self.workers}) must exceed max_concurrent "
+                             f"({self.max_concurrent}) so cheap calls are never starved")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.grace < 0:
+            raise ValueError("grace must be >= 0")
+
+    @property
+    def thread_count(self) -> int:
+        return self.workers if self.workers is not None else self.max_concurrent + 4
+
+    def replace(self, **changes) -> "ServerConfig":
+        return dataclasses.replace(self, **changes)

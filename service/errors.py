@@ -1,0 +1,66 @@
+"""The one place where exceptions become gRPC statuses (with google.rpc.BadRequest details)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gradwire.codec import CodecError
+from gradwire.engine.errors import EngineError
+
+log = logging.getLogger("gradwire.service")
+
+
+class RequestError(Exception):
+    """A request the service rejects before the engine sees it; names the offending field."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple
+
+
+def classify(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
+    """(status code, message, offending field or None) for an expected error; raises the rest."""
+    if isinstance(exc, RequestError):
+        return exc.code, str(exc), exc.field
+    if isinstance(exc, EngineError):
+        field = f"graph.nodes[{exc.node}]" if exc.node is not None else None
+        return grpc.StatusCode[exc.code], str(exc), field
+    if isinstance(exc, CodecError):
+        # The codec's messages start with the location they were given ("inputs[x]: ...").
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc), str(exc).split(":", 1)[0]
+    raise exc
+
+
+def abort(context: grpc.ServicerContext, exc: BaseException, request_id: str):
+    """End the call with the status `exc` maps to. Anything unexpected is our bug: INTERNAL,
+    logged here with its traceback, and the client gets only the request id."""
+    try:
+        code, message, field = classify(exc)
+    except Exception:
+        log.exception("internal error, request id %s", request_id)
+        code, message, field = (grpc.StatusCode.INTERNAL,
+                                f"internal server error (request id {request_id})", None)
+    status = status_pb2.Status(code=code.value[0], message=message)
+    if field is not None and code in (grpc.StatusCode.INVALID_ARGUMENT,
+                                      grpc.StatusCode.UNIMPLEMENTED):
+        violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=message)
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+        status.details.append(detail)
+    grpc_status = rpc_status.to_status(status)
+    context.abort_with_status(_Status(
+        grpc_status.code, grpc_status.details,
+        tuple(grpc_status.trailing_metadata) + (("x-request-id", request_id),)))

@@ -1,0 +1,97 @@
+"""The gradwire-server command: flags (each also read from GRADWIRE_<FLAG>), ready line, drain on SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from .config import ServerConfig
+from .server import create_server, shutdown
+
+_D = ServerConfig()
+
+# (flag, type, default, help). The env var is GRADWIRE_ + the flag upper-cased with _ for -.
+FLAGS = [
+    ("host", str, "127.0.0.1", "interface to listen on (0.0.0.0 or :: for all)"),
+    ("port", int, 50051, "gRPC port; 0 picks a free one (see the ready line)"),
+    ("workers", int, None, "handler threads (default: max-concurrent + 4, must exceed it)"),
+    ("max-concurrent", int, _D.max_concurrent,
+     "computing requests at once; more are refused with RESOURCE_EXHAUSTED"),
+    ("max-message-bytes", int, _D.max_message_bytes, "gRPC message size cap, both directions"),
+    ("max-request-bytes", int, _D.max_request_bytes,
+     "request size once graph parts sent by hash are resolved"),
+    ("max-nodes", int, _D.max_nodes, "nodes per graph"),
+    ("max-tensor-elements", int, _D.max_tensor_elements, "elements per input or output tensor"),
+    ("max-intermediate-elements", int, _D.max_intermediate_elements,
+     "elements per intermediate value"),
+    ("max-total-elements", int, _D.max_total_elements, "elements over all values of a plan"),
+    ("jacobian-memory-bytes", int, _D.jacobian_memory_bytes,
+     "working memory of one Jacobian/Hessian chunk"),
+    ("part-cache-entries", int, _D.part_cache_entries, "graph parts kept for by-hash reuse"),
+    ("part-cache-bytes", int, _D.part_cache_bytes, "bytes of graph parts kept"),
+    ("metrics-port", int, 0, "Prometheus /metrics HTTP port on --host; 0 = off"),
+    ("tls-cert", str, None, "PEM certificate chain (with --tls-key: serve TLS only)"),
+    ("tls-key", str, None, "PEM private key"),
+    ("token", str, None, "require `authorization: Bearer <token>` (prefer GRADWIRE_TOKEN: "
+                         "argv is visible to other users)"),
+    ("log-level", str, "info", "debug, info, warning or error"),
+    ("grace", float, _D.grace, "seconds in-flight requests get to finish on SIGTERM/SIGINT"),
+]
+
+
+def env_name(flag: str) -> str:
+    return "GRADWIRE_" + flag.upper().replace("-", "_")
+
+
+def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="gradwire-server", description="Serve gradwire's autodiff engine over gRPC. "
+        "Every flag can also be set through the environment variable GRADWIRE_<FLAG>.")
+    for flag, kind, default, text in FLAGS:
+        # argparse applies `type` to string defaults, so env values are converted too.
+        parser.add_argument(f"--{flag}", type=kind, default=environ.get(env_name(flag), default),
+                            help=f"{text} [env {env_name(flag)}; default {default}]")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        default=environ.get(env_name("no-warm-up"), "") not in ("", "0"),
+                        help="skip compiling the kernels at start (the first requests pay)")
+    return parser.parse_args(argv)
+
+
+def config_from(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        max_concurrent=args.max_concurrent, workers=args.workers,
+        max_message_bytes=args.max_message_bytes, max_request_bytes=args.max_request_bytes,
+        max_nodes=args.max_nodes, max_tensor_elements=args.max_tensor_elements,
+        max_intermediate_elements=args.max_intermediate_elements,
+        max_total_elements=args.max_total_elements,
+        jacobian_memory_bytes=args.jacobian_memory_bytes,
+        part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
+        metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_from(args)
+    except ValueError as e:
+        print(f"gradwire-server: {e}", file=sys.stderr)
+        return 2
+    # Installed before warm-up, so a SIGTERM during start-up still drains cleanly.
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    server, port = create_server(f"{host}:{args.port}", config)
+    # The client's embedded-server launcher parses exactly this line.
+    print(f"gradwire-server ready on {host}:{port}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    logging.getLogger("gradwire.service").info("draining (grace %.1f s)", config.grace)
+    shutdown(server)
+    return 0

@@ -1,0 +1,59 @@
+"""Bounded, thread-safe LRU cache of parsed graph parts, addressed by a content hash."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from gradwire.v1 import gradwire_pb2 as pb
+
+
+def part_hash(part: pb.Graph) -> str:
+    """sha256 of the part's deterministic encoding: derived from content only, so every replica
+    computes the same hash and any of them can resolve it once it has seen the part."""
+    return hashlib.sha256(part.SerializeToString(deterministic=True)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Part:
+    nodes: tuple          # engine Nodes, input ids global as sent
+    nbytes: int           # encoded size, charged against the cache and request budgets
+
+
+class PartCache:
+    def __init__(self, max_entries: int, max_bytes: int):
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._parts: OrderedDict[str, Part] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str, *, count: bool = True) -> Part | None:
+        """The part stored under `key`; `count` records the lookup as a by-hash hit or miss."""
+        with self._lock:
+            part = self._parts.get(key)
+            if part is not None:
+                self._parts.move_to_end(key)
+            if count:
+                self.hits += part is not None
+                self.misses += part is None
+            return part
+
+    def put(self, key: str, part: Part) -> None:
+        if part.nbytes > self._max_bytes:
+            return  # would evict everything else and still not fit
+        with self._lock:
+            old = self._parts.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._parts[key] = part
+            self._bytes += part.nbytes
+            while len(self._parts) > self._max_entries or self._bytes > self._max_bytes:
+                _, evicted = self._parts.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    def __len__(self) -> int:
+        return len(self._parts)

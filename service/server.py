@@ -1,0 +1,107 @@
+"""Assembles the gRPC server: Autodiff, health, reflection, auth, metrics, TLS and limits."""
+from __future__ import annotations
+
+import logging
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gradwire import engine
+
+from .auth import BearerTokenInterceptor
+from .config import ServerConfig
+from .metrics import Metrics
+from .parts import PartCache
+from .rpc import SERVICE, Slots, autodiff_handler
+from .servicer import AutodiffService
+
+log = logging.getLogger("gradwire.service")
+
+
+@dataclass
+class ServerState:
+    """What create_server built besides the grpc.Server (tests and shutdown reach it here)."""
+    config: ServerConfig
+    health: health.HealthServicer
+    metrics: Metrics
+    slots: Slots
+    parts: PartCache
+    metrics_port: int | None
+
+
+_STATES: "weakref.WeakKeyDictionary[grpc.Server, ServerState]" = weakref.WeakKeyDictionary()
+
+
+def server_state(server: grpc.Server) -> ServerState:
+    return _STATES[server]
+
+
+def _host(address: str) -> str:
+    return address.rsplit(":", 1)[0].strip("[]")
+
+
+def create_server(address: str = "127.0.0.1:0",
+                  config: ServerConfig | None = None) -> tuple[grpc.Server, int]:
+    """Bind `address`, start serving (health NOT_SERVING), warm the engine up, then report
+    SERVING. Returns the started server and the bound port."""
+    config = config or ServerConfig()
+    parts = PartCache(config.part_cache_entries, config.part_cache_bytes)
+    slots = Slots(config.max_concurrent)
+    metrics = Metrics(parts, slots)
+    interceptors = [metrics] + ([BearerTokenInterceptor(config.token)] if config.token else [])
+    server = grpc.server(
+        ThreadPoolExecutor(config.thread_count, thread_name_prefix="gradwire-rpc"),
+        handlers=[autodiff_handler(AutodiffService(config, parts), slots)],
+        interceptors=interceptors,
+        options=[("grpc.max_receive_message_length", config.max_message_bytes),
+                 ("grpc.max_send_message_length", config.max_message_bytes)],
+        # Every call gets a thread at once or is refused (RESOURCE_EXHAUSTED): none waits
+        # in the executor's queue behind long computations.
+        maximum_concurrent_rpcs=config.thread_count)
+
+    checks = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(checks, server)
+    watched = ("", SERVICE.full_name)
+    for name in watched:
+        checks.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        (SERVICE.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+
+    if config.tls_cert:
+        credentials = grpc.ssl_server_credentials(
+            [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    if not port:
+        raise RuntimeError(f"could not bind {address}")
+    server.start()
+    metrics_port = None
+    if config.metrics_port is not None:
+        metrics_port = metrics.serve(_host(address), config.metrics_port)
+    _STATES[server] = ServerState(config, checks, metrics, slots, parts, metrics_port)
+
+    if config.warm_up:
+        engine.warm_up()
+    for name in watched:
+        checks.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving on port %d (tls=%s, auth=%s, metrics port=%s)", port,
+             bool(config.tls_cert), bool(config.token), metrics_port)
+    return server, port
+
+
+def shutdown(server: grpc.Server, grace: float | None = None) -> None:
+    """Drain: health NOT_SERVING, refuse new calls, give in-flight calls `grace` seconds
+    (default: the config's) to finish, then close the metrics endpoint. Blocks until done."""
+    state = _STATES.get(server)
+    if state is not None:
+        state.health.enter_graceful_shutdown()
+        grace = state.config.grace if grace is None else grace
+    server.stop(grace).wait()
+    if state is not None:
+        state.metrics.close()

@@ -1,0 +1,141 @@
+"""The Autodiff RPCs, each one decode -> engine call -> encode; plumbing lives in rpc.py."""
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Callable
+
+import grpc
+import numba
+import numpy as np
+
+from gradwire import codec, engine
+from gradwire.v1 import gradwire_pb2 as pb
+
+from . import wire
+from .config import ServerConfig
+from .errors import RequestError
+from .parts import PartCache
+
+Cancel = Callable[[], bool]
+
+
+class AutodiffService:
+    """Method names match the service in gradwire.proto; each takes (request, cancel)."""
+
+    # Answered without a compute slot: they only read static tables.
+    CHEAP = frozenset({"ListOps", "GetServerInfo"})
+
+    def __init__(self, config: ServerConfig, parts: PartCache):
+        self.config = config
+        self.parts = parts
+        self.limits = engine.Limits(
+            max_nodes=config.max_nodes, max_tensor_elements=config.max_tensor_elements,
+            max_intermediate_elements=config.max_intermediate_elements,
+            max_total_elements=config.max_total_elements,
+            jacobian_memory_bytes=config.jacobian_memory_bytes)
+        self.budget = wire.Budget(config.max_nodes, config.max_tensor_elements,
+                                  config.max_request_bytes)
+        self._ops: list[pb.OpInfo] | None = None
+
+    def _decode(self, req, cancel: Cancel, with_known: bool = True):
+        """The graph, feeds and the engine keyword arguments every computing RPC shares."""
+        graph, info = wire.graph(req.graph, req.ByteSize(), self.parts, self.budget)
+        kwargs = {"limits": self.limits, "cancel": cancel}
+        if with_known:
+            kwargs["known"] = wire.known(req.known, self.budget)
+        return graph, wire.inputs(req.inputs, self.budget), kwargs, info
+
+    def Evaluate(self, req: pb.EvaluateRequest, cancel: Cancel) -> pb.EvaluateResponse:
+        graph, feeds, kwargs, info = self._decode(req, cancel)
+        r = engine.evaluate(graph, feeds, list(req.outputs),
+                            anomaly=req.options.detect_anomaly, **kwargs)
+        out = pb.EvaluateResponse(info=info)
+        wire.put_tensors(out.outputs, r.values)
+        _finish(out, r)
+        return out
+
+    def Gradient(self, req: pb.GradientRequest, cancel: Cancel) -> pb.GradientResponse:
+        graph, feeds, kwargs, info = self._decode(req, cancel)
+        r = engine.gradient(graph, feeds, list(req.outputs), list(req.wrt),
+                            seeds=list(req.seeds) or None, create_graph=req.create_graph,
+                            extra=list(req.extra), anomaly=req.options.detect_anomaly, **kwargs)
+        out = pb.GradientResponse(info=info, unused=r.unused)
+        wire.put_tensors(out.values, r.values)
+        wire.put_tensors(out.gradients, r.gradients)
+        wire.put_tensors(out.extra, r.extra)
+        if req.create_graph:
+            wire.put_graph(out.grad_graph, r.grad_graph)
+            out.gradient_nodes[:] = r.gradient_nodes
+        _finish(out, r)
+        return out
+
+    def Jvp(self, req: pb.JvpRequest, cancel: Cancel) -> pb.JvpResponse:
+        graph, feeds, kwargs, info = self._decode(req, cancel)
+        tangents = wire.tensors(req.tangents, "tangents", self.budget)
+        r = engine.jvp(graph, feeds, list(req.outputs), list(req.primals), tangents,
+                       anomaly=req.options.detect_anomaly, **kwargs)
+        out = pb.JvpResponse(info=info)
+        wire.put_tensors(out.values, r.values)
+        wire.put_tensors(out.tangents, r.tangents)
+        _finish(out, r)
+        return out
+
+    def Jacobian(self, req: pb.JacobianRequest, cancel: Cancel) -> pb.JacobianResponse:
+        if req.mode not in pb.JacobianMode.values():
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"unknown Jacobian mode {req.mode}", "mode")
+        graph, feeds, kwargs, info = self._decode(req, cancel)
+        value, jacobians = engine.jacobian(graph, feeds, req.output, list(req.wrt),
+                                           mode=pb.JacobianMode.Name(req.mode).lower(), **kwargs)
+        out = pb.JacobianResponse(info=info, value=codec.tensor_to_proto(value))
+        wire.put_tensors(out.jacobians, jacobians)
+        return out
+
+    def Hessian(self, req: pb.HessianRequest, cancel: Cancel) -> pb.HessianResponse:
+        graph, feeds, kwargs, info = self._decode(req, cancel)
+        value, blocks = engine.hessian(graph, feeds, req.output, list(req.wrt), **kwargs)
+        out = pb.HessianResponse(info=info, value=codec.tensor_to_proto(value))
+        wire.put_tensors(out.blocks, blocks)
+        return out
+
+    def CheckGradients(self, req: pb.GradCheckRequest, cancel: Cancel) -> pb.GradCheckResponse:
+        graph, feeds, kwargs, _ = self._decode(req, cancel, with_known=False)
+        ok, results = engine.check_gradients(
+            graph, feeds, req.output, list(req.wrt), eps=req.eps or 1e-6,
+            atol=req.atol or 1e-5, rtol=req.rtol or 1e-3, **kwargs)
+        out = pb.GradCheckResponse(ok=ok)
+        for r in results:
+            out.results.add(node=r.node, max_abs_error=r.max_abs_error,
+                            max_rel_error=r.max_rel_error, ok=r.ok,
+                            analytic=codec.tensor_to_proto(r.analytic),
+                            numeric=codec.tensor_to_proto(r.numeric))
+        return out
+
+    def ListOps(self, req: pb.ListOpsRequest, cancel: Cancel) -> pb.ListOpsResponse:
+        return pb.ListOpsResponse(ops=self._catalogue())
+
+    def GetServerInfo(self, req: pb.ServerInfoRequest, cancel: Cancel) -> pb.ServerInfoResponse:
+        c = self.config
+        return pb.ServerInfoResponse(
+            version=importlib.metadata.version("gradwire"), ops=self._catalogue(),
+            dtypes=sorted(codec.DTYPES), engine=f"numba {numba.__version__}, numpy {np.__version__}",
+            limits=pb.Limits(
+                max_message_bytes=c.max_message_bytes, max_nodes=c.max_nodes,
+                max_tensor_elements=c.max_tensor_elements, max_request_bytes=c.max_request_bytes,
+                max_concurrent_requests=c.max_concurrent,
+                jacobian_memory_bytes=c.jacobian_memory_bytes))
+
+    def _catalogue(self) -> list[pb.OpInfo]:
+        if self._ops is None:  # static: encode once (a benign race at worst encodes it twice)
+            ops = []
+            for op in engine.op_catalogue():
+                ops.append(pb.OpInfo())
+                wire.put_op(ops[-1], op)
+            self._ops = ops
+        return self._ops
+
+
+def _finish(out, result) -> None:
+    out.info.plan_cache_hit = result.cache_hit
+    if result.anomaly is not None:
+        wire.put_anomaly(out.anomaly, result.anomaly)

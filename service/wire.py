@@ -1,0 +1,130 @@
+"""Request messages -> engine arguments and engine results -> response messages (tensors via gradwire.codec)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+
+from gradwire import codec
+from gradwire.engine import Graph, Node
+from gradwire.v1 import gradwire_pb2 as pb
+
+from .errors import RequestError
+from .parts import Part, PartCache, part_hash
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The request-size limits the service checks before the engine sees anything."""
+    max_nodes: int
+    max_tensor_elements: int
+    max_request_bytes: int
+
+
+def _too_big(message: str, field: str) -> RequestError:
+    return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, message, field)
+
+
+def tensor(t: pb.Tensor, where: str, budget: Budget) -> np.ndarray:
+    # Checked here, not by the codec, so that the status is RESOURCE_EXHAUSTED (a limit),
+    # not INVALID_ARGUMENT (a malformed tensor).
+    count = math.prod(t.shape)
+    if count > budget.max_tensor_elements:
+        raise _too_big(f"{where}: {count} elements exceed the limit of "
+                       f"{budget.max_tensor_elements} per tensor", where)
+    return codec.tensor_from_proto(t, where)
+
+
+def _attr(v: pb.AttrValue, where: str, budget: Budget):
+    if v.WhichOneof("value") == "tensor":
+        return tensor(v.tensor, where, budget)
+    return codec.attr_from_proto(v, where)
+
+
+def _nodes(part: pb.Graph, offset: int, budget: Budget) -> tuple:
+    return tuple(
+        Node(n.op, tuple(n.inputs),
+             {name: _attr(v, f"graph.nodes[{offset + i}].attrs[{name}]", budget)
+              for name, v in n.attrs.items()})
+        for i, n in enumerate(part.nodes))
+
+
+def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
+          budget: Budget) -> tuple[Graph, pb.GraphInfo]:
+    """Concatenate the request's parts (resolving hashes through `cache`) into one Graph; the
+    returned GraphInfo carries one hash per part."""
+    nodes: list = []
+    info = pb.GraphInfo()
+    for k, part in enumerate(ref.parts):
+        kind = part.WhichOneof("part")
+        if kind == "hash":
+            cached = cache.get(part.hash)
+            if cached is None:
+                raise RequestError(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"graph part {k}: hash {part.hash!r} is not in this server's cache; "
+                    f"resend the part's nodes in full", f"graph.parts[{k}].hash")
+            request_bytes += cached.nbytes
+            key = part.hash
+        elif kind == "graph":
+            key = part_hash(part.graph)
+            cached = cache.get(key, count=False)
+            if cached is None:
+                if len(nodes) + len(part.graph.nodes) > budget.max_nodes:
+                    raise _too_big(f"the graph has more than {budget.max_nodes} nodes",
+                                   f"graph.parts[{k}]")
+                cached = Part(_nodes(part.graph, len(nodes), budget), part.graph.ByteSize())
+                cache.put(key, cached)
+        else:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"graph part {k} holds neither nodes nor a hash",
+                               f"graph.parts[{k}]")
+        if len(nodes) + len(cached.nodes) > budget.max_nodes:
+            raise _too_big(f"the graph has more than {budget.max_nodes} nodes",
+                           f"graph.parts[{k}]")
+        if request_bytes > budget.max_request_bytes:
+            raise _too_big(f"the request resolves to more than {budget.max_request_bytes} "
+                           f"bytes", f"graph.parts[{k}]")
+        nodes.extend(cached.nodes)
+        info.part_hashes.append(key)
+    return Graph(nodes), info
+
+
+def inputs(feeds, budget: Budget) -> dict[str, np.ndarray]:
+    return {name: tensor(t, f"inputs[{name}]", budget) for name, t in feeds.items()}
+
+
+def known(values, budget: Budget) -> dict[int, np.ndarray]:
+    return {kv.node: tensor(kv.value, f"known[{k}].value", budget)
+            for k, kv in enumerate(values)}
+
+
+def tensors(arrays, where: str, budget: Budget) -> list[np.ndarray]:
+    return [tensor(t, f"{where}[{k}]", budget) for k, t in enumerate(arrays)]
+
+
+def put_tensors(field, arrays) -> None:
+    for a in arrays:
+        codec.tensor_to_proto(a, field.add())
+
+
+def put_anomaly(out: pb.Anomaly, anomaly) -> None:
+    out.node, out.op, out.phase, out.message = (
+        anomaly.node, anomaly.op, anomaly.phase, anomaly.message)
+
+
+def put_graph(out: pb.Graph, g: Graph) -> None:
+    for node in g.nodes:
+        msg = out.nodes.add(op=node.op, inputs=node.inputs)
+        for name, value in node.attrs.items():
+            codec.attr_to_proto(value, msg.attrs[name])
+
+
+def put_op(out: pb.OpInfo, op) -> None:
+    out.name, out.min_inputs, out.max_inputs = op.name, op.min_inputs, op.max_inputs
+    out.differentiable, out.composite, out.doc = op.differentiable, op.composite, op.doc
+    out.dtypes[:] = [codec.dtype_enum(d) for d in op.dtypes]
+    for a in op.attrs:
+        out.attrs.add(name=a.name, kind=a.kind, required=a.required, doc=a.doc)

@@ -1,1 +1,56 @@
-"""gradwire: automatic differentiation as a network service."""
+"""gradwire: automatic differentiation as a network service, with a PyTorch-style client."""
+from __future__ import annotations
+
+import math as _math
+
+from gradwire import autograd as _autograd
+from gradwire import factories as _factories
+from gradwire import ops as _ops
+from gradwire._grad_mode import is_grad_enabled, no_grad
+from gradwire.dtypes import DType, bool_ as bool, float32, float64, int32, int64  # noqa: A001
+from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
+                             Internal, InvalidArgument, NotFound, PermissionDenied,
+                             ResourceExhausted, Unauthenticated, Unavailable, Unimplemented)
+from gradwire.session import Session, bind_method as _bind_method, default_session
+from gradwire.tensor import GradFn, Size, Tensor
+
+pi = _math.pi
+e = _math.e
+float = float32       # noqa: A001  (torch.float / torch.double / torch.long aliases)
+double = float64
+long = int64
+
+
+def connect(target: str | None = None, *, token: str | None = None, tls=None,
+            timeout: float | None = None, interceptors=()) -> Session:
+    """Open a session: to `target`, else $GRADWIRE_TARGET, else an embedded local server."""
+    return Session(target, token=token, tls=tls, timeout=timeout, interceptors=interceptors)
+
+
+manual_seed = _factories.manual_seed
+
+_FACTORIES = ("tensor", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
+              "full_like", "randn", "rand", "linspace", "eye")
+_FUNCTIONS = ("dot", "matmul", "sin", "cos", "tan", "exp", "log", "tanh", "sigmoid", "relu",
+              "sqrt", "abs", "square", "sign", "neg", "add", "sub", "mul", "div", "pow",
+              "maximum", "minimum", "clamp", "where", "sum", "mean", "prod", "amax", "amin",
+              "norm", "softmax", "log_softmax", "logsumexp", "cat", "stack", "reshape",
+              "permute", "transpose", "unsqueeze", "squeeze", "all", "any")
+_AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
+
+for _name in _FACTORIES:
+    globals()[_name] = getattr(_factories, _name)
+for _name in _FUNCTIONS:
+    globals()[_name] = getattr(_ops, _name)
+for _name in _AUTOGRAD:
+    globals()[_name] = getattr(_autograd, _name)
+for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
+    setattr(Session, _name, _bind_method(globals()[_name]))
+del _name
+
+__all__ = ["connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
+           "is_grad_enabled", "manual_seed", "default_session", "pi", "e",
+           "float32", "float64", "int32", "int64", "bool", "GradwireError", "InvalidArgument",
+           "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
+           "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",
+           "Internal", *_FACTORIES, *_FUNCTIONS, *_AUTOGRAD]

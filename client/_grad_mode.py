@@ -1,0 +1,32 @@
+"""Whether operations record history (`gw.no_grad()` turns it off for this thread)."""
+from __future__ import annotations
+
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "enabled", True)
+
+
+class no_grad:
+    """Context manager (and decorator) under which results do not require grad, as in PyTorch."""
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        _state.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        return wrapper

@@ -1,0 +1,66 @@
+"""An embedded gradwire server in a child process, for `gw.connect()` without a target."""
+from __future__ import annotations
+
+import atexit
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+_READY = re.compile(r"^gradwire-server ready on (\S+):(\d+)\s*$")
+
+
+class LocalServer:
+    """Runs `python -m gradwire.service --port 0 --host 127.0.0.1` and reads its ready line."""
+
+    def __init__(self, startup_timeout: float = 120.0):
+        # stderr goes to a file: it is read only to explain a failed start.
+        self._log = tempfile.TemporaryFile(mode="w+b")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "gradwire.service", "--port", "0", "--host", "127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log)
+        self.target = self._wait_ready(startup_timeout)
+        # Keep draining stdout so a chatty server never blocks on a full pipe.
+        threading.Thread(target=self._drain, daemon=True).start()
+        atexit.register(self.stop)
+
+    def _wait_ready(self, timeout: float) -> str:
+        result: list[str] = []
+        reader = threading.Thread(target=self._read_ready, args=(result,), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if result:
+            return result[0]
+        self.stop()
+        self._log.seek(0)
+        tail = self._log.read()[-4000:].decode(errors="replace")
+        raise RuntimeError(f"the embedded gradwire server did not start within {timeout:.0f}s "
+                           f"(exit code {self._proc.returncode}); its stderr ends with:\n{tail}")
+
+    def _read_ready(self, result: list[str]) -> None:
+        for raw in self._proc.stdout:
+            match = _READY.match(raw.decode(errors="replace"))
+            if match:
+                result.append(f"{match.group(1)}:{match.group(2)}")
+                return
+
+    def _drain(self) -> None:
+        for _ in self._proc.stdout:
+            pass
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            deadline = time.monotonic() + grace
+            while self._proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+        atexit.unregister(self.stop)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid

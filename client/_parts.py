@@ -1,0 +1,68 @@
+"""Which parts of a request graph the server already holds, so they travel as hashes."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+
+class PartCache:
+    """Maps (offset, digest of a run of serialized nodes) -> the server's hash for that part.
+
+    Node ids are global over a request, so a part is only reused at the offset it was first
+    sent at. Requests are split greedily: the longest run from the current offset that was
+    sent before goes by hash; the rest is one new part (learned from the response).
+    """
+
+    def __init__(self, capacity: int = 4096):
+        self._capacity = capacity
+        self._hashes: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._lengths: dict[int, set[int]] = {}   # offset -> part lengths seen there
+        self._lock = threading.Lock()
+
+    def split(self, node_bytes: list[bytes]) -> list[tuple[int, int, str, str | None]]:
+        """[(start, stop, digest, server hash or None)] covering node_bytes in order."""
+        parts, start, n = [], 0, len(node_bytes)
+        while start < n:
+            with self._lock:
+                lengths = set(self._lengths.get(start, ()))
+            h = hashlib.sha256(start.to_bytes(8, "little"))
+            best = None
+            for i in range(start, n):
+                h.update(len(node_bytes[i]).to_bytes(4, "little"))
+                h.update(node_bytes[i])
+                if i + 1 - start in lengths:
+                    digest = h.hexdigest()
+                    with self._lock:
+                        server_hash = self._hashes.get((start, digest))
+                    if server_hash is not None:
+                        best = (start, i + 1, digest, server_hash)
+            if best is None:
+                parts.append((start, n, h.hexdigest(), None))
+                break
+            parts.append(best)
+            start = best[1]
+        return parts
+
+    def learn(self, parts, server_hashes) -> None:
+        with self._lock:
+            for (start, stop, digest, _), server_hash in zip(parts, server_hashes):
+                if not server_hash:
+                    continue
+                self._hashes[(start, digest)] = server_hash
+                self._hashes.move_to_end((start, digest))
+                self._lengths.setdefault(start, set()).add(stop - start)
+            while len(self._hashes) > self._capacity:
+                (start, _), _ = self._hashes.popitem(last=False)
+
+    def forget(self, parts) -> None:
+        """Drop parts a server did not know (NOT_FOUND): they are resent in full."""
+        with self._lock:
+            for start, _, digest, server_hash in parts:
+                if server_hash is not None:
+                    self._hashes.pop((start, digest), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._hashes.clear()
+            self._lengths.clear()

@@ -1,0 +1,256 @@
+"""Reverse and forward mode as PyTorch exposes them: backward, grad, vjp, jvp, jacobian, hessian."""
+from __future__ import annotations
+
+import numpy as np
+
+from gradwire import codec, dtypes, errors
+from gradwire._grad_mode import no_grad  # noqa: F401  (re-exported)
+from gradwire._torch_names import records_history, saves_tensors
+from gradwire.graph import Node, differentiable_history
+from gradwire.tensor import Tensor, leaf_from_data
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward.")
+IMPLICIT_SCALAR = "grad can be implicitly created only for scalar outputs"
+
+
+def _no_grad_fn(k: int) -> str:
+    return f"element {k} of tensors does not require grad and does not have a grad_fn"
+
+
+def _unused(k: int) -> str:
+    return (f"The differentiated Tensor at index {k} appears to not have been used in the graph. "
+            "Set allow_unused=True if this is the desired behavior.")
+
+
+def _as_list(x) -> tuple[list, bool]:
+    if isinstance(x, Tensor):
+        return [x], False
+    return list(x), True
+
+
+def _shape_mismatch(k: int, seed: np.ndarray, out: np.ndarray) -> str:
+    from gradwire.tensor import Size
+    return (f"Mismatch in shape: grad_output[{k}] has a shape of {Size(seed.shape)} and "
+            f"output[{k}] has a shape of {Size(out.shape)}.")
+
+
+def _check_seeds(roots, seeds, *, realize: bool) -> None:
+    """PyTorch's checks on implicit and explicit output gradients, where shapes are known
+    (after a failed request `realize` fetches them to explain the failure in PyTorch's words)."""
+    if realize:
+        roots[0].session.realize(list(roots) + [s for s in seeds if s is not None])
+    for k, (root, seed) in enumerate(zip(roots, seeds)):
+        if root.value is None:
+            continue
+        if seed is None and root.value.size != 1:
+            raise RuntimeError(IMPLICIT_SCALAR)
+        if seed is not None and seed.value is not None and seed.value.shape != root.value.shape:
+            raise RuntimeError(_shape_mismatch(k, seed.value, root.value))
+
+
+def _seed_nodes(outputs, grad_outputs) -> list:
+    if grad_outputs is None:
+        return [None] * len(outputs)
+    grad_outputs, _ = _as_list(grad_outputs)
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if g is None:
+            seeds.append(None)
+        elif isinstance(g, Tensor):
+            seeds.append(g._node)
+        else:
+            seeds.append(leaf_from_data(out._node.session, g, dtype=out._node.dtype)._node)
+    if any(s is None for s in seeds) and any(s is not None for s in seeds):
+        # The wire takes all seeds or none: spell the implicit ones out.
+        from gradwire import ops
+        for k, out in enumerate(outputs):
+            if seeds[k] is None:
+                if out.numel() != 1:
+                    raise RuntimeError(IMPLICIT_SCALAR)
+                seeds[k] = ops.apply("ones_like", out.detach())._node
+    return seeds
+
+
+def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
+    """One Gradient request for outputs w.r.t. wrt nodes. Returns (gradients, unused) where
+    gradients are arrays, or Nodes of the returned backward graph with create_graph."""
+    for k, out in enumerate(outputs):
+        if not out.requires_grad:
+            raise RuntimeError(_no_grad_fn(k))
+    roots = [o._node for o in outputs]
+    history = differentiable_history(roots)
+    # PyTorch frees a node's saved tensors after a backward; nodes that save none stay usable.
+    if any(n.freed and saves_tensors(n.op) for n in history):
+        raise RuntimeError(SECOND_BACKWARD)
+    seeds = _seed_nodes(outputs, grad_outputs)
+    _check_seeds(roots, seeds, realize=False)
+    session = roots[0].session
+    try:
+        graph, response = session.gradient(roots, seeds, wrt, create_graph=create_graph)
+    except errors.InvalidArgument:
+        _check_seeds(roots, seeds, realize=True)
+        raise
+    if not (create_graph if retain_graph is None else retain_graph):
+        for node in history:
+            node.freed = True
+    unused = list(response.unused) or [False] * len(wrt)
+    if create_graph:
+        return _backward_graph_nodes(session, graph, response), unused
+    return [codec.tensor_from_proto(t, "gradient") for t in response.gradients], unused
+
+
+def _backward_graph_nodes(session, graph, response) -> list[Node]:
+    """Adopt the server's backward graph as client nodes, so gradients can be differentiated."""
+    nodes = list(graph.order)
+    for k, pb_node in enumerate(response.grad_graph.nodes[len(nodes):], start=len(nodes)):
+        attrs = {key: codec.attr_from_proto(v, f"grad_graph node {k}")
+                 for key, v in pb_node.attrs.items()}
+        inputs = [nodes[i] for i in pb_node.inputs]
+        if pb_node.op == "constant":
+            node = Node(session, "constant", attrs=attrs, value=attrs["value"])
+        else:
+            node = Node(session, pb_node.op, inputs, attrs,
+                        requires_grad=records_history(pb_node.op)
+                        and any(i.requires_grad for i in inputs),
+                        dtype_hint=dtypes.hint(pb_node.op, [i.dtype for i in inputs], attrs))
+        nodes.append(node)
+    result = []
+    for idx, t in zip(response.gradient_nodes, response.gradients):
+        node = nodes[idx]
+        if node.value is None:
+            node.value = codec.tensor_from_proto(t, "gradient")
+        result.append(node)
+    return result
+
+
+def _accumulate(target: Tensor, gradient) -> None:
+    """Add into target.grad as PyTorch does: in place normally, out of place with create_graph."""
+    if isinstance(gradient, Node):
+        g = Tensor._wrap(gradient)
+        target.grad = g if target.grad is None else target.grad + g
+    elif target.grad is None:
+        target.grad = Tensor._wrap(Node(target._node.session, None, value=gradient))
+    else:
+        target.grad._replace_value(target.grad._value() + gradient)
+
+
+def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensor)/d(leaf) into every leaf's .grad (or into `inputs` only)."""
+    if not tensor.requires_grad:
+        raise RuntimeError(_no_grad_fn(0))
+    if inputs is not None:
+        targets, _ = _as_list(inputs)
+    else:
+        root = tensor._node
+        leaves = {n for h in differentiable_history([root]) for n in h.inputs
+                  if n.op is None and n.requires_grad}
+        if root.op is None:
+            leaves.add(root)
+        targets = [n.sink() for n in sorted(leaves, key=lambda n: n.seq) if n.sink is not None]
+        targets = [t for t in targets if t is not None]
+    grads, _ = _run([tensor], None if gradient is None else [gradient],
+                    [t._node for t in targets], retain_graph, create_graph)
+    for target, g in zip(targets, grads):
+        _accumulate(target, g)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of outputs w.r.t. inputs, returned (not accumulated), as torch.autograd.grad."""
+    outputs, _ = _as_list(outputs)
+    inputs, _ = _as_list(inputs)
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    grads, unused = _run(outputs, grad_outputs, [t._node for t in inputs], retain_graph,
+                         create_graph)
+    result = []
+    for k, (g, u) in enumerate(zip(grads, unused)):
+        if u:
+            if not allow_unused:
+                raise RuntimeError(_unused(k))
+            result.append(None)
+        elif isinstance(g, Node):
+            result.append(Tensor._wrap(g))
+        else:
+            result.append(Tensor._wrap(Node(inputs[k]._node.session, None, value=g)))
+    return tuple(result)
+
+
+# -- functional API (torch.autograd.functional) --------------------------------------------------
+def _fresh_inputs(x):
+    xs, is_tuple = _as_list(x)
+    fresh = []
+    for xi in xs:
+        if not isinstance(xi, Tensor):
+            raise TypeError("inputs must be gradwire Tensors")
+        leaf = Tensor._wrap(Node(xi._node.session, None, value=xi._value()))
+        fresh.append(leaf.requires_grad_(True))
+    return fresh, is_tuple
+
+
+def _traced(f, xs):
+    from gradwire._grad_mode import _state
+    prev = getattr(_state, "enabled", True)
+    _state.enabled = True
+    try:
+        out = f(*xs)
+    finally:
+        _state.enabled = prev
+    if not isinstance(out, Tensor):
+        raise TypeError("the function must return a single gradwire Tensor")
+    return out
+
+
+def vjp(f, x, v=None):
+    """(f(x), vᵀ·∂f/∂x) as torch.autograd.functional.vjp."""
+    xs, is_tuple = _fresh_inputs(x)
+    out = _traced(f, xs)
+    if not out.requires_grad:
+        zeros = tuple(Tensor._wrap(Node(t._node.session, None, value=np.zeros_like(t._value())))
+                      for t in xs)
+        return out.detach(), zeros if is_tuple else zeros[0]
+    gs = grad(out, xs, grad_outputs=None if v is None else [v], allow_unused=True)
+    gs = tuple(g if g is not None else Tensor._wrap(
+        Node(t._node.session, None, value=np.zeros_like(t._value()))) for g, t in zip(gs, xs))
+    return out.detach(), gs if is_tuple else gs[0]
+
+
+def jvp(f, x, v):
+    """(f(x), ∂f/∂x·v) as torch.autograd.functional.jvp, by forward mode on the server."""
+    xs, is_tuple = _fresh_inputs(x)
+    vs, _ = _as_list(v) if is_tuple else ([v], False)
+    tangents = [np.asarray(t._value() if isinstance(t, Tensor) else t, dtype=xi._value().dtype)
+                for t, xi in zip(vs, xs)]
+    out = _traced(f, xs)
+    session = xs[0]._node.session
+    (tangent,) = session.jvp([out._node], [xi._node for xi in xs], tangents)
+    return out.detach(), Tensor._wrap(Node(session, None, value=tangent))
+
+
+def jacobian(f, x):
+    """∂f/∂x with shape f(x).shape + x.shape, computed by the server's Jacobian RPC."""
+    xs, is_tuple = _fresh_inputs(x)
+    out = _traced(f, xs)
+    session = xs[0]._node.session
+    blocks = session.jacobian(out._node, [xi._node for xi in xs])
+    result = tuple(Tensor._wrap(Node(session, None, value=b)) for b in blocks)
+    return result if is_tuple else result[0]
+
+
+def hessian(f, x):
+    """∂²f/∂x² of a single-element f, computed by the server's Hessian RPC."""
+    xs, is_tuple = _fresh_inputs(x)
+    out = _traced(f, xs)
+    session = xs[0]._node.session
+    blocks = [Tensor._wrap(Node(session, None, value=b))
+              for b in session.hessian(out._node, [xi._node for xi in xs])]
+    if not is_tuple:
+        return blocks[0]
+    n = len(xs)
+    return tuple(tuple(blocks[i * n + j] for j in range(n)) for i in range(n))

@@ -1,0 +1,122 @@
+"""Tensor factories. Values are made here with NumPy (they are data, not graph operations)."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from gradwire import dtypes
+from gradwire.session import current_session
+from gradwire.tensor import Tensor, leaf_from_data
+
+# One global generator, as torch's default generator; `manual_seed` reseeds it. Its stream
+# is NumPy's PCG64, so `randn` values differ from PyTorch's for the same seed.
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    global _rng
+    _rng = np.random.default_rng(int(seed))
+
+
+def _leaf(value, dtype, requires_grad) -> Tensor:
+    return leaf_from_data(current_session(), value, dtype, requires_grad)
+
+
+def _size(size, keyword=None) -> tuple[int, ...]:
+    """Sizes as varargs (`zeros(2, 3)`), one sequence (`zeros((2, 3))`) or `size=`."""
+    if keyword is not None:
+        size = (keyword,)
+    if len(size) == 1 and not isinstance(size[0], numbers.Integral):
+        size = tuple(size[0])
+    return tuple(int(s) for s in size)
+
+
+def tensor(data, *, dtype=None, requires_grad=False) -> Tensor:
+    """A leaf tensor holding a copy of `data` (Python floats become float32, ints int64)."""
+    if isinstance(data, Tensor):
+        return leaf_from_data(data._node.session, data, dtype, requires_grad)
+    return _leaf(data, dtype, requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    floating = any(isinstance(v, float) for v in (start, end, step))
+    out = dtypes.as_dtype(dtype) if dtype is not None else (
+        dtypes.DEFAULT_FLOAT if floating else dtypes.int64)
+    count = max(0, math.ceil((end - start) / step))
+    if out.is_floating_point:
+        value = (start + np.arange(count, dtype=np.float64) * step).astype(out.numpy)
+    else:
+        value = (start + np.arange(count, dtype=np.int64) * step).astype(out.numpy)
+    return _leaf(value, None, requires_grad)
+
+
+def zeros(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    return _leaf(np.zeros(_size(shape, size), dtype=out.numpy), None, requires_grad)
+
+
+def ones(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    return _leaf(np.ones(_size(shape, size), dtype=out.numpy), None, requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
+    out = dtypes.as_dtype(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
+    return _leaf(np.full(_size((size,)), fill_value, dtype=out.numpy), None, requires_grad)
+
+
+def _like(input: Tensor, fill, dtype, requires_grad) -> Tensor:
+    if input._node.value is None and not requires_grad and fill in (0, 1):
+        # Shape is known only to the server: stay lazy rather than pay a round trip for it.
+        from gradwire import ops
+        out = ops.apply("ones_like" if fill == 1 else "zeros_like", input.detach())
+        return out if dtype is None else ops.cast(out, dtype)
+    value = input._value()
+    out = dtypes.as_dtype(dtype).numpy if dtype is not None else value.dtype
+    return leaf_from_data(input._node.session, np.full(value.shape, fill, dtype=out), None,
+                          requires_grad)
+
+
+def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _like(input, 0, dtype, requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _like(input, 1, dtype, requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
+    return _like(input, fill_value, dtype, requires_grad)
+
+
+def randn(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    return _leaf(_rng.standard_normal(_size(shape, size)).astype(out.numpy), None, requires_grad)
+
+
+def rand(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    return _leaf(_rng.random(_size(shape, size)).astype(out.numpy), None, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, requires_grad=False) -> Tensor:
+    """Evenly spaced points; the second half is counted back from `end`, as PyTorch does."""
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    start, end, steps = float(start), float(end), int(steps)
+    i = np.arange(steps, dtype=np.float64)
+    if steps == 1:
+        value = np.array([start])
+    else:
+        step = (end - start) / (steps - 1)
+        value = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step)
+    return _leaf(value.astype(out.numpy), None, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, requires_grad=False) -> Tensor:
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    return _leaf(np.eye(int(n), None if m is None else int(m), dtype=out.numpy), None,
+                 requires_grad)

@@ -1,0 +1,121 @@
+"""Graph nodes held by tensors, and the layout of one request's graph (ids, inputs, known values)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from gradwire import codec
+from gradwire.v1 import gradwire_pb2 as pb
+
+_seq = itertools.count()
+
+
+class Node:
+    """One immutable operation (or leaf value). Tensors point at nodes; nodes point at inputs.
+
+    `value` is filled in when the server returns it. `seq` is the creation order, which is a
+    topological order, so sorting by it lays out any set of nodes validly and stably.
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq",
+                 "dtype_hint", "handle", "sink", "freed", "label", "__weakref__")
+
+    def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
+                 dtype_hint=None, label=None):
+        self.op = op                      # None for a leaf (a value the client holds)
+        self.inputs = tuple(inputs)
+        self.attrs = attrs or {}
+        self.value = value
+        self.requires_grad = requires_grad
+        self.session = session
+        self.seq = next(_seq)
+        self.dtype_hint = dtype_hint if value is None else value.dtype.name
+        self.handle = None                # weakref to the Tensor made with this node
+        self.sink = None                  # weakref to the leaf Tensor whose .grad this feeds
+        self.freed = False                # a backward without retain_graph went through it
+        self.label = label                # PyTorch grad_fn name when it differs from the op's
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    @property
+    def dtype(self) -> str:
+        return self.value.dtype.name if self.value is not None else self.dtype_hint
+
+    def alive(self) -> bool:
+        """Whether the user can still reach this node's tensor (then its value is worth returning)."""
+        return self.handle is not None and self.handle() is not None
+
+
+def differentiable_history(roots) -> set[Node]:
+    """Interior nodes on requires-grad paths from roots: the part a backward pass walks."""
+    seen: set[Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node in seen or not node.requires_grad or node.op in (None, "constant"):
+            continue
+        seen.add(node)
+        stack.extend(node.inputs)
+    return seen
+
+
+class RequestGraph:
+    """The graph of one request: every node the roots need, in creation order.
+
+    Nodes in `history` go as operations (with their value as KnownValue when the client has
+    it), so gradients can flow through them. Any other node whose value the client holds goes
+    as a placeholder fed in `inputs`; pending nodes go as operations.
+    """
+
+    def __init__(self, roots, history: set[Node] = frozenset()):
+        self.history = history
+        members: set[Node] = set()
+        stack = list(roots)
+        while stack:
+            node = stack.pop()
+            if node in members:
+                continue
+            members.add(node)
+            if node in history or (node.value is None and node.op not in (None, "constant")):
+                stack.extend(node.inputs)
+        self.order = sorted(members, key=lambda n: n.seq)
+        self.index = {node: i for i, node in enumerate(self.order)}
+        self.nodes: list[pb.Node] = []
+        self.inputs: dict[str, np.ndarray] = {}
+        self.known: list[tuple[int, np.ndarray]] = []
+        self.pending: list[Node] = []
+        for i, node in enumerate(self.order):
+            self.nodes.append(self._encode(i, node))
+
+    def is_placeholder(self, node: Node) -> bool:
+        return node.op is None or (node.op != "constant" and node.value is not None
+                                   and node not in self.history)
+
+    def _encode(self, i: int, node: Node) -> pb.Node:
+        if self.is_placeholder(node):
+            name = f"p{len(self.inputs)}"
+            self.inputs[name] = node.value
+            out = pb.Node(op="placeholder")
+            codec.attr_to_proto(name, out.attrs["name"])
+            return out
+        out = pb.Node(op=node.op, inputs=[self.index[x] for x in node.inputs])
+        for key, value in node.attrs.items():
+            codec.attr_to_proto(value, out.attrs[key])
+        if node.op != "constant":
+            if node.value is not None:
+                self.known.append((i, node.value))
+            else:
+                self.pending.append(node)
+        return out
+
+    def ids(self, nodes) -> list[int]:
+        return [self.index[n] for n in nodes]
+
+    def alive_pending(self, exclude=()) -> list[Node]:
+        """Pending nodes whose tensors the user still holds: their values come back too, so a
+        later request starts from them instead of recomputing (and resending) their history."""
+        skip = set(exclude)
+        return [n for n in self.pending if n not in skip and n.alive()]

@@ -1,6 +1,7 @@
 """Prometheus metrics: go-grpc-prometheus style call metrics plus engine plan-cache and part-cache stats."""
 from __future__ import annotations
 
+import threading
 import time
 
 import grpc
@@ -74,6 +75,8 @@ class Metrics(grpc.ServerInterceptor):
                                   _CALL, buckets=_BUCKETS, registry=self.registry)
         self.registry.register(_ServerStats(parts, slots))
         self._http = None
+        self._lock = threading.Lock()
+        self.unary_in_flight = 0   # shutdown waits for these, not for open streams
 
     def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
         handler = continuation(details)
@@ -87,6 +90,8 @@ class Metrics(grpc.ServerInterceptor):
             self._started.labels(*labels).inc()
             start = time.perf_counter()
             code = grpc.StatusCode.UNKNOWN
+            with self._lock:
+                self.unary_in_flight += 1
             try:
                 response = inner(request, context)
                 code = context.code() or grpc.StatusCode.OK
@@ -95,6 +100,8 @@ class Metrics(grpc.ServerInterceptor):
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
             finally:
+                with self._lock:
+                    self.unary_in_flight -= 1
                 self._seconds.labels(*labels).observe(time.perf_counter() - start)
                 self._handled.labels(*labels, code_label(code)).inc()
 

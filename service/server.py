@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -96,12 +97,21 @@ def create_server(address: str = "127.0.0.1:0",
 
 
 def shutdown(server: grpc.Server, grace: float | None = None) -> None:
-    """Drain: health NOT_SERVING, refuse new calls, give in-flight calls `grace` seconds
-    (default: the config's) to finish, then close the metrics endpoint. Blocks until done."""
+    """Drain: health NOT_SERVING, refuse new calls, give in-flight unary calls `grace` seconds
+    (default: the config's) to finish, then close the metrics endpoint. Blocks until done.
+    Open streams (health Watch, reflection) are cut once the unary calls are done: a load
+    balancer's watch would otherwise hold every shutdown for the whole grace period."""
     state = _STATES.get(server)
-    if state is not None:
-        state.health.enter_graceful_shutdown()
-        grace = state.config.grace if grace is None else grace
-    server.stop(grace).wait()
-    if state is not None:
-        state.metrics.close()
+    if state is None:
+        server.stop(grace).wait()
+        return
+    state.health.enter_graceful_shutdown()
+    grace = state.config.grace if grace is None else grace
+    stopped = server.stop(grace)
+    end = time.monotonic() + grace
+    while not stopped.wait(0.05):
+        if state.metrics.unary_in_flight == 0 or time.monotonic() >= end:
+            server.stop(0)
+            break
+    stopped.wait()
+    state.metrics.close()

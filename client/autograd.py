@@ -91,7 +91,7 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
     _check_seeds(roots, seeds, realize=False)
     session = roots[0].session
     try:
-        graph, response = session.gradient(roots, seeds, wrt, create_graph=create_graph)
+        graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph)
     except errors.InvalidArgument:
         _check_seeds(roots, seeds, realize=True)
         raise
@@ -229,7 +229,7 @@ def jvp(f, x, v):
                 for t, xi in zip(vs, xs)]
     out = _traced(f, xs)
     session = xs[0]._node.session
-    (tangent,) = session.jvp([out._node], [xi._node for xi in xs], tangents)
+    (tangent,) = session.jvp_request([out._node], [xi._node for xi in xs], tangents)
     return out.detach(), Tensor._wrap(Node(session, None, value=tangent))
 
 
@@ -238,7 +238,7 @@ def jacobian(f, x):
     xs, is_tuple = _fresh_inputs(x)
     out = _traced(f, xs)
     session = xs[0]._node.session
-    blocks = session.jacobian(out._node, [xi._node for xi in xs])
+    blocks = session.jacobian_request(out._node, [xi._node for xi in xs])
     result = tuple(Tensor._wrap(Node(session, None, value=b)) for b in blocks)
     return result if is_tuple else result[0]
 
@@ -249,7 +249,7 @@ def hessian(f, x):
     out = _traced(f, xs)
     session = xs[0]._node.session
     blocks = [Tensor._wrap(Node(session, None, value=b))
-              for b in session.hessian(out._node, [xi._node for xi in xs])]
+              for b in session.hessian_request(out._node, [xi._node for xi in xs])]
     if not is_tuple:
         return blocks[0]
     n = len(xs)

@@ -131,7 +131,7 @@ class Session:
         response = self._send("Evaluate", graph, request)
         _store(outs, response.outputs)
 
-    def gradient(self, roots, seeds, wrt, *, create_graph=False):
+    def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
         """One Gradient request. Returns (graph, response); root values are stored."""
         history = differentiable_history(roots)
         graph = RequestGraph(list(roots) + [s for s in seeds if s is not None] + list(wrt), history)
@@ -145,7 +145,7 @@ class Session:
         _store(extra, response.extra)
         return graph, response
 
-    def jvp(self, outputs, primals, tangents):
+    def jvp_request(self, outputs, primals, tangents):
         graph = RequestGraph(list(outputs) + list(primals), differentiable_history(outputs))
         request = pb.JvpRequest(outputs=graph.ids(outputs), primals=graph.ids(primals))
         for t in tangents:
@@ -154,14 +154,14 @@ class Session:
         _store(outputs, response.values)
         return [codec.tensor_from_proto(t, "tangent") for t in response.tangents]
 
-    def jacobian(self, output, wrt):
+    def jacobian_request(self, output, wrt):
         graph = RequestGraph([output] + list(wrt), differentiable_history([output]))
         request = pb.JacobianRequest(output=graph.index[output], wrt=graph.ids(wrt))
         response = self._send("Jacobian", graph, request)
         _store([output], [response.value])
         return [codec.tensor_from_proto(t, "jacobian") for t in response.jacobians]
 
-    def hessian(self, output, wrt):
+    def hessian_request(self, output, wrt):
         graph = RequestGraph([output] + list(wrt), differentiable_history([output]))
         request = pb.HessianRequest(output=graph.index[output], wrt=graph.ids(wrt))
         response = self._send("Hessian", graph, request)

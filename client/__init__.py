@@ -47,6 +47,10 @@ for _name in _AUTOGRAD:
 for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
+# Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
+for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad"):
+    setattr(Session, _name, globals()[_name])
+del _name
 
 __all__ = ["connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
            "is_grad_enabled", "manual_seed", "default_session", "pi", "e",

@@ -36,8 +36,10 @@ class LocalServer:
         self.stop()
         self._log.seek(0)
         tail = self._log.read()[-4000:].decode(errors="replace")
-        raise RuntimeError(f"the embedded gradwire server did not start within {timeout:.0f}s "
-                           f"(exit code {self._proc.returncode}); its stderr ends with:\n{tail}")
+        why = (f"exited with code {self._proc.returncode}" if self._proc.returncode is not None
+               and reader.is_alive() is False and self._proc.returncode != -15
+               else f"did not report ready within {timeout:.0f}s")
+        raise RuntimeError(f"the embedded gradwire server {why}; its stderr ends with:\n{tail}")
 
     def _read_ready(self, result: list[str]) -> None:
         for raw in self._proc.stdout:

@@ -38,13 +38,17 @@ def saves_tensors(op: str) -> bool:
     return _NAMES.get(op, ("", False))[1]
 
 
-def grad_fn_name(op: str, attrs: dict, input_ndims: list[int | None]) -> str:
-    """The PyTorch class name, refined where PyTorch picks an overload by arguments."""
+def grad_fn_name(op: str, attrs: dict, input_ndims: list[int | None],
+                 output_ndim: int | None = None) -> str:
+    """The PyTorch class name, refined where PyTorch picks an overload by arguments
+    (from whatever ranks are known; no round trip is made for a cosmetic name)."""
     name = _NAMES[op][0]
     if op in ("sum", "mean") and attrs.get("axes") is not None:
         return name[:-1] + "1"          # SumBackward1 / MeanBackward1: reduction over dims
     if op == "matmul":
         a, b = (input_ndims + [None, None])[:2]
+        if (a is None or b is None) and output_ndim in (0, 1):
+            a, b = (1, 1) if output_ndim == 0 else (2, 1)
         if a == 1 and b == 1:
             return "DotBackward0"
         if a == 2 and b == 1:

@@ -61,9 +61,11 @@ def as_array(data, dtype=None) -> np.ndarray:
         arr = data._value()
     elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
         arr = np.asarray(data)
+    elif dtype is not None:
+        arr = np.asarray(_unwrap(data), dtype=dtypes.as_dtype(dtype).numpy)
     else:
         arr = np.asarray(_unwrap(data))
-        if arr.dtype == np.float64:
+        if arr.dtype == np.float64:      # Python floats: PyTorch's default float type
             arr = arr.astype(dtypes.DEFAULT_FLOAT.numpy)
     if dtype is not None:
         arr = arr.astype(dtypes.as_dtype(dtype).numpy)
@@ -244,7 +246,11 @@ class Tensor:
         if node.op is None or not node.requires_grad:
             return None
         ndims = [n.value.ndim if n.value is not None else None for n in node.inputs]
-        name = node.label or grad_fn_name(node.op, node.attrs, ndims)
+        if node.op == "matmul" and None in ndims and node.value is None:
+            self._value()     # PyTorch names matmul by rank (Dot/Mv/Mm): learn the rank
+        ndims = [n.value.ndim if n.value is not None else None for n in node.inputs]
+        name = node.label or grad_fn_name(node.op, node.attrs, ndims,
+                                          None if node.value is None else node.value.ndim)
         return _grad_fn_class(name)(node)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):

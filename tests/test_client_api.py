@@ -1,0 +1,334 @@
+"""The Tensor API and its errors, side by side with PyTorch on identical code."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import gradwire as gw
+from client_fixtures import counter, session  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("session")
+
+
+def _same(ours, theirs):
+    if isinstance(theirs, torch.Tensor):
+        assert isinstance(ours, gw.Tensor)
+        assert repr(ours) == repr(theirs), (repr(ours), repr(theirs))
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        assert str(ours.dtype) == str(theirs.dtype)
+    else:
+        assert ours == theirs
+
+
+def _error(fn):
+    try:
+        fn()
+    except Exception as e:     # noqa: BLE001 — the point is to compare what each raises
+        return type(e), str(e)
+    return None
+
+
+def _same_error(code):
+    """Run the same snippet with lib=gw and lib=torch; both must raise alike."""
+    ours = _error(lambda: code(gw))
+    theirs = _error(lambda: code(torch))
+    assert theirs is not None and ours is not None, (ours, theirs)
+    assert issubclass(ours[0], theirs[0]) and ours[1] == theirs[1], (ours, theirs)
+
+
+# -- factories ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda l: l.arange(4.0), lambda l: l.arange(4), lambda l: l.arange(1, 10, 3),
+    lambda l: l.arange(0.5, 3.0, 0.5), lambda l: l.arange(4, dtype=l.float64),
+    lambda l: l.zeros(2, 3), lambda l: l.zeros((2, 3)), lambda l: l.ones(3, dtype=l.int64),
+    lambda l: l.ones(size=(2,)), lambda l: l.full((2, 2), 7), lambda l: l.full((2,), 1.5),
+    lambda l: l.full((2,), True), lambda l: l.eye(3), lambda l: l.eye(2, 3),
+    lambda l: l.linspace(-1, 1, 5), lambda l: l.linspace(0, 1, 7, dtype=l.float64),
+    lambda l: l.tensor([1, 2, 3]), lambda l: l.tensor([1.0, 2]), lambda l: l.tensor([[True]]),
+    lambda l: l.tensor(3.5), lambda l: l.tensor(2), lambda l: l.tensor([1, 2], dtype=l.float32),
+    lambda l: l.zeros_like(l.ones(2, 3)), lambda l: l.ones_like(l.arange(3)),
+    lambda l: l.ones_like(l.arange(3.0) * 2), lambda l: l.zeros(2, requires_grad=True),
+])
+def test_factories_match_torch(make):
+    _same(make(gw), make(torch))
+
+
+def test_linspace_200_points_match_torch():
+    ours = gw.linspace(-2 * gw.pi, 2 * gw.pi, 200).numpy()
+    theirs = torch.linspace(-2 * torch.pi, 2 * torch.pi, 200).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+def test_random_factories_and_seed():
+    gw.manual_seed(3)
+    a = gw.randn(2, 3).numpy()
+    gw.manual_seed(3)
+    assert np.array_equal(a, gw.randn(2, 3).numpy())
+    r = gw.rand(1000).numpy()
+    assert r.dtype == np.float32 and 0 <= r.min() and r.max() < 1
+    assert gw.randn(size=()).shape == () and gw.randn(4, dtype=gw.float64).dtype == gw.float64
+
+
+# -- dtypes with Python scalars ------------------------------------------------------------------
+@pytest.mark.parametrize("expr", [
+    lambda l: 2 * l.arange(4.0), lambda l: l.arange(4.0, dtype=l.float64) * 2.5,
+    lambda l: l.arange(4) * 2, lambda l: l.arange(4) * 2.5, lambda l: l.arange(4) / 2,
+    lambda l: 1 - l.arange(4.0), lambda l: 2 / (l.arange(4.0) + 1), lambda l: l.arange(4.0) ** 2,
+    lambda l: 2 ** l.arange(4.0), lambda l: l.arange(3.0) + l.arange(3),
+    lambda l: l.arange(3.0, dtype=l.float64) + l.arange(3.0), lambda l: l.arange(4.0) > 1.5,
+    lambda l: l.tensor([True, False]) + 1, lambda l: -l.arange(3.0),
+    lambda l: l.arange(4.0) == l.arange(4), lambda l: (l.arange(4.0) * 0.1),
+])
+def test_scalars_take_the_tensor_dtype(expr):
+    _same(expr(gw), expr(torch))
+
+
+def test_numpy_arrays_on_either_side():
+    arr = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    # torch refuses `ndarray * Tensor`; gradwire accepts it, so compare with from_numpy there.
+    for ours, theirs in ((lambda x: x + arr, lambda x: x + torch.from_numpy(arr)),
+                         (lambda x: arr * x, lambda x: torch.from_numpy(arr) * x),
+                         (lambda x: arr - x, lambda x: torch.from_numpy(arr) - x),
+                         (lambda x: x @ arr, lambda x: x @ torch.from_numpy(arr))):
+        _same(ours(gw.arange(3.0)), theirs(torch.arange(3.0)))
+
+
+# -- tensor methods -----------------------------------------------------------------------------
+M = np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 5 - 2
+
+
+@pytest.mark.parametrize("expr", [
+    lambda l, x: x.sum(), lambda l, x: x.sum(1), lambda l, x: x.sum(dim=(0, 2), keepdim=True),
+    lambda l, x: x.mean(), lambda l, x: x.mean(-1), lambda l, x: x.norm(),
+    lambda l, x: x.reshape(6, 4), lambda l, x: x.reshape(-1), lambda l, x: x[0, 1:, ::2],
+    lambda l, x: x[:, 1], lambda l, x: x[-1], lambda l, x: x[None, 0], lambda l, x: x[..., 1],
+    lambda l, x: x[:, [2, 0]], lambda l, x: x[l.tensor([1, 0])], lambda l, x: x[1, :, -2:],
+    lambda l, x: x[0].T, lambda l, x: x[0] @ x[1].T, lambda l, x: l.matmul(x, x[0].T),
+    lambda l, x: l.dot(x[0, 0], x[1, 1]), lambda l, x: l.exp(x), lambda l, x: l.tanh(x),
+    lambda l, x: l.sigmoid(x), lambda l, x: l.relu(x), lambda l, x: l.abs(x),
+    lambda l, x: l.sqrt(l.abs(x)), lambda l, x: l.log(l.abs(x) + 1), lambda l, x: l.sin(x),
+    lambda l, x: l.cos(x), lambda l, x: l.tan(x * 0.3), lambda l, x: l.clamp(x, -1, 1),
+    lambda l, x: l.clamp(x, min=0), lambda l, x: l.maximum(x, -x), lambda l, x: l.minimum(x, 0 * x),
+    lambda l, x: l.where(x > 0, x, -2 * x), lambda l, x: l.softmax(x, -1),
+    lambda l, x: l.log_softmax(x, 1), lambda l, x: l.logsumexp(x, 2),
+    lambda l, x: l.cat([x, x], 1), lambda l, x: l.stack([x, x]), lambda l, x: (x > 0).all(),
+    lambda l, x: (x > 0).any(), lambda l, x: x.max(), lambda l, x: x.min(),
+    lambda l, x: x.unsqueeze(0).squeeze(0), lambda l, x: x.permute(2, 0, 1),
+    lambda l, x: x.transpose(0, 2), lambda l, x: x.double(), lambda l, x: x.long(),
+    lambda l, x: l.sum(x, 0), lambda l, x: l.mean(x), lambda l, x: l.norm(x),
+])
+def test_methods_match_torch(expr):
+    _same(expr(gw, gw.tensor(M)), expr(torch, torch.tensor(M)))
+
+
+@pytest.mark.parametrize("expr", [
+    lambda l, x: 2 * l.dot(x, x), lambda l, x: x.sum(), lambda l, x: x.sum(0),
+    lambda l, x: x.mean(), lambda l, x: x / 2, lambda l, x: x - 2, lambda l, x: 2 - x,
+    lambda l, x: x + 1, lambda l, x: -x, lambda l, x: x ** 2, lambda l, x: x.exp(),
+    lambda l, x: x.norm(), lambda l, x: x.reshape(2, 2), lambda l, x: x[1:3], lambda l, x: x[1],
+    lambda l, x: x[None], lambda l, x: l.cat([x, x]), lambda l, x: l.stack([x, x]),
+    lambda l, x: x @ x, lambda l, x: x.reshape(2, 2) @ x.reshape(2, 2),
+    lambda l, x: x.reshape(2, 2) @ x[:2], lambda l, x: l.where(x > 1, x, x * 0),
+    lambda l, x: l.softmax(x, 0), lambda l, x: l.clamp(x, 0, 1), lambda l, x: x * x,
+    lambda l, x: l.maximum(x, x * 0 + 1), lambda l, x: x.sigmoid(), lambda l, x: x.detach() * x,
+])
+def test_grad_fn_names_match_torch(expr):
+    x = gw.tensor([0.5, 1.0, 2.0, 3.0], requires_grad=True)
+    tx = torch.tensor([0.5, 1.0, 2.0, 3.0], requires_grad=True)
+    ours, theirs = expr(gw, x), expr(torch, tx)
+    assert ours.grad_fn.name() == type(theirs.grad_fn).__name__
+    assert type(ours.grad_fn).__name__ == type(theirs.grad_fn).__name__
+    assert repr(ours) == repr(theirs)
+
+
+def test_tensor_protocol():
+    for lib in (gw, torch):
+        x = lib.arange(6.0).reshape(2, 3)
+        assert len(x) == 2 and x.ndim == 2 and x.shape == (2, 3) and x.shape[1] == 3
+        assert x.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+        assert x.sum().item() == 15.0 and isinstance(x.sum().item(), float)
+        assert isinstance(lib.arange(3).sum().item(), int)
+        assert bool(x.sum() > 3) and not bool(x.sum() < 3)
+        assert float(x[1, 2]) == 5.0 and int(x[1, 2]) == 5
+        assert np.array_equal(np.asarray(x), np.arange(6.0).reshape(2, 3))
+        assert [row.tolist() for row in x] == x.tolist()
+        assert x.numel() == 6 and x.size() == (2, 3) and x.size(0) == 2
+        assert (x == x).all() and not (x > 10).any()
+        assert f"{x.sum():.1f}" == "15.0"
+    assert repr(gw.arange(3.0).shape) == "torch.Size([3])" == repr(torch.arange(3.0).shape)
+    assert isinstance(gw.arange(3).shape, tuple)
+
+
+def test_autograd_flags_match_torch():
+    for lib in (gw, torch):
+        x = lib.arange(3.0, requires_grad=True)
+        y = x * 2
+        assert x.is_leaf and not y.is_leaf and y.requires_grad and x.grad_fn is None
+        assert y.grad_fn is not None
+        d = y.detach()
+        assert d.is_leaf and not d.requires_grad and d.grad_fn is None
+        with lib.no_grad():
+            z = x * 2
+        assert not z.requires_grad and z.grad_fn is None and z.is_leaf
+        assert not (x > 1).requires_grad and (x > 1).grad_fn is None
+        w = lib.ones(3)
+        assert w.requires_grad_() is w and w.requires_grad and w.is_leaf
+
+
+def test_grad_accumulates_and_create_graph_is_differentiable():
+    x = gw.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+    x.grad = None
+    (x ** 3).sum().backward(create_graph=True)
+    assert x.grad.requires_grad and x.grad.tolist() == [3.0, 12.0]
+    g = x.grad
+    x.grad = None
+    g.sum().backward()
+    assert x.grad.tolist() == [6.0, 12.0]
+
+
+def test_backward_through_a_leaf_and_with_a_tensor_gradient():
+    x = gw.arange(3.0, requires_grad=True)
+    x.backward(gw.tensor([1.0, 2.0, 3.0]))
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]
+    y = x * 3
+    y.backward(y.detach())   # a pending tensor as the seed
+    assert x.grad.tolist() == [1.0, 11.0, 21.0]
+
+
+def test_grad_function_matches_torch():
+    def run(lib):
+        x = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        z = lib.tensor(3.0, requires_grad=True)
+        y = (x.exp() * z).sum()
+        gx, gz = (lib.grad if lib is gw else torch.autograd.grad)(y, [x, z], retain_graph=True)
+        (gx2,) = (lib.grad if lib is gw else torch.autograd.grad)(
+            (x * x).sum(), x, create_graph=True)
+        (hx,) = (lib.grad if lib is gw else torch.autograd.grad)(gx2.sum(), x)
+        return [repr(gx), repr(gz), repr(gx2), repr(hx), x.grad]
+    assert run(gw) == run(torch)
+
+
+def test_functional_vjp_jvp_jacobian_hessian_match_torch():
+    from torch.autograd import functional as F
+    data = np.array([0.3, -1.2, 2.0])
+
+    def f(lib):
+        return lambda x: lib.tanh(x) * x.sum()
+
+    x, tx = gw.tensor(data, dtype=gw.float64), torch.tensor(data, dtype=torch.float64)
+    v = np.array([1.0, 0.5, -2.0])
+    out, g = gw.vjp(f(gw), x, gw.tensor(v, dtype=gw.float64))
+    tout, tg = F.vjp(f(torch), tx, torch.tensor(v))
+    np.testing.assert_allclose(out.numpy(), tout.numpy())
+    np.testing.assert_allclose(g.numpy(), tg.numpy())
+    out, jv = gw.jvp(f(gw), x, gw.tensor(v, dtype=gw.float64))
+    np.testing.assert_allclose(jv.numpy(), F.jvp(f(torch), tx, torch.tensor(v))[1].numpy())
+    np.testing.assert_allclose(gw.jacobian(f(gw), x).numpy(), F.jacobian(f(torch), tx).numpy())
+    s = lambda lib: (lambda x: (lib.sin(x) * x).sum())  # noqa: E731
+    np.testing.assert_allclose(gw.hessian(s(gw), x).numpy(), F.hessian(s(torch), tx).numpy(),
+                               atol=1e-12)
+    two = gw.jacobian(lambda a, b: a * b.sum(), (x, x * 2))
+    ttwo = F.jacobian(lambda a, b: a * b.sum(), (tx, tx * 2))
+    for a, b in zip(two, ttwo):
+        np.testing.assert_allclose(a.numpy(), b.numpy())
+
+
+# -- errors, worded as PyTorch words them ----------------------------------------------------------
+@pytest.mark.parametrize("code", [
+    lambda l: (l.arange(4.0, requires_grad=True) * 2).backward(),
+    lambda l: l.arange(3.0).sum().backward(),
+    lambda l: l.arange(3).requires_grad_(),
+    lambda l: l.arange(3, requires_grad=True),
+    lambda l: l.tensor([1, 2], requires_grad=True),
+    lambda l: (l.arange(4.0, requires_grad=True) * 2).backward(l.ones(3)),
+    lambda l: (l.arange(4.0, requires_grad=True) * 2).backward(l.ones(2, 2)),
+    lambda l: l.arange(4.0).item(),
+    lambda l: bool(l.arange(4.0)),
+    lambda l: l.arange(4.0, requires_grad=True).numpy(),
+    lambda l: l.arange(4.0)[5],
+    lambda l: (l.arange(4.0, requires_grad=True) * 2).requires_grad_(False),
+    lambda l: len(l.tensor(1.0)),
+    lambda l: (l.grad if l is gw else torch.autograd.grad)(
+        l.arange(3.0, requires_grad=True).sum(), l.ones(2)),
+    lambda l: l.arange(4.0)[::-1],
+])
+def test_errors_match_torch(code):
+    _same_error(code)
+
+
+def test_second_backward_and_unused_input_errors_match_torch():
+    def second(lib):
+        x = lib.arange(4.0, requires_grad=True)
+        y = (x.exp() * 2).sum()
+        y.backward()
+        y.backward()
+    _same_error(second)
+
+    def unused(lib):
+        x = lib.arange(4.0, requires_grad=True)
+        z = lib.tensor(1.0, requires_grad=True)
+        (lib.grad if lib is gw else torch.autograd.grad)((x * x).sum(), [x, z])
+    _same_error(unused)
+
+    def unused_first(lib):
+        x = lib.arange(4.0, requires_grad=True)
+        z = lib.tensor(1.0, requires_grad=True)
+        (lib.grad if lib is gw else torch.autograd.grad)((x * x).sum(), [z, x])
+    _same_error(unused_first)
+    x = gw.arange(4.0, requires_grad=True)
+    z = gw.tensor(1.0, requires_grad=True)
+    gx, gz = gw.grad((x * x).sum(), [x, z], allow_unused=True)
+    assert gz is None and gx.tolist() == [0.0, 2.0, 4.0, 6.0]
+
+
+def test_backward_twice_through_ops_that_save_nothing_is_allowed_as_in_torch():
+    for lib in (gw, torch):
+        x = lib.arange(3.0, requires_grad=True)
+        y = (x + 1).sum()
+        y.backward()
+        y.backward()
+        assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_implicit_gradient_of_a_pending_non_scalar_is_refused():
+    x = gw.arange(4.0, requires_grad=True)
+    y = (x * 2).reshape(2, 2)                      # shape unknown to the client until computed
+    with pytest.raises(RuntimeError, match="^grad can be implicitly created only for scalar outputs$"):
+        y.backward()
+    with pytest.raises(RuntimeError, match=r"^Mismatch in shape: grad_output\[0\] has a shape of "
+                                           r"torch.Size\(\[4\]\) and output\[0\] has a shape of "
+                                           r"torch.Size\(\[2, 2\]\).$"):
+        (x * 3).reshape(2, 2).backward(gw.ones(4))
+
+
+def test_server_errors_carry_status_codes():
+    import grpc
+    with pytest.raises(gw.InvalidArgument) as info:
+        (gw.arange(4.0) + gw.ones(3)).item()
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert isinstance(info.value, gw.GradwireError) and isinstance(info.value, RuntimeError)
+    assert info.value.message and str(info.value) == info.value.message
+    with pytest.raises(gw.InvalidArgument):
+        gw.dot(gw.ones(3), gw.ones(4)).item()
+
+
+def test_tensors_of_different_sessions_do_not_mix(server_target):
+    with gw.connect(server_target) as other:
+        a = other.arange(3.0)
+        assert a.tolist() == [0.0, 1.0, 2.0]
+        with pytest.raises(RuntimeError, match="same gradwire session"):
+            a + gw.arange(3.0)
+        assert other.sin(a).tolist() == gw.sin(gw.arange(3.0)).tolist()
+        assert other.tensor([1.0])._node.session is other
+
+
+def test_zero_does_not_change_lazy_results_already_taken():
+    x = gw.arange(3.0, requires_grad=True)
+    (x * x).sum().backward()
+    pending = x.grad * 1                         # recorded before zero_, computed after
+    x.grad.zero_()
+    assert pending.tolist() == [0.0, 2.0, 4.0] and x.grad.tolist() == [0.0, 0.0, 0.0]

@@ -37,6 +37,8 @@ FLAGS = [
     ("tls-key", str, None, "PEM private key"),
     ("token", str, None, "require `authorization: Bearer <token>` (prefer GRADWIRE_TOKEN: "
                          "argv is visible to other users)"),
+    ("blas-threads", int, _D.blas_threads,
+     "BLAS threads per request; requests already run in parallel, so 1 avoids oversubscription"),
     ("log-level", str, "info", "debug, info, warning or error"),
     ("grace", float, _D.grace, "seconds in-flight requests get to finish on SIGTERM/SIGINT"),
 ]
@@ -70,7 +72,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         jacobian_memory_bytes=args.jacobian_memory_bytes,
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
         metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
-        token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up)
+        token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
+        blas_threads=args.blas_threads)
 
 
 def main(argv=None) -> int:

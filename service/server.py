@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import threadpoolctl
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -51,6 +52,8 @@ def create_server(address: str = "127.0.0.1:0",
     """Bind `address`, start serving (health NOT_SERVING), warm the engine up, then report
     SERVING. Returns the started server and the bound port."""
     config = config or ServerConfig()
+    if config.blas_threads is not None:
+        threadpoolctl.threadpool_limits(config.blas_threads, user_api="blas")
     parts = PartCache(config.part_cache_entries, config.part_cache_bytes)
     slots = Slots(config.max_concurrent)
     metrics = Metrics(parts, slots)

@@ -61,7 +61,7 @@ def heavy_request(steps: int, n: int = 512) -> pb.EvaluateRequest:
     for _ in range(steps):
         y = g.add("tanh", g.add("matmul", y, x))
     out = g.add("sum", y, axes=None)
-    x0 = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32) / np.sqrt(n)
+    x0 = (np.random.default_rng(0).standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
     return pb.EvaluateRequest(graph=g.ref(), inputs=feeds(x=x0), outputs=[out])
 
 

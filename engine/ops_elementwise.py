@@ -17,9 +17,19 @@ def _unary_shape(float_out: bool):
     return rule
 
 
-def _binary_shape(kind: str):
+def _in_float(fn):
+    """torch.exp(int or bool tensor) computes in float32; NumPy would pick float64 for ints and
+    float16 (exp(True) = 2.719) for bools."""
+    def impl(x):
+        return fn(x if x.dtype.kind == "f" else x.astype(np.float32))
+    return impl
+
+
+def _binary_shape(kind: str, bools: str | None = None):
     def rule(avals, attrs):
         x, y = avals
+        if bools and x.dtype == y.dtype == "bool":
+            raise ValueError(bools)
         shape = shapes.broadcast(x.shape, y.shape)
         if kind == "bool":
             return Aval(shape, "bool")
@@ -39,13 +49,14 @@ def _same_dtype(fn):
 
 
 def unary(name, impl, vjp, *, float_out=True, dtypes=NUMERIC, doc=""):
-    defop(name, inputs=1, shape=_unary_shape(float_out), impl=impl,
+    defop(name, inputs=1, shape=_unary_shape(float_out), impl=_in_float(impl) if float_out else impl,
           vjp=(vjp,) if vjp else None, jvp="elementwise" if vjp else None,
           dtypes=dtypes, elementwise=True, doc=doc)
 
 
-def binary(name, impl, vjps, *, kind="promote", dtypes=NUMERIC, doc=""):
-    defop(name, inputs=2, shape=_binary_shape(kind), impl=_same_dtype(impl),
+def binary(name, impl, vjps, *, kind="promote", dtypes=NUMERIC, bools=None, doc=""):
+    """bools: the message refusing two bool inputs (PyTorch refuses `-` on bools), or None."""
+    defop(name, inputs=2, shape=_binary_shape(kind, bools), impl=_same_dtype(impl),
           vjp=vjps, jvp="elementwise" if vjps else None, dtypes=dtypes, elementwise=True, doc=doc)
 
 
@@ -55,7 +66,8 @@ def _sigmoid(x):
 
 
 # name      forward                  VJP: g * d(out)/dx
-unary("neg", np.negative,            lambda g, out, x: -g, float_out=False)
+unary("neg", np.negative,            lambda g, out, x: -g, float_out=False, dtypes=NUMERIC[:4],
+      doc="-x; PyTorch refuses it on bool (use logical_not)")
 unary("exp", np.exp,                 lambda g, out, x: g * out)
 unary("log", np.log,                 lambda g, out, x: g / x)
 unary("sin", np.sin,                 lambda g, out, x: g * x.cos())
@@ -69,7 +81,8 @@ unary("square", np.square,           lambda g, out, x: g * (2.0 * x), float_out=
 unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
       lambda g, out, x: (x > 0.0).where(g, g.zeros_like()), float_out=False,
       doc="max(x, 0); the gradient at 0 is 0, as in PyTorch")
-unary("sign", np.sign, None, float_out=False, doc="no gradient (zero almost everywhere)")
+unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), None, float_out=False,
+      doc="no gradient (zero almost everywhere); the identity on bool, as in PyTorch")
 unary("stop_gradient", lambda x: x, None, float_out=False,
       doc="identity whose gradient is blocked (PyTorch's detach)")
 unary("logical_not", np.logical_not, None, float_out=False, dtypes=("bool",))
@@ -100,7 +113,9 @@ def _min_vjp(first: bool):
 
 
 binary("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g))
-binary("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x, y: -g))
+binary("sub", np.subtract, (lambda g, out, x, y: g, lambda g, out, x, y: -g),
+       bools="Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+             "`logical_xor()` operator instead.")
 binary("mul", np.multiply, (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x))
 binary("div", np.true_divide, (lambda g, out, x, y: g / y, lambda g, out, x, y: -(g * out) / y), kind="float")
 binary("pow", np.power, (_pow_vjp_x, _pow_vjp_y),

@@ -107,6 +107,7 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
 def _backward_graph_nodes(session, graph, response) -> list[Node]:
     """Adopt the server's backward graph as client nodes, so gradients can be differentiated."""
     nodes = list(graph.order)
+    prefix = tuple(graph.order)
     for k, pb_node in enumerate(response.grad_graph.nodes[len(nodes):], start=len(nodes)):
         attrs = {key: codec.attr_from_proto(v, f"grad_graph node {k}")
                  for key, v in pb_node.attrs.items()}
@@ -118,6 +119,7 @@ def _backward_graph_nodes(session, graph, response) -> list[Node]:
                         requires_grad=records_history(pb_node.op)
                         and any(i.requires_grad for i in inputs),
                         dtype_hint=dtypes.hint(pb_node.op, [i.dtype for i in inputs], attrs))
+        node.prefix = prefix
         nodes.append(node)
     result = []
     for idx, t in zip(response.gradient_nodes, response.gradients):

@@ -19,7 +19,7 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq",
-                 "dtype_hint", "handle", "sink", "freed", "label", "__weakref__")
+                 "dtype_hint", "handle", "sink", "freed", "label", "prefix", "__weakref__")
 
     def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
                  dtype_hint=None, label=None):
@@ -35,6 +35,9 @@ class Node:
         self.sink = None                  # weakref to the leaf Tensor whose .grad this feeds
         self.freed = False                # a backward without retain_graph went through it
         self.label = label                # PyTorch grad_fn name when it differs from the op's
+        # For nodes of a server-built backward graph: the request graph it extends. Requests
+        # that need this node lay that graph out first, so it travels as one known hash.
+        self.prefix = None
 
     @property
     def is_leaf(self) -> bool:
@@ -71,16 +74,22 @@ class RequestGraph:
     """
 
     def __init__(self, roots, history: set[Node] = frozenset()):
-        self.history = history
+        history = set(history)
         members: set[Node] = set()
+        prefixes: set[int] = set()
         stack = list(roots)
         while stack:
             node = stack.pop()
             if node in members:
                 continue
             members.add(node)
+            if node.prefix is not None and id(node.prefix) not in prefixes:
+                prefixes.add(id(node.prefix))
+                history.update(n for n in node.prefix if n.op not in (None, "constant"))
+                stack.extend(node.prefix)
             if node in history or (node.value is None and node.op not in (None, "constant")):
                 stack.extend(node.inputs)
+        self.history = history
         self.order = sorted(members, key=lambda n: n.seq)
         self.index = {node: i for i, node in enumerate(self.order)}
         self.nodes: list[pb.Node] = []

@@ -17,6 +17,7 @@ class CountingInterceptor(grpc.UnaryUnaryClientInterceptor):
     def __init__(self):
         self.calls = collections.Counter()
         self.statuses = collections.Counter()
+        self.requests: list[tuple[str, object]] = []   # (method, request) in call order
         self._lock = threading.Lock()
 
     def intercept_unary_unary(self, continuation, details, request):
@@ -26,12 +27,14 @@ class CountingInterceptor(grpc.UnaryUnaryClientInterceptor):
         with self._lock:
             self.calls[method] += 1
             self.statuses[(method, code.name if code else "OK")] += 1
+            self.requests.append((method, request))
         return outcome
 
     def reset(self):
         with self._lock:
             self.calls.clear()
             self.statuses.clear()
+            self.requests.clear()
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,13 @@ def session(server_target, counter):
     yield s
     gw_session_module.set_default_session(previous)
     s.close()
+
+
+def full_nodes(request) -> int:
+    """How many nodes a request carried in full (parts sent by hash carry none)."""
+    return sum(len(p.graph.nodes) for p in request.graph.parts if p.WhichOneof("part") == "graph")
+
+
+def hashed_parts(request) -> int:
+    return sum(1 for p in request.graph.parts if p.WhichOneof("part") == "hash")
+

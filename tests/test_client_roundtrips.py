@@ -1,0 +1,145 @@
+"""The round-trip model: lazy recording, one request per realization, each node sent once,
+repeated structures and server-known parts by hash, NOT_FOUND answered by resending."""
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import gradwire as gw
+from client_fixtures import CountingInterceptor, counter, full_nodes, hashed_parts, session  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("session")
+
+
+def test_recording_sends_nothing(counter):
+    x = gw.arange(4.0, requires_grad=True)
+    counter.reset()
+    y = ((x * 2).sin() + 1).sum()
+    z = y * y
+    assert sum(counter.calls.values()) == 0
+    assert z.requires_grad and z.grad_fn.name() == "MulBackward0"
+    assert sum(counter.calls.values()) == 0
+    assert z.shape == ()                   # the shape is the server's to say: one request
+    assert counter.calls == {"Evaluate": 1}
+
+
+@pytest.mark.parametrize("a0", [0.37, -0.002, 5.0])
+def test_while_loop_costs_one_request_per_iteration(counter, a0):
+    a = gw.tensor(a0, requires_grad=True)
+    counter.reset()
+    tests = 0
+    b = a * 2
+    while True:
+        tests += 1
+        if not b.norm() < 1000:
+            break
+        b = b * 2
+    c = b if b.sum() > 0 else 100 * b
+    tests += 1
+    assert counter.calls == {"Evaluate": tests}
+    # Each iteration's request has the same structure (placeholder b, *2, norm, < 1000), so
+    # from the second one on it travels by hash: the bytes per iteration do not grow.
+    requests = [r for m, r in counter.requests if m == "Evaluate"]
+    sizes = [full_nodes(r) for r in requests[:-1]]
+    assert max(sizes) <= 6 and all(n == 0 for n in sizes[2:]), sizes
+    assert all(len(r.inputs) <= 2 for r in requests)
+    counter.reset()
+    c.backward()
+    assert counter.calls == {"Gradient": 1}
+    assert bool(a.grad == c / a)
+
+
+def test_each_node_is_sent_once_across_a_loop(counter):
+    x = gw.tensor([0.5, -0.25], requires_grad=True)
+    counter.reset()
+    h = x
+    for step in range(30):
+        h = gw.tanh(h * (1.0 + step / 100))      # a different constant: no reuse by hash
+        h.sum().item()                            # realize every step
+    sent = sum(full_nodes(r) for m, r in counter.requests)
+    # per step: placeholder h, constant, mul, tanh, sum (+ the 1-node prefix of x once)
+    assert sent <= 30 * 5 + 1, sent
+    assert counter.calls == {"Evaluate": 30}
+
+
+def test_repeated_training_steps_go_by_hash(counter):
+    rng = np.random.default_rng(0)
+    X = gw.tensor(rng.standard_normal((8, 3)))
+    y = gw.tensor(rng.standard_normal(8))
+    w = gw.zeros(3, requires_grad=True)
+    counter.reset()
+    losses = []
+    for _ in range(6):
+        loss = ((X @ w - y) ** 2).mean()
+        loss.backward()
+        losses.append(loss.item())
+        with gw.no_grad():
+            w = (w - 0.1 * w.grad).detach().requires_grad_()
+    grads = [r for m, r in counter.requests if m == "Gradient"]
+    assert len(grads) == 6 and counter.calls["Evaluate"] <= 6
+    assert full_nodes(grads[0]) > 0 and all(full_nodes(r) == 0 and hashed_parts(r) >= 1
+                                            for r in grads[1:])
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_create_graph_reuses_the_first_request_as_a_prefix(counter):
+    x = gw.tensor([0.5, 1.5], dtype=gw.float64, requires_grad=True)
+    y = (x ** 3).sum()
+    counter.reset()
+    g, = gw.grad(y, x, create_graph=True)
+    g.sum().backward()
+    first, second = [r for m, r in counter.requests if m == "Gradient"]
+    assert hashed_parts(second) >= 1 and second.graph.parts[0].WhichOneof("part") == "hash"
+    assert full_nodes(second) < full_nodes(first) + len(second.graph.parts[-1].graph.nodes) + 1
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.array([0.5, 1.5]))
+
+
+def test_unknown_hash_is_answered_by_resending(make_server):
+    """Two replicas behind one client cache: the one that never saw a part says NOT_FOUND;
+    the client resends the part in full and then both know it."""
+    seen_a, seen_b = CountingInterceptor(), CountingInterceptor()
+    with gw.connect(make_server(), interceptors=[seen_a]) as a, \
+            gw.connect(make_server(), interceptors=[seen_b]) as b:
+        b._parts = a._parts                     # as if one client spread calls over replicas
+
+        def step(s):
+            x = s.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            y = (s.sin(x) * x).sum()
+            y.backward()
+            return x.grad.numpy()
+
+        expected = step(a)
+        step(a)
+        assert seen_a.statuses[("Gradient", "OK")] == 2
+        assert hashed_parts(seen_a.requests[-1][1]) >= 1
+        np.testing.assert_allclose(step(b), expected)
+        assert seen_b.statuses[("Gradient", "NOT_FOUND")] == 1
+        assert seen_b.statuses[("Gradient", "OK")] == 1
+        assert full_nodes(seen_b.requests[-1][1]) > 0
+        np.testing.assert_allclose(step(b), expected)
+        assert seen_b.statuses[("Gradient", "NOT_FOUND")] == 1
+        assert hashed_parts(seen_b.requests[-1][1]) >= 1 and full_nodes(seen_b.requests[-1][1]) == 0
+
+
+def test_no_global_tape_history_is_freed_with_its_tensors():
+    x = gw.arange(3.0, requires_grad=True)
+    y = x
+    for _ in range(50):
+        y = y * 1.01
+    probe = weakref.ref(y._node.inputs[0])
+    y.sum().item()
+    del y
+    gc.collect()
+    assert probe() is None
+
+
+def test_long_chains_do_not_recurse():
+    x = gw.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(5000):
+        y = y + 0.001
+    y.backward()
+    assert y.item() == pytest.approx(6.0, rel=1e-4) and x.grad.item() == 1.0

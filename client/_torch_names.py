@@ -2,7 +2,8 @@
 backward node saves tensors (only those make a second backward without retain_graph fail)."""
 from __future__ import annotations
 
-# op -> (grad_fn name, saves tensors). Ops absent here record no history (bool results).
+# op -> (grad_fn name, saves tensors). An op missing here (say, one only the server's backward
+# graphs use) still records history, under a name made from its own.
 _NAMES: dict[str, tuple[str, bool]] = {
     "neg": ("NegBackward0", False), "exp": ("ExpBackward0", True), "log": ("LogBackward0", True),
     "sin": ("SinBackward0", True), "cos": ("CosBackward0", True), "tan": ("TanBackward0", True),
@@ -29,20 +30,27 @@ _NAMES: dict[str, tuple[str, bool]] = {
 }
 
 
+# Results PyTorch gives no grad_fn: booleans, and values that do not depend on their input's.
+_NO_HISTORY = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+                         "logical_not", "all", "any", "stop_gradient", "ones_like", "zeros_like",
+                         "constant", "placeholder"})
+
+
 def records_history(op: str) -> bool:
     """Whether PyTorch gives this op's result a grad_fn (comparisons, logical ops do not)."""
-    return op in _NAMES
+    return op not in _NO_HISTORY
 
 
 def saves_tensors(op: str) -> bool:
-    return _NAMES.get(op, ("", False))[1]
+    return _NAMES.get(op, ("", True))[1]
 
 
 def grad_fn_name(op: str, attrs: dict, input_ndims: list[int | None],
                  output_ndim: int | None = None) -> str:
     """The PyTorch class name, refined where PyTorch picks an overload by arguments
     (from whatever ranks are known; no round trip is made for a cosmetic name)."""
-    name = _NAMES[op][0]
+    name = _NAMES[op][0] if op in _NAMES else \
+        "".join(w.capitalize() for w in op.split("_")) + "Backward0"
     if op in ("sum", "mean") and attrs.get("axes") is not None:
         return name[:-1] + "1"          # SumBackward1 / MeanBackward1: reduction over dims
     if op == "matmul":

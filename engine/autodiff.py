@@ -29,13 +29,14 @@ def _accumulate(table: dict[int, Sym], j: int, c: Sym) -> None:
 
 
 def _depends_on(checked: Checked, sources: Sequence[int], stop: int) -> list[bool]:
-    """Which nodes (up to `stop`) a float path leads to from `sources` (forward sweep)."""
+    """Which nodes (up to `stop`) a float path leads to from `sources` (forward sweep).
+    Int and bool values carry no gradient, even as sources (PyTorch: only floats require grad)."""
     dep = [False] * (stop + 1)
     src = set(sources)
     for i in range(stop + 1):
         node = checked.nodes[i]
         if i in src:
-            dep[i] = True
+            dep[i] = is_float(checked.avals[i].dtype)
         elif node.inputs and is_float(checked.avals[i].dtype) and OPS[node.op].differentiable:
             dep[i] = any(dep[j] for j in node.inputs)
     return dep
@@ -124,7 +125,8 @@ def jvp(checked: Checked, outputs: Sequence[int], primals: Sequence[int], tangen
     reach = _reaches(checked, outputs) if outputs else []
     tan: dict[int, Sym] = {}
     for p, t in zip(primals, tangents):
-        tan[p] = _fit(b.sym(t), checked.avals[p]) if p <= stop else b.sym(t)
+        if is_float(checked.avals[p].dtype):  # an int primal has no tangent space
+            tan[p] = _fit(b.sym(t), checked.avals[p]) if p <= stop else b.sym(t)
     for i in range(stop + 1):
         if i in tan or not (dep[i] and reach[i]):
             continue

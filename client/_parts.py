@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 
 class PartCache:
@@ -16,8 +16,9 @@ class PartCache:
 
     def __init__(self, capacity: int = 4096):
         self._capacity = capacity
-        self._hashes: OrderedDict[tuple[int, str], str] = OrderedDict()
-        self._lengths: dict[int, set[int]] = {}   # offset -> part lengths seen there
+        # (offset, digest) -> (server hash, part length)
+        self._hashes: OrderedDict[tuple[int, str], tuple[str, int]] = OrderedDict()
+        self._lengths: dict[int, Counter] = {}   # offset -> lengths of parts held there
         self._lock = threading.Lock()
 
     def split(self, node_bytes: list[bytes]) -> list[tuple[int, int, str, str | None]]:
@@ -34,9 +35,9 @@ class PartCache:
                 if i + 1 - start in lengths:
                     digest = h.hexdigest()
                     with self._lock:
-                        server_hash = self._hashes.get((start, digest))
-                    if server_hash is not None:
-                        best = (start, i + 1, digest, server_hash)
+                        entry = self._hashes.get((start, digest))
+                    if entry is not None:
+                        best = (start, i + 1, digest, entry[0])
             if best is None:
                 parts.append((start, n, h.hexdigest(), None))
                 break
@@ -49,18 +50,28 @@ class PartCache:
             for (start, stop, digest, _), server_hash in zip(parts, server_hashes):
                 if not server_hash:
                     continue
-                self._hashes[(start, digest)] = server_hash
+                if (start, digest) not in self._hashes:
+                    self._lengths.setdefault(start, Counter())[stop - start] += 1
+                self._hashes[(start, digest)] = (server_hash, stop - start)
                 self._hashes.move_to_end((start, digest))
-                self._lengths.setdefault(start, set()).add(stop - start)
             while len(self._hashes) > self._capacity:
-                (start, _), _ = self._hashes.popitem(last=False)
+                (start, _), (_, length) = self._hashes.popitem(last=False)
+                self._drop_length(start, length)
 
     def forget(self, parts) -> None:
         """Drop parts a server did not know (NOT_FOUND): they are resent in full."""
         with self._lock:
-            for start, _, digest, server_hash in parts:
-                if server_hash is not None:
-                    self._hashes.pop((start, digest), None)
+            for start, stop, digest, server_hash in parts:
+                if server_hash is not None and self._hashes.pop((start, digest), None):
+                    self._drop_length(start, stop - start)
+
+    def _drop_length(self, start: int, length: int) -> None:
+        counts = self._lengths[start]
+        counts[length] -= 1
+        if counts[length] <= 0:
+            del counts[length]
+        if not counts:
+            del self._lengths[start]
 
     def clear(self) -> None:
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from gradwire import codec, dtypes, errors
-from gradwire._grad_mode import no_grad  # noqa: F401  (re-exported)
 from gradwire._torch_names import records_history, saves_tensors
 from gradwire.graph import Node, differentiable_history
 from gradwire.tensor import Tensor, leaf_from_data

@@ -8,7 +8,7 @@ import numpy as np
 
 from gradwire import dtypes
 from gradwire._format import tensor_repr
-from gradwire._torch_names import grad_fn_name, records_history, saves_tensors  # noqa: F401
+from gradwire._torch_names import grad_fn_name
 from gradwire.graph import Node
 
 
@@ -245,8 +245,8 @@ class Tensor:
         node = self._node
         if node.op is None or not node.requires_grad:
             return None
-        ndims = [n.value.ndim if n.value is not None else None for n in node.inputs]
-        if node.op == "matmul" and None in ndims and node.value is None:
+        if node.op == "matmul" and node.value is None and \
+                any(n.value is None for n in node.inputs):
             self._value()     # PyTorch names matmul by rank (Dot/Mv/Mm): learn the rank
         ndims = [n.value.ndim if n.value is not None else None for n in node.inputs]
         name = node.label or grad_fn_name(node.op, node.attrs, ndims,

@@ -120,8 +120,15 @@ def test_deadline_exceeded(server_target):
         assert info.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+def _closed_port() -> int:
+    import socket
+    with socket.socket() as sock:      # a port just freed: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_unavailable():
-    with gw.connect("127.0.0.1:1", timeout=5) as s:
+    with gw.connect(f"127.0.0.1:{_closed_port()}", timeout=5) as s:
         with pytest.raises(gw.Unavailable) as info:
             s.ones(2).sum().item()
         assert info.value.code == grpc.StatusCode.UNAVAILABLE

@@ -33,13 +33,14 @@ class LocalServer:
         reader.join(timeout)
         if result:
             return result[0]
+        # The reader ends early only when stdout closed, i.e. the server exited.
+        why = "exited before it was ready" if not reader.is_alive() else \
+            f"did not report ready within {timeout:.0f}s"
         self.stop()
         self._log.seek(0)
         tail = self._log.read()[-4000:].decode(errors="replace")
-        why = (f"exited with code {self._proc.returncode}" if self._proc.returncode is not None
-               and reader.is_alive() is False and self._proc.returncode != -15
-               else f"did not report ready within {timeout:.0f}s")
-        raise RuntimeError(f"the embedded gradwire server {why}; its stderr ends with:\n{tail}")
+        raise RuntimeError(f"the embedded gradwire server {why} (exit code "
+                           f"{self._proc.returncode}); its stderr ends with:\n{tail}")
 
     def _read_ready(self, result: list[str]) -> None:
         for raw in self._proc.stdout:

@@ -117,6 +117,8 @@ def infer(graph: Graph, feeds: Mapping[str, Aval], known: Mapping[int, Aval] | N
     for i, node in enumerate(graph.nodes):
         for j in node.inputs:
             if not 0 <= j < i:
+                if j >= len(graph):
+                    raise GraphError(f"input {j} is not a node id (the graph has {len(graph)} nodes)", i, node.op)
                 kind = "itself" if j == i else ("a later node (cycle or forward reference)" if j > i
                                                 else "a negative id")
                 raise GraphError(f"input {j} refers to {kind}; inputs must name earlier nodes", i, node.op)
@@ -131,6 +133,8 @@ def infer(graph: Graph, feeds: Mapping[str, Aval], known: Mapping[int, Aval] | N
                 raise GraphError(f"known value has {known[i].dtype}{list(known[i].shape)}, but the node "
                                  f"computes {aval.dtype}{list(aval.shape)}", i, node.op)
         size = math.prod(aval.shape)
+        if node.op == "constant" and size > limits.max_tensor_elements:  # an inline input
+            raise LimitError(f"constant has {size} elements; the limit is {limits.max_tensor_elements}", i, node.op)
         if size > limits.max_intermediate_elements:
             raise LimitError(f"result would have {size} elements (shape {list(aval.shape)}); the limit is "
                              f"{limits.max_intermediate_elements}", i, node.op)

@@ -56,10 +56,18 @@ defop("reshape", inputs=1, attrs={"shape": Attr("ints", doc="new shape; one -1 a
       jvp=_linear_jvp("reshape"), doc="same elements, new shape (C order)")
 
 
+def _broadcasts_to(shape, target):
+    """broadcast(shape, target), or None where they do not broadcast (the caller names the problem)."""
+    try:
+        return shapes.broadcast(shape, target)
+    except ValueError:
+        return None
+
+
 def _broadcast_shape(avals, attrs):
     (x,) = avals
     target = attrs["shape"]
-    if any(d < 0 for d in target) or len(target) < x.ndim or shapes.broadcast(x.shape, target) != target:
+    if any(d < 0 for d in target) or len(target) < x.ndim or _broadcasts_to(x.shape, target) != target:
         raise ValueError(f"cannot broadcast {list(x.shape)} to {list(target)}")
     return Aval(target, x.dtype)
 
@@ -73,7 +81,7 @@ defop("broadcast_to", inputs=1, attrs={"shape": Attr("ints")}, shape=_broadcast_
 def _sum_to_shape(avals, attrs):
     (x,) = avals
     target = attrs["shape"]
-    if len(target) > x.ndim or shapes.broadcast(x.shape, target) != x.shape:
+    if any(d < 0 for d in target) or len(target) > x.ndim or _broadcasts_to(target, x.shape) != x.shape:
         raise ValueError(f"cannot sum {list(x.shape)} down to {list(target)}")
     return Aval(target, x.dtype)
 
@@ -265,7 +273,9 @@ defop("scatter_add", inputs=2, attrs={"axis": Attr("int"), "size": Attr("int")},
 def _gather_shape(avals, attrs):
     _index_check(avals)
     x, idx = avals
-    a = attrs["axis"] = shapes.axis(attrs["axis"], max(x.ndim, 1))
+    if x.ndim == 0:
+        raise ValueError("cannot gather from a 0-d tensor")
+    a = attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
     if idx.ndim != x.ndim or any(i != d for k, (i, d) in enumerate(zip(idx.shape, x.shape)) if k != a):
         raise ValueError(f"indices {list(idx.shape)} must match input {list(x.shape)} except on axis {a}")
     if x.shape[a] == 0 and idx.size:
@@ -282,10 +292,11 @@ def _gather_add_shape(avals, attrs):
     _index_check(avals)
     g, idx = avals
     shape = attrs["shape"]
-    if g.shape != idx.shape or len(shape) != g.ndim:
-        raise ValueError(f"input {list(g.shape)} and indices {list(idx.shape)} must match, with {len(shape)} dims")
-    a = attrs["axis"] = shapes.axis(attrs["axis"], max(g.ndim, 1))
-    if any(s != d for k, (s, d) in enumerate(zip(shape, g.shape)) if k != a):
+    if g.shape != idx.shape or len(shape) != g.ndim or g.ndim == 0:
+        raise ValueError(f"input {list(g.shape)} and indices {list(idx.shape)} must match, with {len(shape)} "
+                         f"(at least 1) dims")
+    a = attrs["axis"] = shapes.axis(attrs["axis"], g.ndim)
+    if shape[a] < 0 or any(s != d for k, (s, d) in enumerate(zip(shape, g.shape)) if k != a):
         raise ValueError(f"shape {list(shape)} must match input {list(g.shape)} except on axis {a}")
     return Aval(tuple(shape), g.dtype)
 

@@ -2,7 +2,7 @@
 # Start a gradwire server on a free loopback port, run locust headless against it
 # for a bounded time, print the summary, stop the server.
 #
-#   USERS=20 RATE=10 DURATION=30s WORKERS= bash loadtest/run.sh
+#   USERS=20 RATE=10 DURATION=30s WORKERS= OUT=loadtest/out bash loadtest/run.sh
 #
 # Exit status is locust's: non-zero when any request failed.
 set -euo pipefail
@@ -14,7 +14,7 @@ RATE=${RATE:-10}
 DURATION=${DURATION:-30s}
 export NUMBA_CACHE_DIR=${NUMBA_CACHE_DIR:-$PWD/.numba_cache}
 
-out=loadtest/out
+out=${OUT:-loadtest/out}
 mkdir -p "$out" && echo "*" >"$out/.gitignore"   # run output, never committed
 log="$out/server.log"
 server_args=(--host 127.0.0.1 --port 0)

@@ -446,6 +446,18 @@ def test_replica_metrics_show_the_spread(cluster: Cluster) -> None:
     assert sum(misses.values()) >= 1, misses
 
 
+@pytest.mark.slow
+def test_large_tensor_passes_the_balancer(cluster: Cluster) -> None:
+    """An 8 MiB input goes through (nginx's default body limit of 1 MiB would refuse it)."""
+    x = np.random.default_rng(3).standard_normal(1 << 21).astype(np.float32)
+    ch, stub = _stub(cluster.lb_addr)
+    try:
+        resp = stub.Evaluate(graphs.small_request(x), timeout=60)
+    finally:
+        ch.close()
+    assert graphs.check_small(resp, x) is None
+
+
 def _load_while(cluster: Cluster, action, *, retry: bool, threads: int = 6, calls: int = 100):
     """Drive load through the LB (about 2 s of it); run `action()` once 100 calls are done. Returns
     (tally, access-log entries from 0.5 s after the action on, entries logged around it)."""

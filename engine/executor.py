@@ -1,21 +1,39 @@
-"""Compile a checked graph into a plan once (steps, buffer lifetimes), run it many times; plans are cached."""
+"""Compile a checked graph into a plan once (fused groups, bound kernels, buffer lifetimes), run it many times.
+
+The run loop is the per-op cost of every small request, so a step is a plain tuple and the common case
+(a ufunc bound at compile time, exact dtype known) is one call and one store. Rarer needs (dtype fix-up,
+in-place accumulation, cancel polling, fused groups, anomaly checks) are flags on the slow branch.
+"""
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from . import fperr, fusion
 from .errors import Cancelled, GraphError
 from .infer import Checked
-from .registry import OPS
 
 CANCEL_EVERY = 64          # poll the caller's cancel() at least this often (in steps)
 CANCEL_BIG = 1 << 16       # and after any step producing this many elements
+
+# Step flags (0 = the fast path).
+FIX = 1        # the kernel may return a scalar or another dtype: coerce
+POLL = 2       # check for cancellation after this step
+GROUP = 4      # a fused group: returns a tuple of outputs
+INTO0 = 8      # write the result into the first operand's buffer (dead, owned by the plan)
+INTO1 = 16     # ... into the second operand's
+CHECK = 32     # anomaly mode: test the result for NaN/Inf
+EXTERNAL = -1  # buffer owner of inputs, constants and known values: never written
+
+# Ops whose value depends on their input's shape and dtype only (folded to constants at compile time).
+# A registry flag would say this in the op's row; until then the names live here, in one place.
+SHAPE_ONLY = frozenset(("ones_like", "zeros_like"))
+FOLD_MAX_ELEMENTS = 4096   # larger folded values are kept only if they are views (e.g. a broadcast seed)
 
 
 @dataclass
@@ -27,56 +45,67 @@ class Anomaly:
 
 
 @dataclass
-class Step:
-    fn: Callable
-    inputs: tuple[int, ...]
-    out: int
-    dtype: np.dtype
-    free: tuple[int, ...]   # buffers whose last use is this step
-    poll: bool              # check for cancellation after this step
-
-
-@dataclass
 class Plan:
-    """Straight-line program over value slots; slots die right after their last use."""
+    """Straight-line program over value slots; slots die right after their last use.
+
+    A step is (kernel, input slots, output slot(s), slots to free, flags, dtype, node id for messages).
+    `steps` runs fused groups; `plain` is the same program one node at a time, used to name the first
+    node producing NaN/Inf in anomaly mode.
+    """
 
     n: int
-    steps: list[Step]
+    steps: list[tuple]
+    plain: list[tuple]
     placeholders: dict[str, int]     # name -> slot
     constants: dict[int, np.ndarray]
     outputs: tuple[int, ...]
     ops: list[str]                   # op name per node (for messages)
     forward_nodes: int               # nodes below this id belong to the forward pass
     compile_seconds: float = 0.0
-    float_steps: frozenset = field(default_factory=frozenset)
+    groups: int = 0                  # fused groups in `steps`
+
+    def __post_init__(self):
+        self._init = [None] * self.n
+        for slot, v in self.constants.items():
+            self._init[slot] = v
+        self._feeds = tuple(self.placeholders.items())
 
     def run(self, feeds: Mapping[str, np.ndarray], known: Mapping[int, np.ndarray] | None = None,
             cancel: Callable[[], bool] | None = None, anomaly: bool = False):
-        vals: list = [None] * self.n
-        for slot, v in self.constants.items():
-            vals[slot] = v
-        for name, slot in self.placeholders.items():
+        vals = self._init.copy()
+        for name, slot in self._feeds:
             vals[slot] = feeds[name]
         if known:
             for slot, v in known.items():
                 vals[slot] = v
         found = None
-        with np.errstate(all="ignore"):  # NaN/Inf are values, not warnings
-            for st in self.steps:
-                try:
-                    r = st.fn(*[vals[j] for j in st.inputs])
-                except IndexError as e:  # data-dependent: an index out of range
-                    raise GraphError(str(e), st.out, self.ops[st.out]) from None
-                if type(r) is not np.ndarray or r.dtype != st.dtype:
-                    r = np.asarray(r, dtype=st.dtype)
-                vals[st.out] = r
-                for j in st.free:
+        node = -1
+        token = fperr.ignore()   # NaN/Inf are values, not warnings
+        try:
+            for fn, ins, out, free, flags, dtype, node in (self.plain if anomaly else self.steps):
+                if not flags:
+                    vals[out] = fn(*[vals[j] for j in ins])
+                elif flags & GROUP:
+                    for s, r in zip(out, fn(*[vals[j] for j in ins])):
+                        vals[s] = r
+                else:
+                    args = [vals[j] for j in ins]
+                    r = fn(*args, out=args[0]) if flags & INTO0 else fn(*args, out=args[1]) if flags & INTO1 \
+                        else fn(*args)
+                    if flags & FIX and (type(r) is not np.ndarray or r.dtype != dtype):
+                        r = np.asarray(r, dtype=dtype)
+                    vals[out] = r
+                    if flags & CHECK and found is None and not np.isfinite(r).all():
+                        found = self._anomaly(out, r)
+                for j in free:
                     vals[j] = None
-                if anomaly and found is None and st.out in self.float_steps and not np.isfinite(r).all():
-                    found = self._anomaly(st.out, r)
-                if st.poll and cancel is not None and cancel():
+                if flags & POLL and cancel is not None and cancel():
                     raise Cancelled("the call was cancelled or its deadline passed while computing",
-                                    st.out, self.ops[st.out])
+                                    node, self.ops[node])
+        except IndexError as e:  # data-dependent: an index out of range
+            raise GraphError(str(e), node, self.ops[node]) from None
+        finally:
+            fperr.restore(token)
         return [vals[o] for o in self.outputs], found
 
     def _anomaly(self, node: int, r: np.ndarray) -> Anomaly:
@@ -86,56 +115,157 @@ class Plan:
                                                     f"in the {phase} pass")
 
 
-def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] = (),
-                 forward_nodes: int | None = None) -> Plan:
-    t0 = time.perf_counter()
-    nodes, avals = checked.nodes, checked.avals
-    n = len(nodes)
-    known_set = set(known)
-    # Which nodes are needed: reverse sweep from the outputs, stopping at values we are given.
-    need = [False] * n
+def _needed(nodes, outputs, known_set) -> list[bool]:
+    """Reverse sweep from the outputs, stopping at values we are given."""
+    need = [False] * len(nodes)
     for o in outputs:
         need[o] = True
-    for i in range(n - 1, -1, -1):
+    for i in range(len(nodes) - 1, -1, -1):
         if need[i] and i not in known_set:
             for j in nodes[i].inputs:
                 need[j] = True
+    return need
+
+
+def _build_steps(checked: Checked, units: Sequence[Sequence[int]], keep: set[int], anomaly: bool) -> list[tuple]:
+    """Bind kernels, decide buffer lifetimes and in-place writes for units in run order."""
+    nodes, avals = checked.nodes, checked.avals
+    unit_of = {i: k for k, unit in enumerate(units) for i in unit}
+    used_outside = set(keep)   # values some other unit reads: a group must write them to full arrays
+    for k, unit in enumerate(units):
+        for i in unit:
+            used_outside.update(j for j in nodes[i].inputs if unit_of.get(j) != k)
+    reads: list[list[int]] = []
+    programs = []
+    for unit in units:
+        if len(unit) == 1:
+            reads.append(list(nodes[unit[0]].inputs))
+            programs.append(None)
+        else:
+            ext, outs, bp = fusion.build_program(nodes, avals, unit, used_outside)
+            reads.append(ext)
+            programs.append((ext, outs, bp))
     last_use: dict[int, int] = {}
-    for i in range(n):
-        if need[i] and i not in known_set:
-            for j in nodes[i].inputs:
-                last_use[j] = i
-    keep = set(outputs)
-    frees: dict[int, list[int]] = {}
-    for j, i in last_use.items():
-        if j not in keep:
-            frees.setdefault(i, []).append(j)
-    steps, placeholders, constants = [], {}, {}
+    for k, r in enumerate(reads):
+        for j in r:
+            last_use[j] = k
+    # Buffer owners: a slot whose kernel surely returns a fresh array owns its buffer; any other kernel may
+    # return a view of (or the very object of) an input, so its result is owned by its inputs' owners.
+    owner: dict[int, frozenset] = {}
+    ext_owner = frozenset((EXTERNAL,))
+    aliases: dict[int, list[int]] = {}   # buffer owner -> slots that may point into it
+
+    def own(slot: int, owners: frozenset):
+        owner[slot] = owners
+        for b in owners:
+            aliases.setdefault(b, []).append(slot)
+
+    def dead(s: int, k: int) -> bool:
+        return s not in keep and last_use.get(s, -1) < k
+
+    whole: set[int] = set()   # slots holding their whole buffer, not a view into it (views may be read-only)
+
+    def writable(a: int, k: int) -> bool:
+        o = owner.get(a, ext_owner)
+        if a not in whole or len(o) != 1 or EXTERNAL in o or a in keep or last_use.get(a) != k:
+            return False
+        (b,) = o
+        live = aliases[b] = [s for s in aliases[b] if not dead(s, k)]   # dead stays dead: prune, or a long
+        return all(s == a for s in live)                                 # in-place chain turns quadratic
+
+    steps = []
     since_poll = 0
-    float_steps = set()
+    n = len(nodes)
+    for k, unit in enumerate(units):
+        free = tuple(j for j in dict.fromkeys(reads[k]) if last_use[j] == k and j not in keep)
+        if programs[k] is not None:
+            ext, outs, bp = programs[k]
+            for o in outs:
+                own(o, frozenset((o,)))
+                whole.add(o)
+            big = True
+            steps.append([bp, tuple(ext), tuple(outs), free, GROUP, None, unit[-1]])
+        else:
+            i = unit[0]
+            node = nodes[i]
+            in_avals = [avals[j] for j in node.inputs]
+            uf = fusion.ufunc_for(node.op, node.attrs, in_avals, avals[i])
+            flags = 0 if uf is not None and avals[i].shape != () else FIX
+            if uf is not None:
+                for p, j in enumerate(node.inputs[:2]):
+                    if avals[j].shape == avals[i].shape and avals[j].dtype == avals[i].dtype and writable(j, k):
+                        flags |= INTO0 if p == 0 else INTO1
+                        break
+            if flags & (INTO0 | INTO1):
+                own(i, owner[node.inputs[0 if flags & INTO0 else 1]])
+                whole.add(i)
+            elif uf is not None:
+                own(i, frozenset((i,)))
+                whole.add(i)
+            else:
+                own(i, frozenset().union(*(owner.get(j, ext_owner) for j in node.inputs)) or frozenset((i,)))
+            if anomaly and avals[i].dtype in ("float32", "float64"):
+                flags |= CHECK
+            big = avals[i].size >= CANCEL_BIG
+            steps.append([uf if uf is not None else fusion.bound_kernel(node.op, node.attrs), tuple(node.inputs),
+                          i, free, flags, np.dtype(avals[i].dtype), i])
+        since_poll += 1
+        if since_poll >= CANCEL_EVERY or big or unit[-1] == n - 1 or k == len(units) - 1:
+            steps[-1][4] |= POLL
+            since_poll = 0
+    return [tuple(s) for s in steps]
+
+
+def _fold(checked: Checked, i: int, constants: dict) -> bool:
+    """Evaluate a node once at compile time if its value cannot change between runs: all its inputs are
+    constants, or its value depends only on shapes. Most important case: the seed of a gradient
+    (ones_like of the loss, broadcast back), which otherwise cuts every forward+backward chain in two
+    fused groups at the loss's reduction. Kept only if small or a view (no memory held by a cached plan)."""
+    node, aval = checked.nodes[i], checked.avals[i]
+    shape_only = node.op in SHAPE_ONLY
+    if not shape_only and not all(j in constants for j in node.inputs):
+        return False
+    args = [np.empty(checked.avals[j].shape, checked.avals[j].dtype) if shape_only else constants[j]
+            for j in node.inputs]
+    try:
+        with fperr.ignored():
+            r = np.asarray(fusion.bound_kernel(node.op, node.attrs)(*args), dtype=aval.dtype)
+    except Exception:   # e.g. an index out of range: leave it to the run, which reports it with its node
+        return False
+    if r.size > FOLD_MAX_ELEMENTS and (r.flags.owndata or any(r is a for a in args)):
+        return False
+    if any(np.shares_memory(r, a) for a in args if shape_only):
+        return False
+    constants[i] = r
+    return True
+
+
+def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] = (),
+                 forward_nodes: int | None = None, fuse: bool = True) -> Plan:
+    t0 = time.perf_counter()
+    nodes, n = checked.nodes, len(checked.nodes)
+    known_set = set(known)
+    keep = set(outputs)
+    need = _needed(nodes, outputs, known_set)
+    placeholders, constants, order = {}, {}, []
     for i in range(n):
         if not need[i] or i in known_set:
             continue
         node = nodes[i]
         if node.op == "placeholder":
             placeholders[node.attrs["name"]] = i
-            continue
-        if node.op == "constant":
+        elif node.op == "constant":
             constants[i] = node.attrs["value"]
-            continue
-        impl = OPS[node.op].impl
-        fn = partial(impl, **node.attrs) if node.attrs else impl
-        since_poll += 1
-        poll = since_poll >= CANCEL_EVERY or avals[i].size >= CANCEL_BIG or i == n - 1
-        if poll:
-            since_poll = 0
-        if avals[i].dtype in ("float32", "float64"):
-            float_steps.add(i)
-        steps.append(Step(fn, node.inputs, i, np.dtype(avals[i].dtype), tuple(frees.get(i, ())), poll))
-    if steps:
-        steps[-1].poll = True
-    return Plan(n, steps, placeholders, constants, tuple(outputs), [nd.op for nd in nodes],
-                n if forward_nodes is None else forward_nodes, time.perf_counter() - t0, frozenset(float_steps))
+        elif i not in keep and _fold(checked, i, constants):
+            pass
+        else:
+            order.append(i)
+    units = fusion.partition(nodes, checked.avals, order, keep) if fuse else [[i] for i in order]
+    steps = _build_steps(checked, units, keep, anomaly=False)
+    plain = _build_steps(checked, [[i] for i in order], keep, anomaly=True)
+    return Plan(n, steps, plain, placeholders, constants, tuple(outputs), [nd.op for nd in nodes],
+                n if forward_nodes is None else forward_nodes, time.perf_counter() - t0,
+                sum(len(u) > 1 for u in units))
 
 
 class PlanCache:

@@ -1,0 +1,310 @@
+"""The executor: fused groups give the bits of unfused execution, in-place writes never touch caller data,
+plans are cached and deterministic under concurrency, kernels compile once."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from gradwire.engine import Graph, Node, autodiff, gradient, kernels
+from gradwire.engine.executor import GROUP, INTO0, INTO1, PlanCache, compile_plan
+from gradwire.engine.fusion import UFUNCS, ufunc_for
+from gradwire.engine.infer import infer
+from gradwire.engine.jit import BLOCK_ELEMENTS
+from gradwire.engine.registry import OPS, Aval
+
+RNG = np.random.default_rng(7)
+
+
+def _specials(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.flat[::97] = np.nan
+    a.flat[5::101] = np.inf
+    a.flat[7::103] = -np.inf
+    a.flat[11::107] = 0.0
+    return a
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+class G:
+    """A tiny graph builder for tests."""
+
+    def __init__(self):
+        self.nodes: list[Node] = []
+
+    def add(self, op, *inputs, **attrs) -> int:
+        self.nodes.append(Node(op, tuple(inputs), attrs))
+        return len(self.nodes) - 1
+
+    def const(self, v, dtype="float32") -> int:
+        return self.add("constant", value=np.asarray(v, dtype=dtype))
+
+
+def _plans(nodes, feeds, outputs, wrt):
+    """The forward+backward graph compiled twice: fused and one node at a time."""
+    checked = infer(Graph(nodes), {k: Aval(v.shape, v.dtype.name) for k, v in feeds.items()})
+    ext, grads, _ = autodiff.vjp(checked, outputs, wrt)
+    outs = tuple(outputs) + tuple(grads)
+    return compile_plan(ext, outs), compile_plan(ext, outs, fuse=False)
+
+
+def _check_identical(nodes, feeds, outputs, wrt, expect_groups=True):
+    fused, plain = _plans(nodes, feeds, outputs, wrt)
+    if expect_groups:
+        assert fused.groups > 0
+    before = {k: v.copy() for k, v in feeds.items()}
+    a, _ = fused.run(feeds)
+    b, _ = plain.run(feeds)
+    for x, y in zip(a, b):
+        assert _same_bits(np.asarray(x), np.asarray(y))
+    for k, v in feeds.items():   # inputs are never written
+        assert _same_bits(v, before[k])
+    return a
+
+
+def _chain(dtype="float32", ops=("sin", "mul", "exp", "add", "tanh", "mul", "cos", "sub", "sigmoid",
+                                          "div", "sqrt", "log", "square", "neg", "abs", "maximum", "tan")):
+    g = G()
+    x = g.add("placeholder", name="x")
+    c = g.const(0.75, dtype)
+    h = x
+    for op in ops:
+        h = g.add(op, h, x if op in ("mul", "div", "maximum") else c) if op in ("mul", "add", "sub", "div", "maximum") \
+            else g.add(op, h)
+    s = g.add("sum", h)
+    return g.nodes, s, x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [BLOCK_ELEMENTS * 3 + 17, 200_003])
+def test_fused_chain_same_bits_as_unfused(dtype, n):
+    nodes, s, x = _chain(dtype)
+    feed = _specials((RNG.standard_normal(n) * 3).astype(dtype))
+    _check_identical(nodes, {"x": feed}, [s], [x])
+
+
+def test_fused_with_row_broadcast_and_2d():
+    # bias (256,) broadcast over rows, a per-row (R, 1) value, and a scalar: the row-block mode.
+    g = G()
+    x = g.add("placeholder", name="x")
+    b = g.add("placeholder", name="b")
+    r = g.add("placeholder", name="r")
+    h = g.add("add", x, b)
+    h = g.add("tanh", h)
+    h = g.add("mul", h, r)
+    h = g.add("exp", h)
+    h = g.add("mul", h, g.const(2.0))
+    s = g.add("sum", h)
+    feeds = {"x": _specials(RNG.standard_normal((300, 256)).astype(np.float32)),
+             "b": RNG.standard_normal(256).astype(np.float32),
+             "r": RNG.standard_normal((300, 1)).astype(np.float32)}
+    _check_identical(g.nodes, feeds, [s], [x, b, r])
+
+
+def test_fused_mixed_dtypes_comparisons_where():
+    g = G()
+    x = g.add("placeholder", name="x")
+    k = g.add("placeholder", name="k")       # int64 input: promotion happens inside the group
+    h = g.add("mul", x, k)
+    pos = g.add("gt", h, g.const(0.0))
+    h = g.add("where", pos, h, g.add("exp", h))
+    h = g.add("clamp", h, min=-1.0, max=3.0)
+    h = g.add("pow_scalar", h, exponent=3.0)
+    h = g.add("relu", g.add("sub", h, g.const(0.5)))
+    s = g.add("sum", h)
+    n = 50_001
+    feeds = {"x": _specials(RNG.standard_normal(n).astype(np.float32)), "k": RNG.integers(-3, 4, n)}
+    _check_identical(g.nodes, feeds, [s], [x])
+
+
+def test_group_not_fused_across_a_reduction_it_feeds():
+    # y feeds a sum, and the sum's result feeds a later elementwise node: that node cannot join y's group.
+    g = G()
+    x = g.add("placeholder", name="x")
+    y = g.add("sin", x)
+    t = g.add("sum", y)
+    z = g.add("mul", y, t)
+    w = g.add("cos", g.add("add", z, y))
+    s = g.add("sum", w)
+    _check_identical(g.nodes, {"x": RNG.standard_normal(70_000).astype(np.float32)}, [s], [x])
+
+
+def test_readonly_inputs_frombuffer():
+    nodes, s, x = _chain()
+    raw = RNG.standard_normal(40_000).astype(np.float32)
+    ro = np.frombuffer(raw.tobytes(), np.float32)
+    assert not ro.flags.writeable
+    out = _check_identical(nodes, {"x": ro}, [s], [x])
+    ref = _check_identical(nodes, {"x": raw}, [s], [x])
+    assert all(_same_bits(np.asarray(p), np.asarray(q)) for p, q in zip(out, ref))
+
+
+def test_ufunc_table_matches_op_rows():
+    a = _specials(RNG.standard_normal(500) * 4)
+    b = _specials(RNG.standard_normal(500) * 4)[::-1].copy()
+    bound = 0
+    for name, uf in UFUNCS.items():
+        op = OPS[name]
+        for dt in op.dtypes:
+            if dt == "bool" and name not in ("logical_not", "logical_and", "logical_or"):
+                continue
+            in_avals = [Aval((500,), dt)] * uf.nin
+            if ufunc_for(name, {}, in_avals, op.shape(in_avals, {})) is None:
+                continue   # the executor calls the row's kernel for these dtypes
+            bound += 1
+            with np.errstate(all="ignore"):
+                xs = [x.astype(dt) for x in (a, b)[:uf.nin]] if dt != "bool" else [x > 0 for x in (a, b)[:uf.nin]]
+                try:
+                    want = np.asarray(op.impl(*xs))
+                except (ValueError, TypeError):   # e.g. integers to negative powers: both refuse
+                    continue
+                got = uf(*xs)
+            assert _same_bits(want, got), (name, dt)
+    assert bound >= 50
+
+
+def test_inplace_accumulation_and_no_writes_to_caller_data():
+    # The gradient of x sums three uses: its accumulation adds are candidates for in-place writes.
+    g = G()
+    x = g.add("placeholder", name="x")
+    c = g.const(np.full(16, 2.0, np.float32))
+    v = g.add("reshape", x, shape=(4, 4))                 # a view of the input, alive across the adds
+    h = g.add("add", g.add("mul", x, c), g.add("sin", x))
+    h = g.add("add", h, g.add("mul", x, x))
+    s = g.add("sum", g.add("add", h, g.add("reshape", v, shape=(16,))))
+    feeds = {"x": RNG.standard_normal(16).astype(np.float32)}
+    fused, plain = _plans(g.nodes, feeds, [s], [x])
+    flags = [st[4] for st in fused.steps]
+    assert any(f & (INTO0 | INTO1) for f in flags)
+    keep = g.nodes[c].attrs["value"].copy()
+    before = feeds["x"].copy()
+    for _ in range(3):
+        a, _ = fused.run(feeds)
+    want = 2.0 + np.cos(before) + 2 * before + 1.0
+    np.testing.assert_allclose(a[1], want, rtol=1e-6)
+    assert _same_bits(feeds["x"], before)
+    assert _same_bits(g.nodes[c].attrs["value"], keep)
+
+
+def test_inplace_never_writes_into_a_live_view():
+    g = G()
+    x = g.add("placeholder", name="x")
+    y = g.add("exp", x)                       # owned by the plan
+    v = g.add("reshape", y, shape=(2, 8))     # a view of y, used after the add below
+    z = g.add("add", y, g.const(1.0))         # y dies here, but v still points into it
+    out = g.add("add", g.add("reshape", v, shape=(16,)), z)
+    feeds = {"x": RNG.standard_normal(16).astype(np.float32)}
+    checked = infer(Graph(g.nodes), {"x": Aval((16,), "float32")})
+    plan = compile_plan(checked, (out,))
+    (r,), _ = plan.run(feeds)
+    e = np.exp(feeds["x"])
+    assert _same_bits(r, e + (e + np.float32(1.0)))
+
+
+def test_known_values_are_never_written():
+    g = G()
+    x = g.add("placeholder", name="x")
+    y = g.add("exp", x)
+    z = g.add("add", y, x)
+    checked = infer(Graph(g.nodes), {"x": Aval((16,), "float32")}, {y: Aval((16,), "float32")})
+    plan = compile_plan(checked, (z,), known=[y])
+    known = np.ones(16, np.float32)
+    plan.run({"x": np.zeros(16, np.float32)}, {y: known})
+    assert _same_bits(known, np.ones(16, np.float32))
+
+
+def test_deterministic_under_concurrent_requests():
+    nodes, s, x = _chain()
+    feed = _specials(RNG.standard_normal(300_001).astype(np.float32))
+    ref = gradient(Graph(nodes), {"x": feed}, [s], [x])
+    results, errors = [], []
+
+    def worker():
+        try:
+            for _ in range(4):
+                r = gradient(Graph(nodes), {"x": feed}, [s], [x])
+                results.append((r.values[0].tobytes(), r.gradients[0].tobytes()))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 24
+    assert all(r == (ref.values[0].tobytes(), ref.gradients[0].tobytes()) for r in results)
+
+
+def test_anomaly_names_first_node_in_fused_plan():
+    g = G()
+    x = g.add("placeholder", name="x")
+    y = g.add("sin", x)
+    z = g.add("log", g.add("sub", y, g.const(2.0)))   # log of a negative: NaN at node 3
+    s = g.add("sum", g.add("exp", z))
+    r = gradient(Graph(g.nodes), {"x": np.zeros(50_000, np.float32)}, [s], [x], anomaly=True)
+    assert r.anomaly is not None and r.anomaly.node == 4 and r.anomaly.op == "log"
+
+
+def test_group_step_is_used_for_large_chains():
+    nodes, s, x = _chain()
+    fused, _ = _plans(nodes, {"x": np.zeros(100_000, np.float32)}, [s], [x])
+    assert any(st[4] & GROUP for st in fused.steps)
+    assert len(fused.steps) < 12   # forward group, sum, seed, backward group(s)
+
+
+def test_long_chain_compiles_without_recursion():
+    g = G()
+    h = g.add("placeholder", name="x")
+    for _ in range(20_000):
+        h = g.add("sin", h)
+    s = g.add("sum", h)
+    r = gradient(Graph(g.nodes), {"x": np.ones(4, np.float32)}, [s], [0])
+    assert np.isfinite(r.gradients[0]).all()
+
+
+def test_plan_cache_bounded_lru_thread_safe():
+    cache = PlanCache(capacity=8)
+
+    def worker(k):
+        for i in range(200):
+            key = (k, i % 20)
+            if cache.get(key) is None:
+                cache.put(key, (i,), "h%d" % (i % 20), 0.0)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    st = cache.stats()
+    assert st["size"] <= 8 and st["hits"] + st["misses"] == 800
+
+
+def test_numba_kernels_one_specialization_for_readonly_and_writable():
+    kernels.warm_up()
+    n_s, n_g = len(kernels._scatter_add.signatures), len(kernels._gather_add.signatures)
+    for writable in (True, False):
+        g = np.ones((2, 3), np.float32)
+        if not writable:
+            g = np.frombuffer(g.tobytes(), np.float32).reshape(2, 3)
+        kernels.scatter_add(g, np.array([0, 1, 0]), 1, 2)
+        kernels.gather_add(g, np.zeros((2, 3), np.int64), 1, (2, 2))
+    assert (len(kernels._scatter_add.signatures), len(kernels._gather_add.signatures)) == (n_s, n_g)
+
+
+def test_inplace_never_writes_into_a_broadcast_view():
+    g = G()
+    x = g.add("placeholder", name="x")
+    t = g.add("exp", g.add("sum", g.add("exp", x), axes=None, keepdims=True))   # fresh (1,) array
+    b = g.add("broadcast_to", t, shape=(16,))                                 # read-only view of it
+    z = g.add("add", b, x)
+    checked = infer(Graph(g.nodes), {"x": Aval((16,), "float32")})
+    (r,), _ = compile_plan(checked, (z,)).run({"x": np.ones(16, np.float32)})
+    one = np.ones(16, np.float32)
+    assert _same_bits(r, np.exp(np.exp(one).sum(keepdims=True)) + one)

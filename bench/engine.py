@@ -48,13 +48,15 @@ def timed(fn, number: int) -> float:
 
 
 def compare(cases: dict, number: int, repeats: int) -> dict:
-    """Median seconds per call for each case, measured round-robin so drift hits all alike."""
+    """Median seconds per call for each case, measured round-robin so drift hits all alike. The order
+    rotates every repeat: a case measured right after PyTorch competes with its still-spinning threads."""
     for fn in cases.values():
         fn()
     samples = {k: [] for k in cases}
-    for _ in range(repeats):
-        for k, fn in cases.items():
-            samples[k].append(timed(fn, number))
+    keys = list(cases)
+    for r in range(repeats):
+        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+            samples[k].append(timed(cases[k], number))
     return {k: statistics.median(v) for k, v in samples.items()}
 
 

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import fperr
-from .jit import BLOCK_ELEMENTS, PARALLEL_MIN_ELEMENTS, THREADS
+from .jit import BLOCK_ELEMENTS, PARALLEL_BLOCK_ELEMENTS, PARALLEL_MIN_ELEMENTS, THREADS
 
 _local = threading.local()
 _pool: ThreadPoolExecutor | None = None
@@ -38,6 +38,14 @@ def _workers() -> ThreadPoolExecutor:
             if _pool is None:
                 _pool = ThreadPoolExecutor(max(THREADS - 1, 1), thread_name_prefix="gradwire-blocks")
     return _pool
+
+
+def warm_up() -> None:
+    """Start the block threads now, not inside the first request that fuses a group."""
+    if THREADS > 1:
+        pool = _workers()
+        for f in [pool.submit(_scratch, np.dtype(dt), 4, BLOCK_ELEMENTS) for dt in ("float32", "float64")]:
+            f.result()
 
 
 def _scratch(dtype: np.dtype, count: int, size: int) -> list[np.ndarray]:
@@ -82,13 +90,15 @@ class BlockProgram:
         run_shape = (size,) if flat else (self.shape or (1,))
         self.run_shape = run_shape
         inner = size // run_shape[0] if run_shape[0] else 1
-        self.rows = max(1, BLOCK_ELEMENTS // max(inner, 1))       # leading-axis rows per block
+        n_threads = min(THREADS, max(1, size // PARALLEL_MIN_ELEMENTS))
+        block = BLOCK_ELEMENTS if n_threads == 1 else PARALLEL_BLOCK_ELEMENTS
+        self.rows = max(1, block // max(inner, 1))       # leading-axis rows per block
         self.inner = inner
         self.nblocks = -(-run_shape[0] // self.rows) if run_shape[0] else 0
         self.scratch_count = {}
         for dt in self.scratch_dtypes:
             self.scratch_count[dt] = self.scratch_count.get(dt, 0) + 1
-        n_threads = min(THREADS, self.nblocks, max(1, size // PARALLEL_MIN_ELEMENTS))
+        n_threads = max(1, min(n_threads, self.nblocks))
         per = -(-self.nblocks // n_threads) if self.nblocks else 0
         self.ranges = [(b, min(b + per, self.nblocks)) for b in range(0, self.nblocks, per)] if per else []
 

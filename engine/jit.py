@@ -12,19 +12,20 @@ from numba import njit
 # groups get their parallelism from `blocks.py`'s thread pool instead.
 KERNEL = dict(cache=True, nogil=True)
 
-# Fused elementwise groups (blocks.py). 16 Ki elements = 64 KiB per float32 buffer: a 30-op group's live
-# buffers fit the L2 cache. bench/engine.py measured 4-32 Ki within a few percent; 16 Ki was best.
-BLOCK_ELEMENTS = int(os.environ.get("GRADWIRE_BLOCK_ELEMENTS", 16384))
+# Fused elementwise groups (blocks.py), tuned with bench/engine.py W2 on the 2-core machine (2 MiB L2 per
+# core): one thread ran fastest with 32 Ki-element blocks (128 KiB per float32 buffer, a 30-op group's ~12
+# live buffers fit L2): 11.9 ms vs 13.1 at 16 Ki and 13.0 at 128 Ki. With two threads every ufunc call
+# hands the GIL over, so fewer, larger calls win: 9.7-9.9 ms at 128 Ki vs 16.1 at 16 Ki.
+BLOCK_ELEMENTS = int(os.environ.get("GRADWIRE_BLOCK_ELEMENTS", 1 << 15))
+PARALLEL_BLOCK_ELEMENTS = int(os.environ.get("GRADWIRE_PARALLEL_BLOCK_ELEMENTS", 1 << 17))
 # Threads per fused group; the caller is one of them. Defaults to the cores this process may use.
 THREADS = int(os.environ.get("GRADWIRE_THREADS", 0)) or len(os.sched_getaffinity(0))
-# Below this many elements per thread, handing blocks to another thread costs more than it saves.
-PARALLEL_MIN_ELEMENTS = 1 << 16
+# A group goes parallel only above this many elements per thread: below it the GIL hand-overs (and
+# OpenBLAS threads still spinning after a matmul) cost more than the second core gives.
+PARALLEL_MIN_ELEMENTS = 1 << 18
 # Elementwise nodes smaller than this run one op at a time: a group's setup would cost more than it saves.
-FUSE_MIN_ELEMENTS = int(os.environ.get("GRADWIRE_FUSE_MIN_ELEMENTS", 1 << 13))
+FUSE_MIN_ELEMENTS = int(os.environ.get("GRADWIRE_FUSE_MIN_ELEMENTS", 1 << 15))
 
 
-def kernel(fn=None, *, signatures=None):
-    """@kernel, or @kernel(signatures=[...]) to compile eagerly for exactly those types (one specialization)."""
-    if fn is None:
-        return lambda f: njit(signatures, **KERNEL)(f) if signatures else njit(**KERNEL)(f)
+def kernel(fn):
     return njit(**KERNEL)(fn)

@@ -11,7 +11,7 @@ from gradwire.engine import Graph, Node, autodiff, gradient, kernels
 from gradwire.engine.executor import GROUP, INTO0, INTO1, PlanCache, compile_plan
 from gradwire.engine.fusion import UFUNCS, ufunc_for
 from gradwire.engine.infer import infer
-from gradwire.engine.jit import BLOCK_ELEMENTS
+from gradwire.engine.jit import BLOCK_ELEMENTS, PARALLEL_BLOCK_ELEMENTS
 from gradwire.engine.registry import OPS, Aval
 
 RNG = np.random.default_rng(7)
@@ -80,7 +80,7 @@ def _chain(dtype="float32", ops=("sin", "mul", "exp", "add", "tanh", "mul", "cos
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("n", [BLOCK_ELEMENTS * 3 + 17, 200_003])
+@pytest.mark.parametrize("n", [BLOCK_ELEMENTS * 3 + 17, PARALLEL_BLOCK_ELEMENTS * 4 + 5])
 def test_fused_chain_same_bits_as_unfused(dtype, n):
     nodes, s, x = _chain(dtype)
     feed = _specials((RNG.standard_normal(n) * 3).astype(dtype))
@@ -219,7 +219,7 @@ def test_known_values_are_never_written():
 
 def test_deterministic_under_concurrent_requests():
     nodes, s, x = _chain()
-    feed = _specials(RNG.standard_normal(300_001).astype(np.float32))
+    feed = _specials(RNG.standard_normal(600_001).astype(np.float32))
     ref = gradient(Graph(nodes), {"x": feed}, [s], [x])
     results, errors = [], []
 
@@ -308,3 +308,11 @@ def test_inplace_never_writes_into_a_broadcast_view():
     (r,), _ = compile_plan(checked, (z,)).run({"x": np.ones(16, np.float32)})
     one = np.ones(16, np.float32)
     assert _same_bits(r, np.exp(np.exp(one).sum(keepdims=True)) + one)
+
+
+def test_large_groups_split_over_the_block_threads():
+    from gradwire.engine.jit import PARALLEL_MIN_ELEMENTS, THREADS
+    nodes, s, x = _chain()
+    fused, _ = _plans(nodes, {"x": np.zeros(PARALLEL_MIN_ELEMENTS * 2, np.float32)}, [s], [x])
+    ranges = [st[0].ranges for st in fused.steps if st[4] & GROUP]
+    assert ranges and all(len(r) == min(THREADS, 2) for r in ranges)

@@ -38,7 +38,8 @@ FLAGS = [
     ("token", str, None, "require `authorization: Bearer <token>` (prefer GRADWIRE_TOKEN: "
                          "argv is visible to other users)"),
     ("blas-threads", int, _D.blas_threads,
-     "BLAS threads per request; requests already run in parallel, so 1 avoids oversubscription"),
+     "BLAS threads (requests already run in parallel, so 1 avoids oversubscribing the cores; "
+     "0 leaves the BLAS library's default)"),
     ("log-level", str, "info", "debug, info, warning or error"),
     ("grace", float, _D.grace, "seconds in-flight requests get to finish on SIGTERM/SIGINT"),
 ]
@@ -73,7 +74,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
         metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
-        blas_threads=args.blas_threads)
+        blas_threads=args.blas_threads or None)
 
 
 def main(argv=None) -> int:
@@ -90,7 +91,11 @@ def main(argv=None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     host = f"[{args.host}]" if ":" in args.host else args.host
-    server, port = create_server(f"{host}:{args.port}", config)
+    try:
+        server, port = create_server(f"{host}:{args.port}", config)
+    except (RuntimeError, OSError) as e:   # port taken, unreadable TLS files
+        print(f"gradwire-server: {e}", file=sys.stderr)
+        return 1
     # The client's embedded-server launcher parses exactly this line.
     print(f"gradwire-server ready on {host}:{port}", flush=True)
     while not stop.wait(0.5):

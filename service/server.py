@@ -63,7 +63,10 @@ def create_server(address: str = "127.0.0.1:0",
         handlers=[autodiff_handler(AutodiffService(config, parts), slots)],
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
-                 ("grpc.max_send_message_length", config.max_message_bytes)],
+                 ("grpc.max_send_message_length", config.max_message_bytes),
+                 # grpc's default SO_REUSEPORT lets a second server silently share a taken
+                 # port (and its traffic); a taken port must be an error instead.
+                 ("grpc.so_reuseport", 0)],
         # Every call gets a thread at once or is refused (RESOURCE_EXHAUSTED): none waits
         # in the executor's queue behind long computations.
         maximum_concurrent_rpcs=config.thread_count)

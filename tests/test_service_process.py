@@ -43,6 +43,15 @@ def test_bad_settings_exit_2_with_a_message():
     assert "workers" in proc.stderr and proc.stdout == ""
 
 
+def test_a_taken_port_is_an_error_not_a_shared_port(server_process):
+    _, target = server_process("--no-warm-up")
+    port = target.rsplit(":", 1)[1]
+    proc = subprocess.run([sys.executable, "-m", "gradwire.service", "--port", port,
+                           "--no-warm-up"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "bind" in proc.stderr and proc.stdout == ""
+
+
 def expected_heavy(request: pb.EvaluateRequest, steps: int) -> float:
     x = np.frombuffer(request.inputs["x"].data, np.float32).reshape(request.inputs["x"].shape)
     y = x

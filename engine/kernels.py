@@ -44,7 +44,8 @@ def _checked(idx: np.ndarray, size: int) -> np.ndarray:
     if idx.size and (idx.min() < -size or idx.max() >= size):
         bad = idx[(idx < -size) | (idx >= size)].flat[0]
         raise IndexError(f"index {bad} is out of bounds for axis with size {size}")
-    return np.ascontiguousarray(np.where(idx < 0, idx + size, idx))
+    # ascontiguousarray would turn 0-d indices into shape (1,): keep the caller's shape.
+    return np.ascontiguousarray(np.where(idx < 0, idx + size, idx)).reshape(idx.shape)
 
 
 def _three(shape, axis, span):

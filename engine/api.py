@@ -59,28 +59,38 @@ class GradCheck:
     numeric: np.ndarray
 
 
+_DTYPE_NAMES = {np.dtype(n): n for n in DTYPES}  # a dict lookup: dtype.name costs ~2 µs a call
+
+
 def _signature(inputs: Mapping[str, np.ndarray], limits: Limits) -> tuple:
+    """(name, shape, dtype) of each input: part of every plan's cache key, so kept cheap."""
     sig = []
     for name, a in inputs.items():
         if not isinstance(a, np.ndarray):
             raise GraphError(f"input '{name}' is not an array")
-        if a.dtype.name not in DTYPES:
+        dt = _DTYPE_NAMES.get(a.dtype)
+        if dt is None:
             raise GraphError(f"input '{name}' has dtype {a.dtype.name}; supported: {', '.join(DTYPES)}")
         if a.size > limits.max_tensor_elements:
             raise LimitError(f"input '{name}' has {a.size} elements; the limit is {limits.max_tensor_elements}")
-        sig.append((name, a.shape, a.dtype.name))
-    return tuple(sorted(sig))
+        sig.append((name, a.shape, dt))
+    if len(sig) > 1:
+        sig.sort()
+    return tuple(sig)
 
 
 def _known_sig(known: Mapping[int, np.ndarray] | None) -> tuple:
-    return tuple(sorted((int(k), v.shape, v.dtype.name) for k, v in (known or {}).items()))
+    if not known:
+        return ()
+    return tuple(sorted((int(k), v.shape, v.dtype.name) for k, v in known.items()))
 
 
 def _ids(graph: Graph, ids: Sequence[int], what: str) -> tuple[int, ...]:
+    n = len(graph.nodes)
     for i in ids:
-        if not 0 <= i < len(graph):
-            raise GraphError(f"{what} {i} is not a node id (the graph has {len(graph)} nodes)")
-    return tuple(int(i) for i in ids)
+        if not 0 <= i < n:
+            raise GraphError(f"{what} {i} is not a node id (the graph has {n} nodes)")
+    return ids if type(ids) is tuple and all(type(i) is int for i in ids) else tuple(int(i) for i in ids)
 
 
 def _check(graph, inputs, known, limits) -> Checked:
@@ -115,6 +125,7 @@ def _add_placeholders(checked: Checked, avals: Sequence[Aval], names: Sequence[s
 
 
 def _cached(key, build: Callable[[], tuple], graph: Graph):
+    """The prepared plan for `key`; `build` (validation, transforms, compile) runs on a miss only."""
     hit = CACHE.get(key)
     if hit is not None:
         return hit, True
@@ -123,41 +134,48 @@ def _cached(key, build: Callable[[], tuple], graph: Graph):
     return prepared, False
 
 
+def _key(*ids) -> tuple:
+    """Node-id lists as hashable tuples; they are range-checked by the build on a cache miss."""
+    return tuple(None if x is None else tuple(x) for x in ids)
+
+
 # evaluate ---------------------------------------------------------------------------------------
+def _build_eval(graph, inputs, known, limits, outputs):
+    outputs = _ids(graph, outputs, "output")
+    checked = _check(graph, inputs, known, limits)
+    return (compile_plan(checked, outputs, list(known or ())),)
+
+
 def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], *, known=None,
              limits: Limits | None = None, anomaly: bool = False, cancel=None) -> EvalResult:
     limits = limits or DEFAULT_LIMITS
-    outputs = _ids(graph, outputs, "output")
-    key = ("eval", graph.hash(), outputs, _signature(inputs, limits), _known_sig(known), limits)
-
-    def build():
-        checked = _check(graph, inputs, known, limits)
-        return (compile_plan(checked, outputs, list(known or ())),)
-
-    (plan,), hit = _cached(key, build, graph)
+    key = ("eval", graph.hash(), _key(outputs), _signature(inputs, limits), _known_sig(known), limits)
+    (plan,), hit = _cached(key, lambda: _build_eval(graph, inputs, known, limits, outputs), graph)
     values, found = plan.run(inputs, known, cancel, anomaly)
     return EvalResult(values, found, hit)
 
 
 # gradient ---------------------------------------------------------------------------------------
+def _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra):
+    outputs, wrt, extra = _ids(graph, outputs, "output"), _ids(graph, wrt, "wrt node"), _ids(graph, extra, "extra")
+    seeds = None if not seeds else _ids(graph, seeds, "seed")
+    checked = _check(graph, inputs, known, limits)
+    ext, grads, unused = autodiff.vjp(checked, outputs, wrt, seeds)
+    _check_growth(ext, len(graph), limits)
+    plan = compile_plan(ext, outputs + tuple(grads) + extra, list(known or ()), forward_nodes=len(graph))
+    return plan, ext, grads, unused, len(outputs)
+
+
 def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], wrt: Sequence[int], *,
              seeds: Sequence[int] | None = None, create_graph: bool = False, extra: Sequence[int] = (),
              known=None, limits: Limits | None = None, anomaly: bool = False, cancel=None) -> GradResult:
     limits = limits or DEFAULT_LIMITS
-    outputs, wrt, extra = _ids(graph, outputs, "output"), _ids(graph, wrt, "wrt node"), _ids(graph, extra, "extra")
-    seeds = None if not seeds else _ids(graph, seeds, "seed")
-    key = ("grad", graph.hash(), outputs, wrt, seeds, extra, _signature(inputs, limits), _known_sig(known), limits)
-
-    def build():
-        checked = _check(graph, inputs, known, limits)
-        ext, grads, unused = autodiff.vjp(checked, outputs, wrt, seeds)
-        _check_growth(ext, len(graph), limits)
-        plan = compile_plan(ext, outputs + tuple(grads) + extra, list(known or ()), forward_nodes=len(graph))
-        return plan, ext, grads, unused
-
-    (plan, ext, grads, unused), hit = _cached(key, build, graph)
+    key = ("grad", graph.hash(), _key(outputs, wrt, seeds or None, extra), _signature(inputs, limits),
+           _known_sig(known), limits)
+    (plan, ext, grads, unused, n), hit = _cached(
+        key, lambda: _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra), graph)
     values, found = plan.run(inputs, known, cancel, anomaly)
-    n, m = len(outputs), len(grads)
+    m = len(grads)
     return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],
                       Graph(ext.nodes) if create_graph else None, list(grads) if create_graph else None, found, hit)
 

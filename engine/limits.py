@@ -12,3 +12,11 @@ class Limits:
     max_total_elements: int = 2**29           # all node values of one graph together
     jacobian_memory_bytes: int = 256 * 2**20  # a Jacobian/Hessian result and its working chunk
     max_check_elements: int = 100_000         # elements perturbed by one finite-difference check
+
+    def __hash__(self) -> int:
+        # Limits are part of every plan-cache key; hash the fields once, not on every lookup.
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+            object.__setattr__(self, "_hash", h)
+        return h

@@ -173,6 +173,16 @@ def test_message_over_the_grpc_cap(small, wire):
           grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
+def test_response_over_the_grpc_cap(small, wire):
+    """The cap holds for what the server sends too: two 40 KB outputs exceed 64 KiB."""
+    g = wire.GraphBuilder()
+    x = g.placeholder("x")
+    big = g.add("broadcast_to", x, shape=(50, 100))
+    err = fails(small.Evaluate, evaluate(g.ref(), [big, big], x=np.ones(100)),
+                grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert "larger than max" in err.details()
+
+
 def test_request_over_the_byte_limit_once_hash_parts_resolve(small, wire):
     """Each part alone fits; sent by hash, three of them together exceed max_request_bytes."""
     g = wire.GraphBuilder()

@@ -22,14 +22,14 @@ _TANGENT = "\x00tangent{}"   # reserved placeholder names for values the engine 
 _SEED = "\x00seed"
 
 
-@dataclass
+@dataclass(slots=True)
 class EvalResult:
     values: list
     anomaly: Anomaly | None
     cache_hit: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class GradResult:
     values: list
     gradients: list
@@ -41,7 +41,7 @@ class GradResult:
     cache_hit: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class JvpResult:
     values: list
     tangents: list
@@ -172,8 +172,12 @@ def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
     limits = limits or DEFAULT_LIMITS
     key = ("grad", graph.hash(), _key(outputs, wrt, seeds or None, extra), _signature(inputs, limits),
            _known_sig(known), limits)
-    (plan, ext, grads, unused, n), hit = _cached(
-        key, lambda: _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra), graph)
+    prepared = CACHE.get(key)
+    hit = prepared is not None
+    if not hit:  # inline rather than _cached(): no closure on the hot path
+        prepared = _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra)
+        CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
+    plan, ext, grads, unused, n = prepared
     values, found = plan.run(inputs, known, cancel, anomaly)
     m = len(grads)
     return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],

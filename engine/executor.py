@@ -16,6 +16,7 @@ import numpy as np
 
 from . import fperr, fusion
 from .errors import Cancelled, GraphError
+from .graph import Node, node_bytes
 from .infer import Checked
 
 CANCEL_EVERY = 64          # poll the caller's cancel() at least this often (in steps)
@@ -240,11 +241,29 @@ def _fold(checked: Checked, i: int, constants: dict) -> bool:
     return True
 
 
+def _dedupe(checked: Checked, outputs: Sequence[int], known_set: set[int]):
+    """Common subexpressions computed once: a node with the same op, inputs and attributes as an earlier
+    one reads the earlier one's value. Reverse mode makes many (e.g. both VJPs of dot(x, x) are g * x)."""
+    nodes = list(checked.nodes)
+    need = _needed(nodes, outputs, known_set)
+    rep = list(range(len(nodes)))
+    seen: dict[bytes, int] = {}
+    for i, node in enumerate(nodes):
+        if not need[i] or i in known_set or node.op == "placeholder":
+            continue
+        ins = tuple(rep[j] for j in node.inputs)
+        if ins != node.inputs:
+            node = nodes[i] = Node(node.op, ins, node.attrs)
+        rep[i] = seen.setdefault(node_bytes(node), i)
+    return Checked(nodes, checked.avals), tuple(rep[o] for o in outputs)
+
+
 def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] = (),
                  forward_nodes: int | None = None, fuse: bool = True) -> Plan:
     t0 = time.perf_counter()
-    nodes, n = checked.nodes, len(checked.nodes)
     known_set = set(known)
+    checked, outputs = _dedupe(checked, outputs, known_set)
+    nodes, n = checked.nodes, len(checked.nodes)
     keep = set(outputs)
     need = _needed(nodes, outputs, known_set)
     placeholders, constants, order = {}, {}, []

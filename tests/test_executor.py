@@ -317,3 +317,24 @@ def test_large_groups_split_over_the_block_threads():
     fused, _ = _plans(nodes, {"x": np.zeros(PARALLEL_MIN_ELEMENTS * 2, np.float32)}, [s], [x])
     ranges = [st[0].ranges for st in fused.steps if st[4] & GROUP]
     assert ranges and all(len(r) == min(THREADS, 2) for r in ranges)
+
+
+def test_common_subexpressions_computed_once():
+    # Both VJPs of dot(x, x) are g * x: reverse mode emits the product twice; the plan computes it once.
+    nodes = [Node("placeholder", (), {"name": "x"}), Node("dot", (0, 0)),
+             Node("constant", (), {"value": np.array(2.0, np.float32)}), Node("mul", (2, 1))]
+    x = np.arange(4, dtype=np.float32)
+    checked = infer(Graph(nodes), {"x": Aval((4,), "float32")})
+    ext, grads, _ = autodiff.vjp(checked, [3], [0])
+    muls = [i for i, nd in enumerate(ext.nodes) if nd.op == "mul" and 0 in nd.inputs]
+    assert len(muls) == 2 and ext.nodes[muls[0]] == ext.nodes[muls[1]]
+    plan = compile_plan(ext, [3, grads[0]], fuse=False)
+    assert len(plan.steps) == 4  # dot, mul (forward); mul, add (backward; the seed is folded)
+    value, grad = plan.run({"x": x})[0]
+    assert value == 28.0
+    np.testing.assert_array_equal(grad, 4 * x)
+    # Outputs that are duplicates of each other still come back, one per request slot.
+    dup = Graph(nodes + [Node("mul", (2, 1))])
+    plan = compile_plan(infer(dup, {"x": Aval((4,), "float32")}), [3, 4])
+    a, b = plan.run({"x": x})[0]
+    assert a == b == 28.0

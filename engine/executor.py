@@ -18,6 +18,7 @@ from . import fperr, fusion
 from .errors import Cancelled, GraphError
 from .graph import Node, node_bytes
 from .infer import Checked
+from .registry import OPS
 
 CANCEL_EVERY = 64          # poll the caller's cancel() at least this often (in steps)
 CANCEL_BIG = 1 << 16       # and after any step producing this many elements
@@ -31,9 +32,6 @@ INTO1 = 16     # ... into the second operand's
 CHECK = 32     # anomaly mode: test the result for NaN/Inf
 EXTERNAL = -1  # buffer owner of inputs, constants and known values: never written
 
-# Ops whose value depends on their input's shape and dtype only (folded to constants at compile time).
-# A registry flag would say this in the op's row; until then the names live here, in one place.
-SHAPE_ONLY = frozenset(("ones_like", "zeros_like"))
 FOLD_MAX_ELEMENTS = 4096   # larger folded values are kept only if they are views (e.g. a broadcast seed)
 
 
@@ -223,7 +221,7 @@ def _fold(checked: Checked, i: int, constants: dict) -> bool:
     (ones_like of the loss, broadcast back), which otherwise cuts every forward+backward chain in two
     fused groups at the loss's reduction. Kept only if small or a view (no memory held by a cached plan)."""
     node, aval = checked.nodes[i], checked.avals[i]
-    shape_only = node.op in SHAPE_ONLY
+    shape_only = OPS[node.op].shape_only
     if not shape_only and not all(j in constants for j in node.inputs):
         return False
     args = [np.empty(checked.avals[j].shape, checked.avals[j].dtype) if shape_only else constants[j]

@@ -17,22 +17,10 @@ from .blocks import BlockProgram, Instr
 from .jit import FUSE_MIN_ELEMENTS
 from .registry import OPS, Aval
 
-# The NumPy ufunc each row's kernel applies once its inputs share a dtype (the rows wrap them only to
-# promote mixed dtypes). Binding them directly lets a group write with out= and saves a call layer on
-# unfused steps; tests/test_executor.py checks every entry against its row's kernel, bit for bit.
-UFUNCS = {
-    "neg": np.negative, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
-    "tanh": np.tanh, "sqrt": np.sqrt, "abs": np.abs, "square": np.square, "sign": np.sign,
-    "logical_not": np.logical_not, "add": np.add, "sub": np.subtract, "mul": np.multiply,
-    "div": np.true_divide, "pow": np.power, "maximum": np.maximum, "minimum": np.minimum,
-    "eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
-    "ge": np.greater_equal, "logical_and": np.logical_and, "logical_or": np.logical_or,
-}
-
-
 def ufunc_for(op: str, attrs, in_avals: Sequence[Aval], out: Aval):
-    """The ufunc computing this node exactly (same dtype in, natural dtype out), or None."""
-    uf = UFUNCS.get(op)
+    """The row's ufunc if it computes this node exactly (same dtype in, natural dtype out), else None:
+    binding it directly lets a group write with out= and saves a call layer on unfused steps."""
+    uf = OPS[op].ufunc
     if uf is None or attrs or not in_avals:
         return None
     dt = in_avals[0].dtype

@@ -48,16 +48,21 @@ def _same_dtype(fn):
     return impl
 
 
-def unary(name, impl, vjp, *, float_out=True, dtypes=NUMERIC, doc=""):
+def _ufunc(impl, ufunc):
+    return ufunc if ufunc is not None else impl if isinstance(impl, np.ufunc) else None
+
+
+def unary(name, impl, vjp, *, float_out=True, dtypes=NUMERIC, ufunc=None, doc=""):
     defop(name, inputs=1, shape=_unary_shape(float_out), impl=_in_float(impl) if float_out else impl,
           vjp=(vjp,) if vjp else None, jvp="elementwise" if vjp else None,
-          dtypes=dtypes, elementwise=True, doc=doc)
+          dtypes=dtypes, elementwise=True, ufunc=_ufunc(impl, ufunc), doc=doc)
 
 
 def binary(name, impl, vjps, *, kind="promote", dtypes=NUMERIC, bools=None, doc=""):
     """bools: the message refusing two bool inputs (PyTorch refuses `-` on bools), or None."""
     defop(name, inputs=2, shape=_binary_shape(kind, bools), impl=_same_dtype(impl),
-          vjp=vjps, jvp="elementwise" if vjps else None, dtypes=dtypes, elementwise=True, doc=doc)
+          vjp=vjps, jvp="elementwise" if vjps else None, dtypes=dtypes, elementwise=True,
+          ufunc=_ufunc(impl, None), doc=doc)
 
 
 def _sigmoid(x):
@@ -81,7 +86,7 @@ unary("square", np.square,           lambda g, out, x: g * (2.0 * x), float_out=
 unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
       lambda g, out, x: (x > 0.0).where(g, g.zeros_like()), float_out=False,
       doc="max(x, 0); the gradient at 0 is 0, as in PyTorch")
-unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), None, float_out=False,
+unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), None, float_out=False, ufunc=np.sign,
       doc="no gradient (zero almost everywhere); the identity on bool, as in PyTorch")
 unary("stop_gradient", lambda x: x, None, float_out=False,
       doc="identity whose gradient is blocked (PyTorch's detach)")
@@ -228,5 +233,7 @@ def _like_shape(avals, attrs):
     return Aval(avals[0].shape, avals[0].dtype)
 
 
-defop("zeros_like", inputs=1, shape=_like_shape, impl=np.zeros_like, vjp=None, doc="zeros of x's shape and dtype")
-defop("ones_like", inputs=1, shape=_like_shape, impl=np.ones_like, vjp=None, doc="ones of x's shape and dtype")
+defop("zeros_like", inputs=1, shape=_like_shape, impl=np.zeros_like, vjp=None, shape_only=True,
+      doc="zeros of x's shape and dtype")
+defop("ones_like", inputs=1, shape=_like_shape, impl=np.ones_like, vjp=None, shape_only=True,
+      doc="ones of x's shape and dtype")

@@ -61,6 +61,8 @@ class Op:
     attrs: dict[str, Attr] = field(default_factory=dict)
     dtypes: Sequence[str] = DTYPES
     elementwise: bool = False
+    ufunc: Any = None          # the NumPy ufunc `impl` applies when inputs share a dtype (lets fusion use out=)
+    shape_only: bool = False   # the value depends on the input's shape and dtype only (folded at compile time)
     composite: bool = False
     doc: str = ""
 

@@ -1,6 +1,7 @@
 """The autodiff engine: graph IR, op table, autodiff transforms and the Numba executor (knows nothing of gRPC)."""
 from . import ops as _ops  # noqa: F401  (fills the op table)
 from .api import CACHE as _CACHE
+from .blocks import set_threads, threads
 from .api import EvalResult, GradCheck, GradResult, JvpResult, evaluate, gradient, jvp
 from .derivatives import check_gradients, hessian, jacobian
 from .errors import Cancelled, EngineError, GraphError, LimitError, UnknownOpError
@@ -30,4 +31,4 @@ def warm_up() -> None:
 __all__ = ["Anomaly", "AttrInfo", "Cancelled", "EngineError", "EvalResult", "GradCheck", "GradResult", "Graph",
            "GraphError", "JvpResult", "LimitError", "Limits", "Node", "OPS", "OpInfo", "UnknownOpError",
            "check_gradients", "evaluate", "gradient", "hessian", "jacobian", "jvp", "op_catalogue",
-           "plan_cache_stats", "warm_up"]
+           "plan_cache_stats", "set_threads", "threads", "warm_up"]

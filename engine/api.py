@@ -104,10 +104,6 @@ def _check_growth(checked: Checked, start: int, limits: Limits) -> None:
     if len(checked.nodes) > limits.max_nodes * 4:
         raise LimitError(f"the derivative graph would have {len(checked.nodes)} nodes; the limit is "
                          f"{limits.max_nodes * 4}")
-    total = sum(a.size for a in checked.avals)
-    if total > limits.max_total_elements:
-        raise LimitError(f"the derivative graph's values would hold {total} elements in all; the limit is "
-                         f"{limits.max_total_elements}")
     for i in range(start, len(checked.avals)):
         if checked.avals[i].size > limits.max_intermediate_elements:
             raise LimitError(f"an intermediate of the derivative would have {checked.avals[i].size} elements",
@@ -122,6 +118,13 @@ def _add_placeholders(checked: Checked, avals: Sequence[Aval], names: Sequence[s
         nodes.append(Node("placeholder", (), {"name": name}))
         vals.append(aval)
     return Checked(nodes, vals), ids
+
+
+def _check_peak(plan: Plan, limits: Limits, what: str) -> Plan:
+    if plan.peak_elements > limits.max_total_elements:
+        raise LimitError(f"the {what} would hold {plan.peak_elements} computed elements at once; the limit is "
+                         f"{limits.max_total_elements}")
+    return plan
 
 
 def _cached(key, build: Callable[[], tuple], graph: Graph):
@@ -143,7 +146,7 @@ def _key(*ids) -> tuple:
 def _build_eval(graph, inputs, known, limits, outputs):
     outputs = _ids(graph, outputs, "output")
     checked = _check(graph, inputs, known, limits)
-    return (compile_plan(checked, outputs, list(known or ())),)
+    return (_check_peak(compile_plan(checked, outputs, list(known or ())), limits, "evaluation"),)
 
 
 def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], *, known=None,
@@ -163,7 +166,7 @@ def _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra):
     ext, grads, unused = autodiff.vjp(checked, outputs, wrt, seeds)
     _check_growth(ext, len(graph), limits)
     plan = compile_plan(ext, outputs + tuple(grads) + extra, list(known or ()), forward_nodes=len(graph))
-    return plan, ext, grads, unused, len(outputs)
+    return _check_peak(plan, limits, "derivative computation"), ext, grads, unused, len(outputs)
 
 
 def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], wrt: Sequence[int], *,
@@ -199,7 +202,8 @@ def _prepare_jvp(graph, inputs, known, limits, outputs, primals, tangent_avals, 
     _check_growth(ext, len(graph), limits)
     plan = compile_plan(ext, tuple(outputs) + tuple(touts) + tuple(extra_outputs), list(known or ()),
                         forward_nodes=len(graph))
-    return plan, names, [np.dtype(checked.avals[p].dtype) for p in primals]
+    dtypes = [np.dtype(checked.avals[p].dtype) for p in primals]
+    return _check_peak(plan, limits, "derivative computation"), names, dtypes
 
 
 def jvp(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], primals: Sequence[int],

@@ -29,6 +29,24 @@ from .jit import BLOCK_ELEMENTS, PARALLEL_BLOCK_ELEMENTS, PARALLEL_MIN_ELEMENTS,
 _local = threading.local()
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_threads = THREADS
+
+
+def set_threads(n: int) -> None:
+    """Threads per fused group from now on (plans built later use it; results are the same bits either way).
+    A server running several requests at once may want fewer than the cores."""
+    global _threads, _pool
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    with _pool_lock:
+        _threads = n
+        old, _pool = _pool, None
+    if old is not None:
+        old.shutdown(wait=False)
+
+
+def threads() -> int:
+    return _threads
 
 
 def _workers() -> ThreadPoolExecutor:
@@ -36,13 +54,13 @@ def _workers() -> ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max(THREADS - 1, 1), thread_name_prefix="gradwire-blocks")
+                _pool = ThreadPoolExecutor(max(_threads - 1, 1), thread_name_prefix="gradwire-blocks")
     return _pool
 
 
 def warm_up() -> None:
     """Start the block threads now, not inside the first request that fuses a group."""
-    if THREADS > 1:
+    if _threads > 1:
         pool = _workers()
         for f in [pool.submit(_scratch, np.dtype(dt), 4, BLOCK_ELEMENTS) for dt in ("float32", "float64")]:
             f.result()
@@ -90,7 +108,7 @@ class BlockProgram:
         run_shape = (size,) if flat else (self.shape or (1,))
         self.run_shape = run_shape
         inner = size // run_shape[0] if run_shape[0] else 1
-        n_threads = min(THREADS, max(1, size // PARALLEL_MIN_ELEMENTS))
+        n_threads = min(_threads, max(1, size // PARALLEL_MIN_ELEMENTS))
         block = BLOCK_ELEMENTS if n_threads == 1 else PARALLEL_BLOCK_ELEMENTS
         self.rows = max(1, block // max(inner, 1))       # leading-axis rows per block
         self.inner = inner

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import autodiff
-from .api import (CACHE, DEFAULT_LIMITS, _SEED, _TANGENT, GradCheck, _add_placeholders, _cached, _check,
+from .api import (CACHE, DEFAULT_LIMITS, _check_peak, _SEED, _TANGENT, GradCheck, _add_placeholders, _cached, _check,
                   _check_growth, _ids, _known_sig, _prepare_jvp, _signature, evaluate, gradient)
 from .dtypes import FLOATS
 from .errors import GraphError, LimitError
@@ -32,7 +32,7 @@ def _prepare_rows(graph, inputs, known, limits, output, wrt):
     ext, grads, _ = autodiff.vjp(withseed, [output], wrt, [sid])
     _check_growth(ext, len(graph), limits)
     plan = compile_plan(ext, (output,) + tuple(grads), list(known or ()), forward_nodes=len(graph))
-    return plan, a, [checked.avals[w] for w in wrt]
+    return _check_peak(plan, limits, "derivative computation"), a, [checked.avals[w] for w in wrt]
 
 
 @dataclass
@@ -105,6 +105,7 @@ def _prepare_hessian(graph, inputs, known, limits, output, wrt):
     full, touts = autodiff.jvp(withtan, grads, wrt, tids)
     _check_growth(full, len(graph), limits)
     plan = compile_plan(full, (output,) + tuple(touts), list(known or ()), forward_nodes=len(graph))
+    plan = _check_peak(plan, limits, "derivative computation")
     return plan, names, [checked.avals[w] for w in wrt], checked.avals[output]
 
 

@@ -62,6 +62,7 @@ class Plan:
     forward_nodes: int               # nodes below this id belong to the forward pass
     compile_seconds: float = 0.0
     groups: int = 0                  # fused groups in `steps`
+    peak_elements: int = 0           # most computed elements alive at once during a run
 
     def __post_init__(self):
         self._init = [None] * self.n
@@ -282,7 +283,20 @@ def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] 
     plain = _build_steps(checked, [[i] for i in order], keep, anomaly=True)
     return Plan(n, steps, plain, placeholders, constants, tuple(outputs), [nd.op for nd in nodes],
                 n if forward_nodes is None else forward_nodes, time.perf_counter() - t0,
-                sum(len(u) > 1 for u in units))
+                sum(len(u) > 1 for u in units), _peak_elements(plain, checked.avals))
+
+
+def _peak_elements(steps: Sequence[tuple], avals) -> int:
+    """Walk the unfused program's allocations and frees: the memory a run needs, known before it runs.
+    Conservative: a view or an in-place result counts as a new buffer."""
+    live = peak = 0
+    computed = set()
+    for _fn, _ins, out, free, _flags, _dtype, _node in steps:
+        live += avals[out].size
+        computed.add(out)
+        peak = max(peak, live)
+        live -= sum(avals[j].size for j in free if j in computed)
+    return peak
 
 
 class PlanCache:

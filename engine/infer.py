@@ -113,7 +113,6 @@ def infer(graph: Graph, feeds: Mapping[str, Aval], known: Mapping[int, Aval] | N
     names: dict[str, int] = {}
     nodes: list[Node] = []
     avals: list[Aval] = []
-    total = 0
     for i, node in enumerate(graph.nodes):
         for j in node.inputs:
             if not 0 <= j < i:
@@ -138,12 +137,8 @@ def infer(graph: Graph, feeds: Mapping[str, Aval], known: Mapping[int, Aval] | N
         if size > limits.max_intermediate_elements:
             raise LimitError(f"result would have {size} elements (shape {list(aval.shape)}); the limit is "
                              f"{limits.max_intermediate_elements}", i, node.op)
-        total += size
         nodes.append(Node(node.op, node.inputs, attrs))
         avals.append(aval)
-    if total > limits.max_total_elements:
-        raise LimitError(f"the graph's values would hold {total} elements in all; the limit is "
-                         f"{limits.max_total_elements}")
     for name in feeds:
         if name not in names:
             raise GraphError(f"input '{name}' was fed, but no placeholder has that name")

@@ -9,7 +9,7 @@ class Limits:
     max_nodes: int = 100_000
     max_tensor_elements: int = 2**27          # one input or constant (512 MiB of float32)
     max_intermediate_elements: int = 2**27    # any node's value, after broadcasting
-    max_total_elements: int = 2**29           # all node values of one graph together
+    max_total_elements: int = 2**29           # computed values alive at once (buffers die after last use)
     jacobian_memory_bytes: int = 256 * 2**20  # a Jacobian/Hessian result and its working chunk
     max_check_elements: int = 100_000         # elements perturbed by one finite-difference check
 

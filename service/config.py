@@ -43,6 +43,9 @@ class ServerConfig:
     # handler threads; multi-threaded BLAS inside each request oversubscribes the cores
     # (measured: 8x slower under load). None leaves the BLAS library's default.
     blas_threads: int | None = 1
+    # Threads one fused elementwise group may use (None: one per core, the engine's default).
+    # Requests already run in parallel, so a busy server may prefer 1.
+    engine_threads: int | None = None
 
     def __post_init__(self) -> None:
         for field in ("max_concurrent", "max_message_bytes", "max_request_bytes", "max_nodes",
@@ -57,6 +60,8 @@ class ServerConfig:
             raise ValueError("tls_cert and tls_key go together")
         if self.blas_threads is not None and self.blas_threads < 1:
             raise ValueError("blas_threads must be >= 1")
+        if self.engine_threads is not None and self.engine_threads < 1:
+            raise ValueError("engine_threads must be >= 1")
         if self.grace < 0:
             raise ValueError("grace must be >= 0")
 

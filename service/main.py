@@ -27,7 +27,8 @@ FLAGS = [
     ("max-tensor-elements", int, _D.max_tensor_elements, "elements per input or output tensor"),
     ("max-intermediate-elements", int, _D.max_intermediate_elements,
      "elements per intermediate value"),
-    ("max-total-elements", int, _D.max_total_elements, "elements over all values of a plan"),
+    ("max-total-elements", int, _D.max_total_elements,
+     "computed elements alive at once in one request (values are freed after their last use)"),
     ("jacobian-memory-bytes", int, _D.jacobian_memory_bytes,
      "working memory of one Jacobian/Hessian chunk"),
     ("part-cache-entries", int, _D.part_cache_entries, "graph parts kept for by-hash reuse"),
@@ -37,6 +38,8 @@ FLAGS = [
     ("tls-key", str, None, "PEM private key"),
     ("token", str, None, "require `authorization: Bearer <token>` (prefer GRADWIRE_TOKEN: "
                          "argv is visible to other users)"),
+    ("engine-threads", int, _D.engine_threads,
+     "threads per fused elementwise group (0 = one per core); requests also run in parallel"),
     ("blas-threads", int, _D.blas_threads,
      "BLAS threads (requests already run in parallel, so 1 avoids oversubscribing the cores; "
      "0 leaves the BLAS library's default)"),
@@ -74,7 +77,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
         metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
-        blas_threads=args.blas_threads or None)
+        blas_threads=args.blas_threads or None, engine_threads=args.engine_threads or None)
 
 
 def main(argv=None) -> int:

@@ -54,6 +54,8 @@ def create_server(address: str = "127.0.0.1:0",
     config = config or ServerConfig()
     if config.blas_threads is not None:
         threadpoolctl.threadpool_limits(config.blas_threads, user_api="blas")
+    if config.engine_threads is not None:
+        engine.set_threads(config.engine_threads)
     parts = PartCache(config.part_cache_entries, config.part_cache_bytes)
     slots = Slots(config.max_concurrent)
     metrics = Metrics(parts, slots)

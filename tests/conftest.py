@@ -54,8 +54,7 @@ def array(t: pb.Tensor) -> np.ndarray:
 
 def heavy_request(steps: int, n: int = 512) -> pb.EvaluateRequest:
     """y <- tanh(y @ x), `steps` times, on an n x n float32 matrix: about 3 ms per step on the
-    reference 2-core machine (1000 steps ~ 3 s), with cancellation points along the way.
-    The engine's max_total_elements (2**29, summed over all nodes) caps steps near 1000."""
+    reference 2-core machine (1000 steps ~ 3 s), with cancellation points along the way."""
     g = GraphBuilder()
     x = y = g.placeholder("x")
     for _ in range(steps):

@@ -340,3 +340,24 @@ def test_common_subexpressions_computed_once():
     plan = compile_plan(infer(dup, {"x": Aval((4,), "float32")}), [3, 4])
     a, b = plan.run({"x": x})[0]
     assert a == b == 28.0
+
+
+def test_set_threads_changes_new_plans_not_results():
+    from gradwire.engine import set_threads, threads
+    before = threads()
+    x = RNG.standard_normal(1 << 20).astype(np.float32)
+    nodes = [Node("placeholder", (), {"name": "x"}), Node("sin", (0,)), Node("exp", (1,)), Node("mul", (2, 0)),
+             Node("sum", (3,))]
+    try:
+        results = []
+        for n in (1, 2):
+            set_threads(n)
+            assert threads() == n
+            checked = infer(Graph(nodes), {"x": Aval(x.shape, "float32")})
+            ext, grads, _ = autodiff.vjp(checked, [4], [0])
+            results.append(compile_plan(ext, [4, grads[0]]).run({"x": x})[0])
+        assert all(_same_bits(a, b) for a, b in zip(*results))
+        with pytest.raises(ValueError):
+            set_threads(0)
+    finally:
+        set_threads(before)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import atexit
 import contextvars
 import os
+import json
 import threading
 
 import grpc
@@ -15,9 +16,20 @@ from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
 
+# Every gradwire RPC is pure, so a call refused by a replica that is draining or dying behind a load balancer
+# is safe to send again; gRPC's own retry policy does it. A draining server answers UNAVAILABLE; a call that
+# races the final transport shutdown comes back CANCELLED from the server. This client never cancels a call
+# itself (a deadline ends as DEADLINE_EXCEEDED), so a CANCELLED status always means "not processed": retry it.
+RETRY_POLICY = json.dumps({"methodConfig": [{
+    "name": [{"service": "gradwire.v1.Autodiff"}],
+    "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.05s", "maxBackoff": "1s",
+                    "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"]},
+}]})
 _CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", -1),
     ("grpc.max_receive_message_length", -1),
+    ("grpc.enable_retries", 1),
+    ("grpc.service_config", RETRY_POLICY),
 ]
 
 

@@ -32,13 +32,15 @@ def _lenient(message_class):
 
 
 class Slots:
-    """At most `n` computing calls at once; the next one is refused, never queued."""
+    """At most `n` computing calls at once; the next one is refused, never queued. While draining,
+    every new computing call is refused with UNAVAILABLE (safe to retry elsewhere: every RPC is pure)."""
 
     def __init__(self, n: int):
         self.capacity = n
         self._free = threading.BoundedSemaphore(n)
         self._lock = threading.Lock()
         self.in_flight = 0
+        self.draining = False
 
     def acquire(self) -> bool:
         if not self._free.acquire(blocking=False):
@@ -79,6 +81,8 @@ def _behaviour(method, request_name: str, cheap: bool, slots: Slots):
             return run(request, context, cancelled)
         if cancelled():
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before start")
+        if slots.draining:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; retry (on another replica)")
         if not slots.acquire():
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"the server is already running its maximum of {slots.capacity} "

@@ -115,8 +115,13 @@ def shutdown(server: grpc.Server, grace: float | None = None) -> None:
         return
     state.health.enter_graceful_shutdown()
     grace = state.config.grace if grace is None else grace
-    stopped = server.stop(grace)
     end = time.monotonic() + grace
+    # Refuse new computing calls with UNAVAILABLE (clients retry those) while the transport is still up;
+    # once grpc itself stops, a call racing the shutdown would come back CANCELLED, which no retry covers.
+    state.slots.draining = True
+    while state.slots.in_flight and time.monotonic() < end:
+        time.sleep(0.01)
+    stopped = server.stop(max(end - time.monotonic(), 0))
     while not stopped.wait(0.05):
         if state.metrics.unary_in_flight == 0 or time.monotonic() >= end:
             server.stop(0)

@@ -8,6 +8,7 @@ import urllib.request
 
 import grpc
 import numpy as np
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -106,6 +107,10 @@ def test_health_turns_not_serving_while_draining(wire):
         drained = threading.Thread(target=shutdown, args=(server, 20.0))
         drained.start()
         assert next(watch).status == NOT_SERVING
+        # A call arriving mid-drain is refused with UNAVAILABLE (retryable), not cut off as CANCELLED.
+        with pytest.raises(grpc.RpcError) as late:
+            pb_grpc.AutodiffStub(ch).Evaluate(wire.heavy(1), timeout=10)
+        assert late.value.code() == grpc.StatusCode.UNAVAILABLE
         assert np.isfinite(wire.array(running.result().outputs[0]))
         drained.join(30)
         assert not drained.is_alive()

@@ -274,7 +274,7 @@ def getitem(x: Tensor, key) -> Tensor:
             steps.append(1)
             out_axis += index.ndim
         axis += 1
-    out, label = x, None
+    out = x
     trimmed = len(starts)
     while trimmed and (starts[trimmed - 1], stops[trimmed - 1], steps[trimmed - 1]) == (0, _BIG, 1):
         trimmed -= 1

@@ -1,14 +1,13 @@
 """Entry points: evaluate, gradient, jvp, jacobian, hessian, check_gradients — each prepares (cached) then runs a plan."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from . import autodiff
-from .dtypes import DTYPES, FLOATS
+from .dtypes import DTYPES
 from .errors import GraphError, LimitError
 from .executor import Anomaly, Plan, PlanCache, compile_plan
 from .graph import Graph, Node

@@ -1,15 +1,13 @@
 """Whole derivative objects built from the transforms: Jacobians (both modes), Hessians, finite-difference checks."""
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import autodiff
-from .api import (CACHE, DEFAULT_LIMITS, _check_peak, _SEED, _TANGENT, GradCheck, _add_placeholders, _cached, _check,
-                  _check_growth, _ids, _known_sig, _prepare_jvp, _signature, evaluate, gradient)
+from .api import (DEFAULT_LIMITS, _SEED, _TANGENT, GradCheck, _add_placeholders, _cached, _check, _check_growth,
+                  _check_peak, _ids, _known_sig, _signature, evaluate, gradient)
 from .dtypes import FLOATS
 from .errors import GraphError, LimitError
 from .executor import compile_plan
@@ -35,56 +33,49 @@ def _prepare_rows(graph, inputs, known, limits, output, wrt):
     return _check_peak(plan, limits, "derivative computation"), a, [checked.avals[w] for w in wrt]
 
 
-@dataclass
-class _Spec:
-    out: Aval
-    wrt: list
+def _one_hots(avals: Sequence[Aval]):
+    """Yield (k, c, arrays): arrays[k] holds the c-th unit vector of avals[k]'s shape, the others zeros.
+    The buffers are reused from one step to the next."""
+    arrays = [np.zeros(a.shape, a.dtype) for a in avals]
+    for k, a in enumerate(avals):
+        flat = arrays[k].reshape(-1)
+        for c in range(a.size):
+            flat[c] = 1
+            yield k, c, arrays
+            flat[c] = 0
 
 
 def jacobian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: Sequence[int], *,
              mode: str = "auto", known=None, limits: Limits | None = None, cancel=None):
-    """jac[k] has shape output.shape + wrt[k].shape."""
+    """jac[k] has shape output.shape + wrt[k].shape: one VJP per output element (reverse) or one JVP per
+    input element (forward), each a run of one cached plan."""
     limits = limits or DEFAULT_LIMITS
     (output,), wrt = _ids(graph, [output], "output"), _ids(graph, wrt, "wrt node")
-    sig = (_signature(inputs, limits), _known_sig(known), limits)
-    rows, rows_hit = _cached(("jac-rows", graph.hash(), output, wrt) + sig,
-                             lambda: _prepare_rows(graph, inputs, known, limits, output, wrt), graph)
-    plan, out_aval, wrt_avals = rows
-    m = out_aval.size
-    sizes = [w.size for w in wrt_avals]
-    dtype = np.dtype(out_aval.dtype if out_aval.dtype in FLOATS else "float32")
-    _result_bytes(m, sizes, dtype.itemsize, limits, "Jacobian")
     if mode not in ("auto", "reverse", "forward"):
         raise GraphError(f"unknown Jacobian mode '{mode}'")
+    checked = _check(graph, inputs, known, limits)
+    out_aval, wrt_avals = checked.avals[output], [checked.avals[w] for w in wrt]
+    m, sizes = out_aval.size, [w.size for w in wrt_avals]
+    dtype = np.dtype(out_aval.dtype if out_aval.dtype in FLOATS else "float32")
+    _result_bytes(m, sizes, dtype.itemsize, limits, "Jacobian")
     if mode == "auto":
         mode = "reverse" if m <= sum(sizes) else "forward"
     jacs = [np.zeros((m, s), dtype) for s in sizes]
+    value = None
     if mode == "reverse":
-        seed = np.zeros(out_aval.shape, out_aval.dtype)
-        flat = seed.reshape(-1)
-        value = None
-        for r in range(m):
-            flat[:] = 0
-            flat[r] = 1
+        key = ("jac-rows", graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
+        (plan, _, _), _ = _cached(key, lambda: _prepare_rows(graph, inputs, known, limits, output, wrt), graph)
+        for _, r, (seed,) in _one_hots([out_aval]):
             vals, _ = plan.run({**inputs, _SEED: seed}, known, cancel)
             value = vals[0]
             for k, g in enumerate(vals[1:]):
                 jacs[k][r] = g.reshape(-1)
-        if value is None:
-            value = evaluate(graph, inputs, [output], known=known, limits=limits, cancel=cancel).values[0]
     else:
-        value = None
-        for k, w in enumerate(wrt_avals):
-            tangents = [np.zeros(a.shape, a.dtype) for a in wrt_avals]
-            flat = tangents[k].reshape(-1)
-            for c in range(w.size):
-                flat[:] = 0
-                flat[c] = 1
-                res = _jvp_run(graph, inputs, known, limits, output, wrt, tangents, cancel)
-                value = res[0]
-                jacs[k][:, c] = res[1].reshape(-1)
-        if value is None:
-            value = evaluate(graph, inputs, [output], known=known, limits=limits, cancel=cancel).values[0]
+        for k, c, tangents in _one_hots(wrt_avals):
+            value, t = _jvp_run(graph, inputs, known, limits, output, wrt, tangents, cancel)
+            jacs[k][:, c] = t.reshape(-1)
+    if value is None:  # nothing to differentiate (an empty output or inputs)
+        value = evaluate(graph, inputs, [output], known=known, limits=limits, cancel=cancel).values[0]
     return value, [j.reshape(out_aval.shape + w.shape) for j, w in zip(jacs, wrt_avals)]
 
 
@@ -122,16 +113,11 @@ def hessian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: Se
     _result_bytes(sum(sizes), sizes, dtype.itemsize, limits, "Hessian")
     cols = [[np.zeros((si, sj), dtype) for sj in sizes] for si in sizes]
     value = None
-    for j, aj in enumerate(avals):
-        tangents = [np.zeros(a.shape, a.dtype) for a in avals]
-        flat = tangents[j].reshape(-1)
-        for c in range(aj.size):
-            flat[:] = 0
-            flat[c] = 1
-            vals, _ = plan.run({**inputs, **dict(zip(names, tangents))}, known, cancel)
-            value = vals[0]
-            for i, t in enumerate(vals[1:]):
-                cols[i][j][:, c] = t.reshape(-1)
+    for j, c, tangents in _one_hots(avals):
+        vals, _ = plan.run({**inputs, **dict(zip(names, tangents))}, known, cancel)
+        value = vals[0]
+        for i, t in enumerate(vals[1:]):
+            cols[i][j][:, c] = t.reshape(-1)
     if value is None:
         value = evaluate(graph, inputs, [output], known=known, limits=limits, cancel=cancel).values[0]
     blocks = [cols[i][j].reshape(avals[i].shape + avals[j].shape) for i in range(len(avals)) for j in range(len(avals))]

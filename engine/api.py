@@ -126,13 +126,13 @@ def _check_peak(plan: Plan, limits: Limits, what: str) -> Plan:
     return plan
 
 
-def _cached(key, build: Callable[[], tuple], graph: Graph):
+def _cached(key, build: Callable[[], tuple], graph: Graph, seconds: Callable[[tuple], float] | None = None):
     """The prepared plan for `key`; `build` (validation, transforms, compile) runs on a miss only."""
     hit = CACHE.get(key)
     if hit is not None:
         return hit, True
     prepared = build()
-    CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
+    CACHE.put(key, prepared, graph.hash(), seconds(prepared) if seconds else prepared[0].compile_seconds)
     return prepared, False
 
 

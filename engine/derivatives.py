@@ -12,6 +12,7 @@ from .dtypes import FLOATS
 from .errors import GraphError, LimitError
 from .executor import compile_plan
 from .graph import Graph
+from .infer import Checked
 from .limits import Limits
 from .registry import Aval
 
@@ -22,15 +23,58 @@ def _result_bytes(out_size: int, wrt_sizes: Sequence[int], itemsize: int, limits
         raise LimitError(f"the {what} would take {need} bytes; the limit is {limits.jacobian_memory_bytes}")
 
 
-def _prepare_rows(graph, inputs, known, limits, output, wrt):
-    """A gradient plan whose seed is a placeholder: one run per output element gives one Jacobian row."""
+class _Sweep:
+    """A derivative assembled one unit vector at a time (a Jacobian row or column, a Hessian column).
+    Only the nodes that depend on the vector run per vector: the forward pass and everything else that
+    does not change between vectors run once, and reach the per-vector plan as known values."""
+
+    def __init__(self, ext: Checked, primal: int, outputs: Sequence[int], vector_ids: Sequence[int],
+                 names: Sequence[str], known: Sequence[int], limits: Limits, n_forward: int):
+        nodes = ext.nodes
+        varies = [False] * len(nodes)
+        for v in vector_ids:
+            varies[v] = True
+        for i, node in enumerate(nodes):
+            if not varies[i] and any(varies[j] for j in node.inputs):
+                varies[i] = True
+        boundary = {o for o in outputs if not varies[o]}
+        for i, node in enumerate(nodes):
+            if varies[i]:
+                boundary.update(j for j in node.inputs if not varies[j])
+        self.boundary = (primal,) + tuple(sorted(boundary - {primal}))
+        self.names = list(names)
+        self.once = _check_peak(compile_plan(ext, self.boundary, list(known), forward_nodes=n_forward),
+                                limits, "derivative computation")
+        self.each = _check_peak(compile_plan(ext, tuple(outputs), list(known) + list(self.boundary),
+                                             forward_nodes=n_forward), limits, "derivative computation")
+        self.avals = [ext.avals[v] for v in vector_ids]
+
+    def run(self, inputs, known, cancel):
+        """Yield (value of the primal, (k, c), per-vector outputs) for each unit vector."""
+        shared, _ = self.once.run(inputs, known, cancel)
+        given = {**(known or {}), **dict(zip(self.boundary, shared))}
+        for k, c, vectors in _one_hots(self.avals):
+            outs, _ = self.each.run({**inputs, **dict(zip(self.names, vectors))}, given, cancel)
+            yield shared[0], (k, c), outs
+
+
+def _prepare_rows(graph, inputs, known, limits, output, wrt) -> _Sweep:
+    """Reverse mode: the gradient graph with a placeholder seed; the seed's unit vectors give the rows."""
     checked = _check(graph, inputs, known, limits)
-    a = checked.avals[output]
-    withseed, (sid,) = _add_placeholders(checked, [a], [_SEED])
+    withseed, (sid,) = _add_placeholders(checked, [checked.avals[output]], [_SEED])
     ext, grads, _ = autodiff.vjp(withseed, [output], wrt, [sid])
     _check_growth(ext, len(graph), limits)
-    plan = compile_plan(ext, (output,) + tuple(grads), list(known or ()), forward_nodes=len(graph))
-    return _check_peak(plan, limits, "derivative computation"), a, [checked.avals[w] for w in wrt]
+    return _Sweep(ext, output, grads, [sid], [_SEED], list(known or ()), limits, len(graph))
+
+
+def _prepare_columns(graph, inputs, known, limits, output, wrt) -> _Sweep:
+    """Forward mode: tangent placeholders for every wrt node; their unit vectors give the columns."""
+    checked = _check(graph, inputs, known, limits)
+    names = [_TANGENT.format(k) for k in range(len(wrt))]
+    withtan, tids = _add_placeholders(checked, [checked.avals[w] for w in wrt], names)
+    ext, (tout,) = autodiff.jvp(withtan, [output], wrt, tids)
+    _check_growth(ext, len(graph), limits)
+    return _Sweep(ext, output, [tout], tids, names, list(known or ()), limits, len(graph))
 
 
 def _one_hots(avals: Sequence[Aval]):
@@ -48,7 +92,7 @@ def _one_hots(avals: Sequence[Aval]):
 def jacobian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: Sequence[int], *,
              mode: str = "auto", known=None, limits: Limits | None = None, cancel=None):
     """jac[k] has shape output.shape + wrt[k].shape: one VJP per output element (reverse) or one JVP per
-    input element (forward), each a run of one cached plan."""
+    input element (forward), the forward pass computed once."""
     limits = limits or DEFAULT_LIMITS
     (output,), wrt = _ids(graph, [output], "output"), _ids(graph, wrt, "wrt node")
     if mode not in ("auto", "reverse", "forward"):
@@ -60,33 +104,28 @@ def jacobian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: S
     _result_bytes(m, sizes, dtype.itemsize, limits, "Jacobian")
     if mode == "auto":
         mode = "reverse" if m <= sum(sizes) else "forward"
+    prepare = _prepare_rows if mode == "reverse" else _prepare_columns
+    key = ("jac", mode, graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
+    sweep, _ = _cached(key, lambda: (prepare(graph, inputs, known, limits, output, wrt),), graph, _seconds)
     jacs = [np.zeros((m, s), dtype) for s in sizes]
     value = None
-    if mode == "reverse":
-        key = ("jac-rows", graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
-        (plan, _, _), _ = _cached(key, lambda: _prepare_rows(graph, inputs, known, limits, output, wrt), graph)
-        for _, r, (seed,) in _one_hots([out_aval]):
-            vals, _ = plan.run({**inputs, _SEED: seed}, known, cancel)
-            value = vals[0]
-            for k, g in enumerate(vals[1:]):
-                jacs[k][r] = g.reshape(-1)
-    else:
-        for k, c, tangents in _one_hots(wrt_avals):
-            value, t = _jvp_run(graph, inputs, known, limits, output, wrt, tangents, cancel)
-            jacs[k][:, c] = t.reshape(-1)
+    for value, (k, c), outs in sweep[0].run(inputs, known, cancel):
+        if mode == "reverse":
+            for j, g in enumerate(outs):
+                jacs[j][c] = g.reshape(-1)
+        else:
+            jacs[k][:, c] = outs[0].reshape(-1)
     if value is None:  # nothing to differentiate (an empty output or inputs)
         value = evaluate(graph, inputs, [output], known=known, limits=limits, cancel=cancel).values[0]
     return value, [j.reshape(out_aval.shape + w.shape) for j, w in zip(jacs, wrt_avals)]
 
 
-def _jvp_run(graph, inputs, known, limits, output, primals, tangents, cancel):
-    from .api import jvp
-    r = jvp(graph, inputs, [output], primals, tangents, known=known, limits=limits, cancel=cancel)
-    return r.values[0], r.tangents[0]
+def _seconds(prepared) -> float:
+    return prepared[0].once.compile_seconds + prepared[0].each.compile_seconds
 
 
-def _prepare_hessian(graph, inputs, known, limits, output, wrt):
-    """Forward over reverse: the JVP of the gradient graph gives one Hessian column per run."""
+def _prepare_hessian(graph, inputs, known, limits, output, wrt) -> _Sweep:
+    """Forward over reverse: the JVP of the gradient graph gives one Hessian column per tangent vector."""
     checked = _check(graph, inputs, known, limits)
     if checked.avals[output].size != 1:
         raise GraphError("the Hessian needs a single-element output", output, checked.nodes[output].op)
@@ -95,9 +134,7 @@ def _prepare_hessian(graph, inputs, known, limits, output, wrt):
     withtan, tids = _add_placeholders(ext, [checked.avals[w] for w in wrt], names)
     full, touts = autodiff.jvp(withtan, grads, wrt, tids)
     _check_growth(full, len(graph), limits)
-    plan = compile_plan(full, (output,) + tuple(touts), list(known or ()), forward_nodes=len(graph))
-    plan = _check_peak(plan, limits, "derivative computation")
-    return plan, names, [checked.avals[w] for w in wrt], checked.avals[output]
+    return _Sweep(full, output, touts, tids, names, list(known or ()), limits, len(graph))
 
 
 def hessian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: Sequence[int], *, known=None,
@@ -105,18 +142,18 @@ def hessian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: Se
     """blocks[i * len(wrt) + j] has shape wrt[i].shape + wrt[j].shape."""
     limits = limits or DEFAULT_LIMITS
     (output,), wrt = _ids(graph, [output], "output"), _ids(graph, wrt, "wrt node")
-    key = ("hess", graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
-    (plan, names, avals, out_aval), _ = _cached(
-        key, lambda: _prepare_hessian(graph, inputs, known, limits, output, wrt), graph)
+    checked = _check(graph, inputs, known, limits)
+    avals, out_aval = [checked.avals[w] for w in wrt], checked.avals[output]
     sizes = [a.size for a in avals]
     dtype = np.dtype(out_aval.dtype if out_aval.dtype in FLOATS else "float32")
     _result_bytes(sum(sizes), sizes, dtype.itemsize, limits, "Hessian")
+    key = ("hess", graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
+    sweep, _ = _cached(key, lambda: (_prepare_hessian(graph, inputs, known, limits, output, wrt),), graph,
+                       _seconds)
     cols = [[np.zeros((si, sj), dtype) for sj in sizes] for si in sizes]
     value = None
-    for j, c, tangents in _one_hots(avals):
-        vals, _ = plan.run({**inputs, **dict(zip(names, tangents))}, known, cancel)
-        value = vals[0]
-        for i, t in enumerate(vals[1:]):
+    for value, (j, c), outs in sweep[0].run(inputs, known, cancel):
+        for i, t in enumerate(outs):
             cols[i][j][:, c] = t.reshape(-1)
     if value is None:
         value = evaluate(graph, inputs, [output], known=known, limits=limits, cancel=cancel).values[0]

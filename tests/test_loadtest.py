@@ -7,6 +7,7 @@ server that breaks the load test shows up in `make test-slow`.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import subprocess
 import sys
@@ -20,7 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 
 def test_locust_headless_run_has_no_failures(tmp_path: Path) -> None:
-    pytest.importorskip("locust", reason="locust is in the `load` extra (`make test-slow` installs it)")
+    # Never import locust here: it monkey-patches threading, sockets and subprocess with gevent, which
+    # breaks every gRPC server and thread of this pytest process for the tests that follow.
+    assert importlib.util.find_spec("locust"), "locust is in the `load` extra: `make test-slow` installs it"
     env = dict(os.environ, PY=sys.executable, USERS="10", RATE="10", DURATION="10s", OUT=str(tmp_path))
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
     env.pop("GRADWIRE_TOKEN", None)

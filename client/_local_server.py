@@ -39,8 +39,11 @@ class LocalServer:
         self.stop()
         self._log.seek(0)
         tail = self._log.read()[-4000:].decode(errors="replace")
+        hint = ("\nThe embedded server needs the server extra: pip install 'gradwire[server]' (or point the "
+                "client at a running server: gw.connect(target) or GRADWIRE_TARGET=host:port)."
+                if "No module named" in tail else "")
         raise RuntimeError(f"the embedded gradwire server {why} (exit code "
-                           f"{self._proc.returncode}); its stderr ends with:\n{tail}")
+                           f"{self._proc.returncode}); its stderr ends with:\n{tail}{hint}")
 
     def _read_ready(self, result: list[str]) -> None:
         for raw in self._proc.stdout:

@@ -59,6 +59,25 @@ def test_embedded_server_starts_and_stops():
     assert out.stdout.splitlines() == ["tensor([ 0.,  4.,  8., 12.])", "True"]
 
 
+def test_embedded_server_without_the_server_extra_says_what_to_install(tmp_path):
+    # A client-only install has no numba: the embedded server cannot start, and the error says why.
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'numba'\")\n")
+    env = _env_without_target()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    code = textwrap.dedent("""
+        import gradwire as gw
+        try:
+            gw.connect()
+        except RuntimeError as e:
+            print(e)
+    """)
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=180, env=env)
+    assert "exited before it was ready" in out.stdout, out.stdout + out.stderr
+    assert "pip install 'gradwire[server]'" in out.stdout
+
+
 def test_module_functions_use_a_default_session(server_target):
     code = "import gradwire as gw; x = gw.arange(4.0); print(x * x, gw.default_session().target)"
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=120,

@@ -49,12 +49,12 @@ class Plan:
 
     A step is (kernel, input slots, output slot(s), slots to free, flags, dtype, node id for messages).
     `steps` runs fused groups; `plain` is the same program one node at a time, used to name the first
-    node producing NaN/Inf in anomaly mode.
+    node producing NaN/Inf in anomaly mode (built on first use: most requests never ask).
     """
 
     n: int
     steps: list[tuple]
-    plain: list[tuple]
+    build_plain: Callable[[], list[tuple]]
     placeholders: dict[str, int]     # name -> slot
     constants: dict[int, np.ndarray]
     outputs: tuple[int, ...]
@@ -64,7 +64,14 @@ class Plan:
     groups: int = 0                  # fused groups in `steps`
     peak_elements: int = 0           # most computed elements alive at once during a run
 
+    @property
+    def plain(self) -> list[tuple]:
+        if self._plain is None:
+            self._plain = self.build_plain()   # a race builds it twice, harmlessly
+        return self._plain
+
     def __post_init__(self):
+        self._plain = None
         self._init = [None] * self.n
         for slot, v in self.constants.items():
             self._init[slot] = v
@@ -280,22 +287,30 @@ def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] 
             order.append(i)
     units = fusion.partition(nodes, checked.avals, order, keep) if fuse else [[i] for i in order]
     steps = _build_steps(checked, units, keep, anomaly=False)
-    plain = _build_steps(checked, [[i] for i in order], keep, anomaly=True)
-    return Plan(n, steps, plain, placeholders, constants, tuple(outputs), [nd.op for nd in nodes],
-                n if forward_nodes is None else forward_nodes, time.perf_counter() - t0,
-                sum(len(u) > 1 for u in units), _peak_elements(plain, checked.avals))
+    return Plan(n, steps, lambda: _build_steps(checked, [[i] for i in order], keep, anomaly=True), placeholders,
+                constants, tuple(outputs), [nd.op for nd in nodes], n if forward_nodes is None else forward_nodes,
+                time.perf_counter() - t0, sum(len(u) > 1 for u in units),
+                _peak_elements(nodes, checked.avals, order, keep))
 
 
-def _peak_elements(steps: Sequence[tuple], avals) -> int:
+def _peak_elements(nodes, avals, order: Sequence[int], keep: set[int]) -> int:
     """Walk the unfused program's allocations and frees: the memory a run needs, known before it runs.
     Conservative: a view or an in-place result counts as a new buffer."""
+    last = {}
+    for k, i in enumerate(order):
+        last[i] = k              # a value nobody reads dies right after it is made
+        for j in nodes[i].inputs:
+            last[j] = k
+    dies: dict[int, list[int]] = {}
+    computed = set(order)
+    for j, k in last.items():
+        if j in computed and j not in keep:
+            dies.setdefault(k, []).append(j)
     live = peak = 0
-    computed = set()
-    for _fn, _ins, out, free, _flags, _dtype, _node in steps:
-        live += avals[out].size
-        computed.add(out)
+    for k, i in enumerate(order):
+        live += avals[i].size
         peak = max(peak, live)
-        live -= sum(avals[j].size for j in free if j in computed)
+        live -= sum(avals[j].size for j in dies.get(k, ()))
     return peak
 
 

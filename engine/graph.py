@@ -58,9 +58,11 @@ class Graph:
 
     __slots__ = ("nodes", "_hash")
 
-    def __init__(self, nodes: Sequence[Node]):
+    def __init__(self, nodes: Sequence[Node], content_hash: str | None = None):
+        """`content_hash`: a caller that already holds a content-derived hash of exactly these nodes (the
+        server hashes their wire encoding) passes it, so the plan-cache key costs nothing more."""
         self.nodes: tuple[Node, ...] = tuple(nodes)
-        self._hash: str | None = None
+        self._hash: str | None = content_hash
 
     def __len__(self) -> int:
         return len(self.nodes)

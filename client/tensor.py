@@ -8,6 +8,7 @@ import numpy as np
 
 from gradwire import dtypes
 from gradwire._format import tensor_repr
+from gradwire._grad_mode import is_grad_enabled, no_grad
 from gradwire._torch_names import grad_fn_name
 from gradwire.graph import Node
 
@@ -345,6 +346,67 @@ class Tensor:
 
     def bool(self) -> "Tensor":
         return _ops.cast(self, dtypes.bool_)
+
+    # -- in place ------------------------------------------------------------------------------
+    def _in_place(self, op: str, other) -> "Tensor":
+        """PyTorch's in-place update. Under no_grad (the optimizer step `w -= lr * w.grad`) the tensor
+        keeps its identity, leaf status and .grad and takes the new value (one request). With grad
+        enabled, a tensor that is not a leaf requiring grad continues its history with the result."""
+        node = self._node
+        if is_grad_enabled() and node.requires_grad and node.op is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        result = getattr(_ops, op)(self, other)
+        if not is_grad_enabled() or not result.requires_grad:
+            value = result._value()
+            if value.shape != self._value().shape:
+                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                                   f"{list(value.shape)}")
+            return self._replace_value(value.astype(self._value().dtype, copy=False))
+        self._node = result._node
+        self._node.handle = weakref.ref(self)
+        return self
+
+    def __iadd__(self, other):
+        return self._in_place("add", other)
+
+    def __isub__(self, other):
+        return self._in_place("sub", other)
+
+    def __imul__(self, other):
+        return self._in_place("mul", other)
+
+    def __itruediv__(self, other):
+        return self._in_place("div", other)
+
+    def add_(self, other, *, alpha=1):
+        return self._in_place("add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return self._in_place("sub", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._in_place("mul", other)
+
+    def div_(self, other):
+        return self._in_place("div", other)
+
+    def copy_(self, src) -> "Tensor":
+        """Take src's values (broadcast to this shape, cast to this dtype) in place."""
+        node = self._node
+        if is_grad_enabled() and node.requires_grad and node.op is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        target = self._value()
+        value = src._value() if isinstance(src, Tensor) else np.asarray(src)
+        return self._replace_value(np.array(np.broadcast_to(value, target.shape), dtype=target.dtype))
+
+    @property
+    def data(self) -> "Tensor":
+        """The value without history (PyTorch's `.data`); assigning to it replaces the value in place."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value) -> None:
+        self._replace_value(as_array(value))
 
     # -- arithmetic ----------------------------------------------------------------------------
     def __add__(self, other):

@@ -332,3 +332,62 @@ def test_zero_does_not_change_lazy_results_already_taken():
     pending = x.grad * 1                         # recorded before zero_, computed after
     x.grad.zero_()
     assert pending.tolist() == [0.0, 2.0, 4.0] and x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+# -- in-place updates ----------------------------------------------------------------------------
+def _sgd(lib, steps=5):
+    """A few steps of the usual loop: forward, backward, `w -= lr * w.grad` under no_grad, zero_."""
+    X = lib.tensor(np.linspace(-1, 1, 24).reshape(8, 3), dtype=lib.float64)
+    y = lib.tensor(np.arange(8.0).reshape(8, 1) / 8, dtype=lib.float64)
+    w = lib.zeros(3, 1, dtype=lib.float64, requires_grad=True)
+    b = lib.zeros(1, dtype=lib.float64, requires_grad=True)
+    losses = []
+    for _ in range(steps):
+        loss = ((X @ w + b - y) ** 2).mean()
+        loss.backward()
+        with lib.no_grad():
+            w -= 0.5 * w.grad
+            b.sub_(b.grad, alpha=0.5)
+        w.grad.zero_()
+        b.grad.zero_()
+        losses.append(loss.item())
+    return losses, w, b
+
+
+def test_optimizer_step_in_place_matches_torch():
+    ours, theirs = _sgd(gw), _sgd(torch)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-9, atol=1e-15)
+    _same(ours[1], theirs[1])   # same values, still a leaf requiring grad (repr shows requires_grad=True)
+    _same(ours[2], theirs[2])
+    assert ours[1].is_leaf and ours[1].requires_grad and ours[1].grad is not None
+
+
+def test_in_place_on_a_leaf_that_requires_grad_is_refused_like_torch():
+    _same_error(lambda l: l.ones(2, requires_grad=True).add_(1))
+    _same_error(lambda l: l.ones(2, requires_grad=True).copy_(l.zeros(2)))
+
+    def iadd(l):
+        w = l.ones(2, requires_grad=True)
+        w += 1
+    _same_error(iadd)
+
+
+def test_in_place_on_an_interior_tensor_keeps_history():
+    for lib in (gw, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 2
+        y += 1
+        y *= x
+        y.sum().backward()
+        np.testing.assert_allclose(np.asarray(x.grad.tolist()), [5.0, 9.0, 13.0])  # d/dx (2x+1)x = 4x+1
+
+
+def test_data_and_copy_replace_values():
+    for lib in (gw, torch):
+        w = lib.ones(3, requires_grad=True)
+        w.data = lib.tensor([1.0, float("nan"), 3.0])
+        assert w.requires_grad and w.is_leaf
+        with lib.no_grad():
+            w.copy_(lib.tensor([4.0, 5.0, 6.0]))   # NaN before is no obstacle to a copy
+        assert w.tolist() == [4.0, 5.0, 6.0]
+        assert w.data.requires_grad is False

@@ -226,14 +226,22 @@ def cast(input, dtype):
     return apply("cast", input, attrs={"dtype": dtypes.as_dtype(dtype).name})
 
 
+def _is_array_index(k) -> bool:
+    return not (k is None or isinstance(k, slice) or
+                (isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, bool)))
+
+
 def getitem(x: Tensor, key) -> Tensor:
-    """Basic slicing, integers, None and one integer-array index (as a `take`)."""
+    """Basic slicing, integers, None and one integer-array index (as a `take`); several integer-array
+    indices select pointwise, as in NumPy and PyTorch (see `_pointwise`)."""
     if not isinstance(key, tuple):
         key = (key,)
     if builtins_any(k is Ellipsis for k in key):
         i = key.index(Ellipsis)
         used = builtins_sum(1 for k in key if k is not None and k is not Ellipsis)
         key = key[:i] + (slice(None),) * (x.ndim - used) + key[i + 1:]
+    if builtins_sum(1 for k in key if _is_array_index(k)) > 1:
+        return _pointwise(x, key)
     known_shape = x._node.value.shape if x._node.value is not None else None
     starts, stops, steps, ints, takes, news = [], [], [], [], [], []
     axis = out_axis = 0
@@ -289,12 +297,77 @@ def getitem(x: Tensor, key) -> Tensor:
     if ints:
         # Integer-indexed axes sit after any take's inserted index dimensions.
         squeeze_axes = tuple(a + builtins_sum(i.ndim - 1 for ax, i in takes if ax < a) for a in ints)
-        out = apply("squeeze", out, attrs={"axes": squeeze_axes}, label="SelectBackward0")
+        out = apply("squeeze", out, attrs={"axes": squeeze_axes},
+                    label="IndexBackward0" if takes else "SelectBackward0")
     for position in news:
         out = apply("unsqueeze", out, attrs={"axis": position})
     if out is x:   # x[:] or x[...]: still a new tensor, as in PyTorch
         out = apply("slice", x, attrs={"starts": (0,), "stops": (_BIG,), "steps": (1,)})
     return out
+
+
+def _index_array(k) -> np.ndarray:
+    value = k._value() if isinstance(k, Tensor) else np.asarray(k)
+    if value.dtype.kind not in "iu":
+        raise IndexError("tensors used as indices must be long, int or bool tensors; "
+                         "gradwire supports integer-array indices only")
+    return value.astype(np.int64)
+
+
+def _pointwise(x: Tensor, key: tuple) -> Tensor:
+    """x[i, j] with several integer arrays (integers count as 0-d arrays): the arrays broadcast together
+    and pick elements pointwise. Built from differentiable ops: slice the other axes, move the indexed
+    axes to the front, merge them, and take the raveled indices; the result's index dimensions go where
+    NumPy puts them (in place when the indexed axes are adjacent, first otherwise)."""
+    if builtins_any(k is None for k in key):
+        raise IndexError("gradwire does not combine None with several integer-array indices")
+    shape = tuple(x.shape)
+    if len(key) > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    key = key + (slice(None),) * (len(shape) - len(key))
+    adv = [a for a, k in enumerate(key) if not isinstance(k, slice)]
+    arrays = [_index_array(key[a]) for a in adv]
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing tensors could not be broadcast together with shapes "
+                         + ", ".join(str(list(a.shape)) for a in arrays)) from None
+    for a, idx in zip(adv, arrays):
+        size = shape[a]
+        bad = idx[(idx < -size) | (idx >= size)]
+        if bad.size:
+            raise IndexError(f"index {int(bad.flat[0])} is out of bounds for dimension {a} with size {size}")
+    rest = [a for a in range(len(shape)) if a not in adv]
+    out = apply("slice", x, attrs={"starts": tuple(0 if a in adv else _start(key[a]) for a in range(len(shape))),
+                                   "stops": tuple(_BIG if a in adv else _stop(key[a]) for a in range(len(shape))),
+                                   "steps": tuple(1 if a in adv else _step(key[a]) for a in range(len(shape)))})
+    out = apply("transpose", out, attrs={"perm": tuple(adv + rest)})
+    rest_dims = tuple(len(range(*slice(_start(key[a]), _stop(key[a]), _step(key[a])).indices(shape[a])))
+                      for a in rest)
+    out = apply("reshape", out, attrs={"shape": (-1,) + rest_dims})
+    flat = np.ravel_multi_index(tuple(np.where(i < 0, i + shape[a], i) for a, i in zip(adv, arrays)),
+                                tuple(shape[a] for a in adv))
+    out = apply("take", out, leaf_from_data(x._node.session, flat), attrs={"axis": 0}, label="IndexBackward0")
+    p, n = adv[0], flat.ndim
+    if adv == list(range(p, p + len(adv))) and p:
+        perm = tuple(n + i for i in range(p)) + tuple(range(n)) + tuple(n + i for i in range(p, len(rest)))
+        out = apply("transpose", out, attrs={"perm": perm}, label="IndexBackward0")
+    return out
+
+
+def _step(k: slice) -> int:
+    step = 1 if k.step is None else int(k.step)
+    if step <= 0:
+        raise ValueError("step must be greater than zero")
+    return step
+
+
+def _start(k: slice) -> int:
+    return 0 if k.start is None else int(k.start)
+
+
+def _stop(k: slice) -> int:
+    return _BIG if k.stop is None else int(k.stop)
 
 
 import builtins as _builtins  # noqa: E402  (the module shadows sum/any/all/abs/pow)

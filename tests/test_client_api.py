@@ -391,3 +391,26 @@ def test_data_and_copy_replace_values():
             w.copy_(lib.tensor([4.0, 5.0, 6.0]))   # NaN before is no obstacle to a copy
         assert w.tolist() == [4.0, 5.0, 6.0]
         assert w.data.requires_grad is False
+
+
+# -- advanced indexing ---------------------------------------------------------------------------
+@pytest.mark.parametrize("key", [
+    ([0, 1, 2], [1, 2, 3]), ([0, 2], slice(None), [1, 4]), (slice(1, 3), [0, 3], [2, 4]),
+    ([[0], [2]], [1, 3]), (1, [0, 3], [2, 4]), ([0, -1], 2), ([0, 1], [1, 2], [3, 4]),
+    (slice(None), [0, 1], 2), ([2, 0], slice(None, None, 2), -1), ([1, 2], [[0], [3]], slice(1, 4)),
+])
+def test_integer_array_indexing_matches_torch(key):
+    """Several integer arrays select pointwise (not as an outer product), with gradients."""
+    x0 = np.random.default_rng(0).standard_normal((3, 4, 5))
+    xg, xt = gw.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    yg, yt = xg[key], xt[tuple(torch.tensor(k) if isinstance(k, list) else k for k in key)]
+    _same(yg, yt)
+    w = np.random.default_rng(1).standard_normal(tuple(yt.shape))
+    (yg * gw.tensor(w)).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy())
+
+
+def test_integer_array_index_errors_match_torch():
+    _same_error(lambda l: l.zeros(3, 4)[l.tensor([0, 1]), l.tensor([0, 1, 2])])
+    _same_error(lambda l: l.zeros(3, 4)[l.tensor([0, 3]), l.tensor([0, 1])])

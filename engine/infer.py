@@ -26,7 +26,9 @@ def _attr(name: str, kind: str, v, node_id: int, op: str):
     def bad(expect: str):
         return GraphError(f"attribute '{name}' must be {expect}, got {v!r}", node_id, op)
 
-    if kind == "int":
+    if kind in ("int", "optint"):
+        if v is None and kind == "optint":
+            return None
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
             raise bad("an int")
         return int(v)

@@ -90,6 +90,37 @@ _defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdi
 _defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims), None, lambda d: "bool")
 
 
+def _arg_shape(avals, attrs):
+    (x,) = avals
+    if attrs["axis"] is None:
+        if x.size == 0:
+            raise ValueError("cannot take the index of an extreme of an empty tensor")
+        return Aval((1,) * x.ndim if attrs["keepdims"] else (), "int64")
+    a = attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
+    if x.ndim and x.shape[a] == 0:
+        raise ValueError(f"cannot take the index of an extreme over the empty axis {a}")
+    return Aval(shapes.reduced(x.shape, (a,) if x.ndim else (), attrs["keepdims"]), "int64")
+
+
+def _arg(fn):
+    def impl(x, axis, keepdims):
+        # The first index of the extreme, as PyTorch's CPU kernels and NumPy give it; NaN counts as largest.
+        if axis is None:
+            r = fn(x.reshape(-1))
+            return np.full((1,) * x.ndim, r, np.int64) if keepdims else np.asarray(r, np.int64)
+        if x.ndim == 0:
+            return np.zeros((), np.int64)
+        return fn(x, axis=axis, keepdims=keepdims).astype(np.int64)
+    return impl
+
+
+for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
+    defop(_name, inputs=1, attrs={"axis": Attr("optint", None, "the axis; none = over all elements"),
+                                 "keepdims": Attr("bool", False)},
+          shape=_arg_shape, impl=_arg(_fn), vjp=None, dtypes=("float32", "float64", "int32", "int64"),
+          doc="index of the first extreme along axis (int64, no gradient)")
+
+
 def _norm_impl(x, p, axes, keepdims):
     if p == 2.0:
         return np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdims))

@@ -7,7 +7,8 @@ from typing import Any, Callable, Sequence
 from .dtypes import DTYPES
 
 # Attribute kinds as the wire and the catalogue name them.
-ATTR_KINDS = ("int", "float", "bool", "string", "ints", "floats", "tensor", "axes", "optfloat", "optints")
+ATTR_KINDS = ("int", "float", "bool", "string", "ints", "floats", "tensor", "axes", "optfloat", "optints",
+              "optint")
 REQUIRED = object()
 
 

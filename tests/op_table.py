@@ -334,6 +334,22 @@ def _bool_reduce(name, data, rng):
                    lambda x: fn(x, axis=ax, keepdims=keepdims))
 
 
+@case("argmax", "argmin")
+def _arg_reduce(name, data, rng):
+    shp = shape(data, min_side=1)
+    axis = data.draw(st.one_of(st.none(), st.integers(-len(shp), len(shp) - 1))) if shp else None
+    keepdims = data.draw(st.booleans())
+    fn = np.argmax if name == "argmax" else np.argmin
+    x = distinct(rng, shp)
+
+    def ref(x):
+        if axis is None:
+            r = np.asarray(fn(x), np.int64)
+            return np.full((1,) * x.ndim, r) if keepdims else r
+        return fn(x, axis=axis, keepdims=keepdims).astype(np.int64)
+    return Example([x], {"axis": axis, "keepdims": keepdims}, ref)
+
+
 @case("norm")
 def _norm(name, data, rng):
     p = data.draw(st.sampled_from([2.0, 1.0, math.inf, -math.inf, 0.0, 3.0, 0.5]))

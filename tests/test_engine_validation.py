@@ -131,7 +131,7 @@ def test_every_attribute_kind_has_a_mistyped_case():
     used = {a.kind for op in OPS.values() for a in op.attrs.values()}
     tested = {"int", "ints", "bool", "string", "float", "tensor"}
     assert used <= set(ATTR_KINDS)
-    assert used - tested <= {"axes", "optfloat", "optints"}  # the optional kinds share their base's check
+    assert used - tested <= {"axes", "optfloat", "optints", "optint"}  # the optional kinds share their base's check
 
 
 def test_known_value_of_the_wrong_shape():

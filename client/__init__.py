@@ -35,7 +35,8 @@ _FUNCTIONS = ("dot", "matmul", "sin", "cos", "tan", "exp", "log", "tanh", "sigmo
               "sqrt", "abs", "square", "sign", "neg", "add", "sub", "mul", "div", "pow",
               "maximum", "minimum", "clamp", "where", "sum", "mean", "prod", "amax", "amin",
               "norm", "softmax", "log_softmax", "logsumexp", "cat", "stack", "reshape",
-              "permute", "transpose", "unsqueeze", "squeeze", "all", "any")
+              "permute", "transpose", "unsqueeze", "squeeze", "all", "any", "max", "min",
+              "argmax", "argmin", "var", "std")
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:

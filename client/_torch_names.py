@@ -30,10 +30,10 @@ _NAMES: dict[str, tuple[str, bool]] = {
 }
 
 
-# Results PyTorch gives no grad_fn: booleans, and values that do not depend on their input's.
+# Results PyTorch gives no grad_fn: booleans, indices, and values that do not depend on their input's.
 _NO_HISTORY = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                         "logical_not", "all", "any", "stop_gradient", "ones_like", "zeros_like",
-                         "constant", "placeholder"})
+                         "logical_not", "all", "any", "argmax", "argmin", "stop_gradient", "ones_like",
+                         "zeros_like", "constant", "placeholder"})
 
 
 def records_history(op: str) -> bool:

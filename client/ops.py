@@ -157,6 +157,80 @@ def amin(input, dim=None, keepdim=False):
     return apply("min", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)})
 
 
+def argmax(input, dim=None, keepdim=False):
+    return apply("argmax", input, attrs={"axis": None if dim is None else int(dim), "keepdims": bool(keepdim)})
+
+
+def argmin(input, dim=None, keepdim=False):
+    return apply("argmin", input, attrs={"axis": None if dim is None else int(dim), "keepdims": bool(keepdim)})
+
+
+class _ReturnType(tuple):
+    """(values, indices), printed like torch.return_types.max."""
+
+    _kind = ""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+    def __repr__(self) -> str:
+        return f"torch.return_types.{self._kind}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+class _MaxResult(_ReturnType):
+    _kind = "max"
+
+
+class _MinResult(_ReturnType):
+    _kind = "min"
+
+
+def _extreme(input, dim, keepdim, other, which: str):
+    """max(x) -> largest value; max(x, other) -> elementwise; max(x, dim) -> (values, indices) where the
+    values' gradient goes to the returned index only, as in PyTorch."""
+    if isinstance(dim, Tensor) and other is None:
+        dim, other = None, dim
+    if other is not None:
+        return apply("maximum" if which == "max" else "minimum", input, other)
+    if dim is None:
+        return apply(which, input, attrs={"axes": None, "keepdims": False})
+    indices = apply("arg" + which, input, attrs={"axis": int(dim), "keepdims": True})
+    label = "MaxBackward0" if which == "max" else "MinBackward0"
+    values = apply("gather", input, indices, attrs={"axis": int(dim)}, label=label)
+    if not keepdim:
+        values = apply("squeeze", values, attrs={"axes": (int(dim),)}, label=label)
+        indices = apply("squeeze", indices, attrs={"axes": (int(dim),)})
+    return (_MaxResult if which == "max" else _MinResult)(values, indices)
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    return _extreme(input, dim, keepdim, other, "max")
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _extreme(input, dim, keepdim, other, "min")
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """Mean squared deviation, divided by n - correction (1 by default, like PyTorch's unbiased var)."""
+    correction = (1 if unbiased else 0) if correction is None else correction
+    axes = _axes(dim)
+    shape = tuple(input.shape)
+    n = 1
+    for a in (range(len(shape)) if axes is None else axes):
+        n *= shape[a]
+    centered = input - mean(input, dim, keepdim=True)
+    total = apply("sum", centered * centered, attrs={"axes": axes, "keepdims": bool(keepdim)})
+    return apply("div", total, float(n - correction), label="VarBackward0")
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    return apply("sqrt", var(input, dim, unbiased, keepdim, correction=correction), label="StdBackward0")
+
+
 def all(input, dim=None, keepdim=False):
     return apply("all", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)})
 
@@ -240,6 +314,7 @@ def getitem(x: Tensor, key) -> Tensor:
         i = key.index(Ellipsis)
         used = builtins_sum(1 for k in key if k is not None and k is not Ellipsis)
         key = key[:i] + (slice(None),) * (x.ndim - used) + key[i + 1:]
+    key = _masks_to_indices(key)
     if builtins_sum(1 for k in key if _is_array_index(k)) > 1:
         return _pointwise(x, key)
     known_shape = x._node.value.shape if x._node.value is not None else None
@@ -304,6 +379,23 @@ def getitem(x: Tensor, key) -> Tensor:
     if out is x:   # x[:] or x[...]: still a new tensor, as in PyTorch
         out = apply("slice", x, attrs={"starts": (0,), "stops": (_BIG,), "steps": (1,)})
     return out
+
+
+def _masks_to_indices(key: tuple) -> tuple:
+    """A bool mask over k dimensions selects where it is True: the same as the k integer arrays of its
+    nonzero positions (NumPy's and PyTorch's rule). The mask's value is needed for that: one request if
+    the client does not hold it yet."""
+    out = []
+    for k in key:
+        if isinstance(k, (Tensor, np.ndarray, list)) and not isinstance(k, bool):
+            value = k._value() if isinstance(k, Tensor) else np.asarray(k)
+            if value.dtype == np.bool_:
+                if not value.ndim:
+                    raise IndexError("gradwire does not index with a 0-d bool mask")
+                out.extend(value.nonzero())
+                continue
+        out.append(k)
+    return tuple(out)
 
 
 def _index_array(k) -> np.ndarray:

@@ -493,11 +493,38 @@ class Tensor:
     def prod(self, dim=None, keepdim=False):
         return _ops.prod(self, dim, keepdim)
 
-    def max(self, other=None):
-        return _ops.amax(self) if other is None else _ops.maximum(self, other)
+    def max(self, dim=None, keepdim=False):
+        return _ops.max(self, dim, keepdim)
 
-    def min(self, other=None):
-        return _ops.amin(self) if other is None else _ops.minimum(self, other)
+    def min(self, dim=None, keepdim=False):
+        return _ops.min(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        return _ops.argmin(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
+        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def expand(self, *sizes):
+        """Broadcast to sizes; -1 keeps a dimension (PyTorch's expand)."""
+        if len(sizes) == 1 and not isinstance(sizes[0], numbers.Integral):
+            sizes = tuple(sizes[0])
+        shape = tuple(self.shape)
+        lead = len(sizes) - len(shape)
+        target = tuple(shape[k - lead] if d == -1 and k >= lead else int(d) for k, d in enumerate(sizes))
+        return _ops.apply("broadcast_to", self, attrs={"shape": target}, label="ExpandBackward0")
+
+    def expand_as(self, other):
+        return self.expand(tuple(other.shape))
+
+    def contiguous(self):
+        return self
 
     def amax(self, dim=None, keepdim=False):
         return _ops.amax(self, dim, keepdim)

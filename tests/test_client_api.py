@@ -414,3 +414,38 @@ def test_integer_array_indexing_matches_torch(key):
 def test_integer_array_index_errors_match_torch():
     _same_error(lambda l: l.zeros(3, 4)[l.tensor([0, 1]), l.tensor([0, 1, 2])])
     _same_error(lambda l: l.zeros(3, 4)[l.tensor([0, 3]), l.tensor([0, 1])])
+
+
+@pytest.mark.parametrize("expr", [
+    lambda l, x: x[x > 0.5], lambda l, x: x[l.tensor([True, False, True])],
+    lambda l, x: x[:, l.tensor([True, False, True, False])], lambda l, x: x[x.abs() < 1.0] * 2,
+])
+def test_bool_mask_indexing_matches_torch(expr):
+    x0 = np.random.default_rng(2).standard_normal((3, 4))
+    xg, xt = gw.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    yg, yt = expr(gw, xg), expr(torch, xt)
+    _same(yg, yt)
+    (yg * yg).sum().backward()
+    (yt * yt).sum().backward()
+    np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy())
+
+
+# -- reductions with indices, statistics, expand ------------------------------------------------
+@pytest.mark.parametrize("expr", [
+    lambda l, x: x.max(1), lambda l, x: x.min(0), lambda l, x: x.max(dim=1, keepdim=True),
+    lambda l, x: l.max(x, 0), lambda l, x: x.max(), lambda l, x: l.max(x, x * 0.5),
+    lambda l, x: x.argmax(), lambda l, x: x.argmin(1), lambda l, x: x.argmax(0, keepdim=True),
+    lambda l, x: x.var(), lambda l, x: x.std(1), lambda l, x: x.var(0, unbiased=False),
+    lambda l, x: x.std(1, keepdim=True), lambda l, x: x.var(1, correction=0),
+    lambda l, x: x[0].expand(2, 3, 4), lambda l, x: x[:, :1].expand(-1, 4), lambda l, x: x.contiguous(),
+])
+def test_reductions_with_indices_and_statistics_match_torch(expr):
+    x0 = np.random.default_rng(3).standard_normal((3, 4))
+    xg, xt = gw.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    yg, yt = expr(gw, xg), expr(torch, xt)
+    assert repr(yg) == repr(yt)
+    first_g, first_t = (yg[0], yt[0]) if isinstance(yt, tuple) else (yg, yt)
+    if first_t.requires_grad:
+        (first_g * first_g).sum().backward()
+        (first_t * first_t).sum().backward()
+        np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-12)

@@ -24,6 +24,7 @@ DTYPE_NAMES: dict[int, str] = {
     pb.BOOL: "bool",
 }
 _ENUM_BY_NAME = {name: code for code, name in DTYPE_NAMES.items()}
+_ENUM_BY_DTYPE = {np.dtype(name): code for name, code in _ENUM_BY_NAME.items()}  # dtype.name costs ~2 µs
 
 
 class CodecError(ValueError):
@@ -50,11 +51,12 @@ def dtype_name(enum: int) -> str:
 def tensor_to_proto(array, out: pb.Tensor | None = None) -> pb.Tensor:
     """Encode an array once: raw little-endian C-order bytes plus dtype and shape."""
     a = np.asarray(array)
-    if a.dtype.name not in _ENUM_BY_NAME:
+    code = _ENUM_BY_DTYPE.get(a.dtype if a.dtype.isnative else a.dtype.newbyteorder("="))
+    if code is None:
         raise CodecError(f"dtype {a.dtype.name} is not supported on the wire "
                          f"(supported: {', '.join(_ENUM_BY_NAME)})")
     t = pb.Tensor() if out is None else out
-    t.dtype = _ENUM_BY_NAME[a.dtype.name]
+    t.dtype = code
     t.shape[:] = a.shape
     if sys.byteorder != "little" or not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("<"))

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import grpc
 import pytest
@@ -133,10 +134,18 @@ def test_bearer_token(token_target, monkeypatch):
 
 
 def test_deadline_exceeded(server_target):
-    with gw.connect(server_target, timeout=1e-6) as s:
+    # A computation of about a second against a 50 ms deadline: the deadline surely passes first
+    # (a microsecond deadline is not a test: gRPC's timers may round it up past a fast call).
+    with gw.connect(server_target, timeout=0.05) as s:
+        x = s.randn(384, 384) / 20
+        y = x
+        for _ in range(1000):
+            y = s.tanh(y @ x)
+        start = time.monotonic()
         with pytest.raises(gw.DeadlineExceeded) as info:
-            (s.ones(1000) * 2).sum().item()
+            y.sum().item()
         assert info.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - start < 1.0
 
 
 def _closed_port() -> int:

@@ -126,13 +126,14 @@ def _check_peak(plan: Plan, limits: Limits, what: str) -> Plan:
     return plan
 
 
-def _cached(key, build: Callable[[], tuple], graph: Graph, seconds: Callable[[tuple], float] | None = None):
-    """The prepared plan for `key`; `build` (validation, transforms, compile) runs on a miss only."""
+def _cached(key, graph: Graph, build: Callable[..., tuple], *args):
+    """The prepared plan for `key`; `build(*args)` (validation, transforms, compile) runs on a miss only.
+    Taking the builder's arguments rather than a closure keeps the cache-hit path free of allocations."""
     hit = CACHE.get(key)
     if hit is not None:
         return hit, True
-    prepared = build()
-    CACHE.put(key, prepared, graph.hash(), seconds(prepared) if seconds else prepared[0].compile_seconds)
+    prepared = build(*args)
+    CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
     return prepared, False
 
 
@@ -152,7 +153,7 @@ def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
              limits: Limits | None = None, anomaly: bool = False, cancel=None) -> EvalResult:
     limits = limits or DEFAULT_LIMITS
     key = ("eval", graph.hash(), _key(outputs), _signature(inputs, limits), _known_sig(known), limits)
-    (plan,), hit = _cached(key, lambda: _build_eval(graph, inputs, known, limits, outputs), graph)
+    (plan,), hit = _cached(key, graph, _build_eval, graph, inputs, known, limits, outputs)
     values, found = plan.run(inputs, known, cancel, anomaly)
     return EvalResult(values, found, hit)
 
@@ -174,12 +175,8 @@ def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
     limits = limits or DEFAULT_LIMITS
     key = ("grad", graph.hash(), _key(outputs, wrt, seeds or None, extra), _signature(inputs, limits),
            _known_sig(known), limits)
-    prepared = CACHE.get(key)
-    hit = prepared is not None
-    if not hit:  # inline rather than _cached(): no closure on the hot path
-        prepared = _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra)
-        CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
-    plan, ext, grads, unused, n = prepared
+    (plan, ext, grads, unused, n), hit = _cached(key, graph, _build_grad, graph, inputs, known, limits, outputs,
+                                                 wrt, seeds, extra)
     values, found = plan.run(inputs, known, cancel, anomaly)
     m = len(grads)
     return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],
@@ -187,7 +184,7 @@ def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
 
 
 # jvp --------------------------------------------------------------------------------------------
-def _prepare_jvp(graph, inputs, known, limits, outputs, primals, tangent_avals, extra_outputs=()):
+def _prepare_jvp(graph, inputs, known, limits, outputs, primals, tangent_avals):
     checked = _check(graph, inputs, known, limits)
     for p, t in zip(primals, tangent_avals):
         a = checked.avals[p]
@@ -199,8 +196,7 @@ def _prepare_jvp(graph, inputs, known, limits, outputs, primals, tangent_avals, 
                                                 for p in primals], names)
     ext, touts = autodiff.jvp(withtan, outputs, primals, tids)
     _check_growth(ext, len(graph), limits)
-    plan = compile_plan(ext, tuple(outputs) + tuple(touts) + tuple(extra_outputs), list(known or ()),
-                        forward_nodes=len(graph))
+    plan = compile_plan(ext, tuple(outputs) + tuple(touts), list(known or ()), forward_nodes=len(graph))
     dtypes = [np.dtype(checked.avals[p].dtype) for p in primals]
     return _check_peak(plan, limits, "derivative computation"), names, dtypes
 
@@ -215,8 +211,8 @@ def jvp(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], 
     tsig = _signature({str(k): t for k, t in enumerate(tangents)}, limits)
     key = ("jvp", graph.hash(), outputs, primals, tsig, _signature(inputs, limits), _known_sig(known), limits)
     tavals = [Aval(t.shape, t.dtype.name) for t in tangents]
-    (plan, names, dtypes), hit = _cached(
-        key, lambda: _prepare_jvp(graph, inputs, known, limits, outputs, primals, tavals), graph)
+    (plan, names, dtypes), hit = _cached(key, graph, _prepare_jvp, graph, inputs, known, limits, outputs, primals,
+                                         tavals)
     feeds = dict(inputs)
     for name, t, dt in zip(names, tangents, dtypes):
         feeds[name] = t.astype(dt, copy=False)

@@ -14,7 +14,6 @@ from .executor import compile_plan
 from .graph import Graph
 from .infer import Checked
 from .limits import Limits
-from .registry import Aval
 
 
 def _result_bytes(out_size: int, wrt_sizes: Sequence[int], itemsize: int, limits: Limits, what: str) -> int:
@@ -147,12 +146,11 @@ def jacobian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: S
         mode = "reverse" if m <= sum(sizes) else "forward"
     prepare = _prepare_rows if mode == "reverse" else _prepare_columns
     key = ("jac", mode, graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
-    sweep, _ = _cached(key, lambda: (prepare(graph, inputs, known, limits, output, wrt, dtype.itemsize, room),), graph,
-                       _seconds)
+    (sweep,), _ = _cached(key, graph, _one, prepare, graph, inputs, known, limits, output, wrt, dtype.itemsize, room)
     n = sum(sizes)
     full = np.zeros((m, n) if mode == "reverse" else (n, m), dtype)  # forward mode fills columns as rows
     value = None
-    for value, start, count, outs in sweep[0].run(inputs, known, cancel):
+    for value, start, count, outs in sweep.run(inputs, known, cancel):
         rows = full[start:start + count]
         if mode == "reverse":
             rows[:] = np.concatenate([g[:count].reshape(count, -1) for g in outs], axis=1) if outs else 0
@@ -166,8 +164,9 @@ def jacobian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: S
     return value, [j.reshape(out_aval.shape + w.shape) for j, w in zip(jacs, wrt_avals)]
 
 
-def _seconds(prepared) -> float:
-    return prepared[0].compile_seconds
+def _one(build, *args) -> tuple:
+    """A sweep as the one-element tuple the plan cache holds."""
+    return (build(*args),)
 
 
 def _prepare_hessian(graph, inputs, known, limits, output, wrt, itemsize, room) -> _Sweep:
@@ -194,12 +193,12 @@ def hessian(graph: Graph, inputs: Mapping[str, np.ndarray], output: int, wrt: Se
     dtype = np.dtype(out_aval.dtype if out_aval.dtype in FLOATS else "float32")
     room = _result_bytes(sum(sizes), sizes, dtype.itemsize, limits, "Hessian")
     key = ("hess", graph.hash(), output, wrt, _signature(inputs, limits), _known_sig(known), limits)
-    sweep, _ = _cached(key, lambda: (_prepare_hessian(graph, inputs, known, limits, output, wrt, dtype.itemsize,
-                                                      room),), graph, _seconds)
+    (sweep,), _ = _cached(key, graph, _one, _prepare_hessian, graph, inputs, known, limits, output, wrt,
+                          dtype.itemsize, room)
     n = sum(sizes)
     full = [np.zeros((n, si), dtype) for si in sizes]  # full[i][c] = column c of the i-th block row
     value = None
-    for value, start, count, outs in sweep[0].run(inputs, known, cancel):
+    for value, start, count, outs in sweep.run(inputs, known, cancel):
         for i, t in enumerate(outs):
             full[i][start:start + count] = t[:count].reshape(count, -1)
     cols = [np.split(f.T, np.cumsum(sizes)[:-1], axis=1) for f in full]

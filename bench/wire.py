@@ -24,7 +24,7 @@ import grpc
 import numpy as np
 
 import gradwire as gw
-from gradwire import codec
+from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwire import codec, dtypes, errors
+from gradwire import dtypes, errors
+from gradwire.core import codec
 from gradwire._torch_names import records_history, saves_tensors
 from gradwire.graph import Node, differentiable_history
 from gradwire.tensor import Tensor, leaf_from_data

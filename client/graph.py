@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 
-from gradwire import codec
+from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 
 _seq = itertools.count()

@@ -8,7 +8,7 @@ import json
 import threading
 
 import grpc
-from gradwire import codec
+from gradwire.core import codec
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache

@@ -6,8 +6,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from gradwire.core.dtypes import DTYPES
+
 from . import autodiff
-from .dtypes import DTYPES
 from .errors import GraphError, LimitError
 from .executor import Anomaly, Plan, PlanCache, compile_plan
 from .graph import Graph, Node

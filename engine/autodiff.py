@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from gradwire.core.dtypes import is_float
+
 from .builder import Builder, Sym
-from .dtypes import is_float
 from .errors import GraphError
 from .infer import Checked, check_node
 from .registry import OPS

@@ -104,6 +104,36 @@ def _unslice(xs, bs, aval, shape, starts, stops, steps):
                      steps=(1,) + tuple(steps))
 
 
+def _scatter_into(name, shift):
+    """slice_scatter / diagonal_scatter: base and src both get the batch axis; the attrs move past it."""
+    def rule(xs, bs, aval, **attrs):
+        B = _size(xs, bs)
+        base, src = (_lift(x, b, B) for x, b in zip(xs, bs))
+        return base.b.op(name, base, src, **shift(attrs))
+    return rule
+
+
+def _slice_attrs(attrs):
+    return {"starts": (0,) + tuple(attrs["starts"]), "stops": (BIG,) + tuple(attrs["stops"]),
+            "steps": (1,) + tuple(attrs["steps"])}
+
+
+def _diagonal_attrs(attrs):
+    return {"offset": attrs["offset"], "axis1": attrs["axis1"] + 1, "axis2": attrs["axis2"] + 1}
+
+
+def _diagonal(xs, bs, aval, **attrs):
+    return xs[0].diagonal(**_diagonal_attrs(attrs))
+
+
+def _put(xs, bs, aval, batch_dims):
+    x, idx, v = xs
+    if bs[1]:
+        raise _Unsupported("batched indices")
+    B = _size(xs, bs)
+    return _lift(x, bs[0], B).put(idx, _lift(v, bs[2], B), batch_dims=batch_dims + 1)
+
+
 def _join(name):
     def rule(xs, bs, aval, axis):
         B = _size(xs, bs)
@@ -178,6 +208,8 @@ RULES.update({
     "softmax": _along_axis("softmax", "ones_like"), "log_softmax": _along_axis("log_softmax", "zeros_like"),
     "transpose": _transpose, "reshape": _reshape, "broadcast_to": _broadcast_to, "sum_to": _sum_to,
     "squeeze": _squeeze, "unsqueeze": _unsqueeze, "slice": _slice, "unslice": _unslice,
+    "slice_scatter": _scatter_into("slice_scatter", _slice_attrs), "diagonal": _diagonal,
+    "diagonal_scatter": _scatter_into("diagonal_scatter", _diagonal_attrs), "put": _put,
     "concat": _join("concat"), "stack": _join("stack"),
     "take": _take, "scatter_add": _unbatched_indices("scatter_add"),
     "gather": _along("gather"), "gather_add": _along("gather_add"),

@@ -5,10 +5,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from gradwire.core.dtypes import FLOATS
+
 from . import autodiff, batching
 from .api import (DEFAULT_LIMITS, _SEED, _TANGENT, GradCheck, _add_placeholders, _cached, _check, _check_growth,
                   _check_peak, _ids, _known_sig, _signature, evaluate, gradient)
-from .dtypes import FLOATS
 from .errors import GraphError, LimitError
 from .executor import compile_plan
 from .graph import Graph

@@ -5,9 +5,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-import numpy as np
+from gradwire.core.signature import RULE_ERRORS, check_dtypes, normalize
 
-from .dtypes import DTYPES
 from .errors import GraphError, LimitError, UnknownOpError
 from .graph import Graph, Node
 from .limits import Limits
@@ -22,84 +21,22 @@ class Checked:
     avals: list[Aval]
 
 
-def _attr(name: str, kind: str, v, node_id: int, op: str):
-    def bad(expect: str):
-        return GraphError(f"attribute '{name}' must be {expect}, got {v!r}", node_id, op)
-
-    if kind in ("int", "optint"):
-        if v is None and kind == "optint":
-            return None
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise bad("an int")
-        return int(v)
-    if kind in ("float", "optfloat"):
-        if v is None and kind == "optfloat":
-            return None
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise bad("a number")
-        return float(v)
-    if kind == "bool":
-        if not isinstance(v, (bool, np.bool_)):
-            raise bad("a bool")
-        return bool(v)
-    if kind == "string":
-        if not isinstance(v, str):
-            raise bad("a string")
-        return v
-    if kind in ("ints", "optints", "axes"):
-        if v is None and kind != "ints":
-            return None
-        if kind == "axes" and isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
-            return (int(v),)
-        if not isinstance(v, (tuple, list)) or not all(
-                isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) for x in v):
-            raise bad("a list of ints")
-        return tuple(int(x) for x in v)
-    if kind == "floats":
-        if not isinstance(v, (tuple, list)):
-            raise bad("a list of numbers")
-        return tuple(float(x) for x in v)
-    if kind == "tensor":
-        if not isinstance(v, np.ndarray) or v.dtype.name not in DTYPES:
-            raise bad("a tensor of " + "/".join(DTYPES))
-        return v
-    raise AssertionError(kind)
-
-
 def check_node(i: int, node: Node, in_avals: list[Aval], placeholders: Mapping[str, Aval] | None = None):
-    """Validate one node against its op's row; returns (normalized attrs, output aval)."""
-    op = OPS.get(node.op)
-    if op is None:
+    """Validate one node against its op's signature; returns (normalized attrs, output aval)."""
+    if node.op not in OPS:
         raise UnknownOpError(f"unknown op '{node.op}'", i, node.op)
-    n = len(node.inputs)
-    if n < op.min_inputs or (op.max_inputs >= 0 and n > op.max_inputs):
-        want = (f"{op.min_inputs}" if op.min_inputs == op.max_inputs else
-                f"at least {op.min_inputs}" if op.max_inputs < 0 else f"{op.min_inputs} to {op.max_inputs}")
-        raise GraphError(f"takes {want} inputs, got {n}", i, node.op)
-    for k in node.attrs:
-        if k not in op.attrs:
-            raise GraphError(f"unknown attribute '{k}' (takes: {', '.join(op.attrs) or 'none'})", i, node.op)
-    attrs = {}
-    for k, spec in op.attrs.items():
-        if k in node.attrs:
-            attrs[k] = _attr(k, spec.kind, node.attrs[k], i, node.op)
-        elif spec.required:
-            raise GraphError(f"missing required attribute '{k}'", i, node.op)
-        else:
-            attrs[k] = spec.default
-    for j, a in enumerate(in_avals):
-        if a.dtype not in op.dtypes:
-            raise GraphError(f"input {j} has dtype {a.dtype}; {node.op} takes {', '.join(op.dtypes)}", i, node.op)
-    if node.op == "placeholder":
-        name = attrs["name"]
-        if placeholders is None or name not in placeholders:
-            raise GraphError(f"no value was fed for placeholder '{name}'", i, node.op)
-        return attrs, placeholders[name]
+    sig = OPS[node.op].sig
     try:
-        aval = op.shape(in_avals, attrs)
-    except (ValueError, TypeError, IndexError) as e:
+        attrs = normalize(sig, len(node.inputs), node.attrs)
+        check_dtypes(sig, in_avals)
+        if node.op == "placeholder":
+            name = attrs["name"]
+            if placeholders is None or name not in placeholders:
+                raise GraphError(f"no value was fed for placeholder '{name}'", i, node.op)
+            return attrs, placeholders[name]
+        return attrs, sig.shape(in_avals, attrs)
+    except RULE_ERRORS as e:
         raise GraphError(str(e), i, node.op) from None
-    return attrs, aval
 
 
 def infer(graph: Graph, feeds: Mapping[str, Aval], known: Mapping[int, Aval] | None = None,

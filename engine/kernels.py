@@ -81,6 +81,14 @@ def gather_add(g, idx, axis, shape):
     return out.reshape(shape)
 
 
+def put(x, idx, v, batch_dims):
+    out = x.copy()
+    pre, _ = _three(x.shape, batch_dims, 0)
+    rows = out.reshape(pre, int(np.prod(x.shape[batch_dims:], dtype=np.int64)))
+    rows[:, _checked(idx, rows.shape[1]).reshape(-1)] = v.reshape(pre, idx.size)
+    return out
+
+
 def dot(x, y):
     if x.dtype != y.dtype:
         dt = np.promote_types(x.dtype, y.dtype)

@@ -3,19 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gradwire import core  # noqa: F401  (fills the signatures the rows below extend)
+
 from . import ops_elementwise, ops_reduce, ops_shape  # noqa: F401  (each registers its rows)
-from .registry import OPS, Attr, Aval, defop
+from .registry import OPS, defop
 
-
-def _constant_shape(avals, attrs):
-    v = attrs["value"]
-    return Aval(tuple(int(d) for d in v.shape), v.dtype.name)
-
-
-defop("placeholder", inputs=0, attrs={"name": Attr("string", doc="the input's name in the request")},
-      shape=None, impl=None, doc="a named input, fed by value in each request")
-defop("constant", inputs=0, attrs={"value": Attr("tensor", doc="the inline tensor")},
-      shape=_constant_shape, impl=None, doc="an inline tensor")
+defop("placeholder", impl=None)
+defop("constant", impl=None)
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,13 @@
-"""Reductions and normalizations over axes: sum, mean, prod, max, min, all, any, norm, logsumexp, softmax."""
+"""Kernels and derivatives of reductions and normalizations over axes (signatures in gradwire.core.reductions)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from . import shapes
-from .dtypes import FLOATS
-from .registry import Attr, Aval, defop
+from gradwire.core import shapes
 
-AXES = {"axes": Attr("axes", None, "axes to reduce; none = all"), "keepdims": Attr("bool", False)}
-AXIS = {"axis": Attr("int", -1, "the axis to normalize over")}
-
-
-def _reduce_shape(dtype_rule, nonempty=False):
-    def rule(avals, attrs):
-        (x,) = avals
-        ax = attrs["axes"] = shapes.axes(attrs["axes"], x.ndim)
-        if nonempty and any(x.shape[k] == 0 for k in ax):
-            raise ValueError("cannot reduce over an empty axis: the op has no identity")
-        return Aval(shapes.reduced(x.shape, ax, attrs["keepdims"]), dtype_rule(x.dtype))
-    return rule
+from .registry import defop
 
 
 def _expand(g, x, axes, keepdims):
@@ -42,26 +29,14 @@ def _count(x, axes) -> int:
     return math.prod(x.shape[k] for k in axes)
 
 
-def _int64_sum(d):
-    return d if d in FLOATS else "int64"
-
-
-def _mean_dtype(d):
-    if d not in FLOATS:
-        raise ValueError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-                         f"or complex dtype. Got: {d}")
-    return d
-
-
 def _extreme_vjp(g, out, x, axes, keepdims):
     # Ties share the gradient evenly, as PyTorch's amax/amin (and full max()/min()) do.
     hit = x.eq(_expand(out, x, axes, keepdims)).cast(dtype=x.dtype)
     return _expand(g, x, axes, keepdims) * hit / _expand(hit.sum(axes=axes, keepdims=keepdims), x, axes, keepdims)
 
 
-def _defreduce(name, impl, vjp, dtype_rule, *, jvp=None, nonempty=False, doc=""):
-    defop(name, inputs=1, attrs=dict(AXES), shape=_reduce_shape(dtype_rule, nonempty), impl=impl,
-          vjp=(vjp,) if vjp else None, jvp=jvp or (_reduce_jvp(vjp) if vjp else None), doc=doc)
+def _defreduce(name, impl, vjp, *, jvp=None):
+    defop(name, impl=impl, vjp=(vjp,) if vjp else None, jvp=jvp or (_reduce_jvp(vjp) if vjp else None))
 
 
 def _sum_jvp(tangents, out, x, axes, keepdims):
@@ -74,32 +49,17 @@ def _mean_jvp(tangents, out, x, axes, keepdims):
 
 _defreduce("sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims,
                                                    dtype=None if x.dtype.kind == "f" else np.int64),
-           lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims), _int64_sum, jvp=_sum_jvp)
+           lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims), jvp=_sum_jvp)
 _defreduce("mean", lambda x, axes, keepdims: np.mean(x, axis=axes, keepdims=keepdims),
            lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims) / float(max(_count(x, axes), 1)),
-           _mean_dtype, jvp=_mean_jvp)
+           jvp=_mean_jvp)
 _defreduce("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims,
                                                      dtype=None if x.dtype.kind == "f" else np.int64),
-           lambda g, out, x, axes, keepdims: _expand(g * out, x, axes, keepdims) / x, _int64_sum,
-           doc="product; its gradient divides by x, so it is NaN/Inf where x == 0")
-_defreduce("max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims), _extreme_vjp,
-           lambda d: d, nonempty=True, doc="largest value; ties share the gradient")
-_defreduce("min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims), _extreme_vjp,
-           lambda d: d, nonempty=True, doc="smallest value; ties share the gradient")
-_defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims), None, lambda d: "bool")
-_defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims), None, lambda d: "bool")
-
-
-def _arg_shape(avals, attrs):
-    (x,) = avals
-    if attrs["axis"] is None:
-        if x.size == 0:
-            raise ValueError("cannot take the index of an extreme of an empty tensor")
-        return Aval((1,) * x.ndim if attrs["keepdims"] else (), "int64")
-    a = attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
-    if x.ndim and x.shape[a] == 0:
-        raise ValueError(f"cannot take the index of an extreme over the empty axis {a}")
-    return Aval(shapes.reduced(x.shape, (a,) if x.ndim else (), attrs["keepdims"]), "int64")
+           lambda g, out, x, axes, keepdims: _expand(g * out, x, axes, keepdims) / x)
+_defreduce("max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims), _extreme_vjp)
+_defreduce("min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims), _extreme_vjp)
+_defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims), None)
+_defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims), None)
 
 
 def _arg(fn):
@@ -115,10 +75,7 @@ def _arg(fn):
 
 
 for _name, _fn in (("argmax", np.argmax), ("argmin", np.argmin)):
-    defop(_name, inputs=1, attrs={"axis": Attr("optint", None, "the axis; none = over all elements"),
-                                 "keepdims": Attr("bool", False)},
-          shape=_arg_shape, impl=_arg(_fn), vjp=None, dtypes=("float32", "float64", "int32", "int64"),
-          doc="index of the first extreme along axis (int64, no gradient)")
+    defop(_name, impl=_arg(_fn), vjp=None)
 
 
 def _norm_impl(x, p, axes, keepdims):
@@ -152,22 +109,12 @@ def _norm_vjp(g, out, x, p, axes, keepdims):
     return zero.where(x.zeros_like(), ge * x.sign() * ratio.pow_scalar(exponent=p - 1.0))
 
 
-def _norm_shape(avals, attrs):
-    (x,) = avals
-    if x.dtype not in FLOATS:
-        raise ValueError(f"norm needs a floating point input, got {x.dtype}")
-    ax = attrs["axes"] = shapes.axes(attrs["axes"], x.ndim)
-    return Aval(shapes.reduced(x.shape, ax, attrs["keepdims"]), x.dtype)
-
-
 def _norm_jvp(tangents, out, x, p, axes, keepdims):
     (t,) = tangents
     return (_norm_vjp(out.ones_like(), out, x, p, axes, keepdims) * t).sum(axes=axes, keepdims=keepdims)
 
 
-defop("norm", inputs=1, attrs={"p": Attr("float", 2.0, "order: 2, 1, inf, -inf, 0 or any p"), **AXES},
-      shape=_norm_shape, impl=_norm_impl, vjp=(_norm_vjp,), jvp=_norm_jvp, dtypes=FLOATS,
-      doc="vector p-norm over axes; gradient 0 at the origin as in PyTorch")
+defop("norm", impl=_norm_impl, vjp=(_norm_vjp,), jvp=_norm_jvp)
 
 
 def _logsumexp_impl(x, axes, keepdims):
@@ -181,23 +128,7 @@ def _logsumexp_vjp(g, out, x, axes, keepdims):
     return _expand(g, x, axes, keepdims) * (x - _expand(out, x, axes, keepdims)).exp()
 
 
-def _float_reduce_shape(avals, attrs):
-    if avals[0].dtype not in FLOATS:
-        raise ValueError(f"needs a floating point input, got {avals[0].dtype}")
-    return _reduce_shape(lambda d: d)(avals, attrs)
-
-
-defop("logsumexp", inputs=1, attrs=dict(AXES), shape=_float_reduce_shape, impl=_logsumexp_impl,
-      vjp=(_logsumexp_vjp,), jvp=_reduce_jvp(_logsumexp_vjp), dtypes=FLOATS,
-      doc="log(sum(exp(x))) computed stably")
-
-
-def _axis_shape(avals, attrs):
-    (x,) = avals
-    if x.dtype not in FLOATS:
-        raise ValueError(f"needs a floating point input, got {x.dtype}")
-    attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
-    return Aval(x.shape, x.dtype)
+defop("logsumexp", impl=_logsumexp_impl, vjp=(_logsumexp_vjp,), jvp=_reduce_jvp(_logsumexp_vjp))
 
 
 def _softmax_impl(x, axis):
@@ -232,8 +163,6 @@ def _log_softmax_jvp(tangents, out, x, axis):
     return t - (t * out.exp()).sum(axes=(axis,), keepdims=True)
 
 
-defop("softmax", inputs=1, attrs=dict(AXIS), shape=_axis_shape, impl=_softmax_impl, vjp=(_softmax_vjp,),
-      jvp=lambda tangents, out, x, axis: _softmax_vjp(tangents[0], out, x, axis),  # symmetric Jacobian
-      dtypes=FLOATS, doc="exp(x) / sum(exp(x)) along axis, computed stably")
-defop("log_softmax", inputs=1, attrs=dict(AXIS), shape=_axis_shape, impl=_log_softmax_impl,
-      vjp=(_log_softmax_vjp,), jvp=_log_softmax_jvp, dtypes=FLOATS, doc="x - logsumexp(x) along axis")
+defop("softmax", impl=_softmax_impl, vjp=(_softmax_vjp,),
+      jvp=lambda tangents, out, x, axis: _softmax_vjp(tangents[0], out, x, axis))  # symmetric Jacobian
+defop("log_softmax", impl=_log_softmax_impl, vjp=(_log_softmax_vjp,), jvp=_log_softmax_jvp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwire import codec
+from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 
 D_IN, D_HIDDEN, D_OUT = 64, 64, 10

@@ -9,7 +9,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from gradwire.codec import CodecError
+from gradwire.core.codec import CodecError
 from gradwire.engine.errors import EngineError
 
 log = logging.getLogger("gradwire.service")

@@ -8,7 +8,8 @@ import grpc
 import numba
 import numpy as np
 
-from gradwire import codec, engine
+from gradwire import engine
+from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 
 from . import wire

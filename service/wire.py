@@ -1,4 +1,4 @@
-"""Request messages -> engine arguments and engine results -> response messages (tensors via gradwire.codec)."""
+"""Request messages -> engine arguments and engine results -> response messages (tensors via gradwire.core.codec)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from gradwire import codec
+from gradwire.core import codec
 from gradwire.engine import Graph, Node
 from gradwire.v1 import gradwire_pb2 as pb
 

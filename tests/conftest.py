@@ -13,7 +13,7 @@ import grpc
 import numpy as np
 import pytest
 
-from gradwire import codec
+from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
 

@@ -524,3 +524,71 @@ def _matmul(name, data, rng):
     sx = (k,) if kind[0] == "v" else bx + (n, k)
     sy = (k,) if kind[1] == "v" else by + (k, m)
     return Example([smooth(rng, sx), smooth(rng, sy)], {}, anp.matmul, (0, 1))
+
+
+@case("slice_scatter")
+def _slice_scatter(name, data, rng):
+    full = shape(data)
+    starts, stops, steps = draw_slice(data, full)
+    part = np.zeros(full)[slices(starts, stops, steps)].shape
+    hole = 1.0 - ref_unslice(np.ones(part), full, starts, stops, steps)
+    attrs = {"starts": starts, "stops": stops, "steps": steps}
+    return Example([smooth(rng, full), smooth(rng, part)], attrs,
+                   lambda b, s: b * hole + ref_unslice(s, full, starts, stops, steps), (0, 1))
+
+
+def _draw_diagonal(data, min_dims=2):
+    shp = shape(data, min_dims=min_dims, max_dims=3, max_side=4)
+    a1, a2 = data.draw(st.permutations(range(len(shp))))[:2]
+    offset = data.draw(st.integers(-3, 3))
+    return shp, {"offset": offset, "axis1": signed(data, a1, len(shp)), "axis2": signed(data, a2, len(shp))}, a1, a2
+
+
+def _diagonal_plane(shp, offset, a1, a2):
+    """One-hot planes E[k] marking the k-th diagonal cell, with the permutation moving (a1, a2) last."""
+    n = min(shp[a1], shp[a2] - offset) if offset >= 0 else min(shp[a1] + offset, shp[a2])
+    n = max(n, 0)
+    e = np.zeros((n, shp[a1], shp[a2]))
+    e[np.arange(n), np.arange(n) + max(-offset, 0), np.arange(n) + max(offset, 0)] = 1.0
+    rest = [k for k in range(len(shp)) if k not in (a1, a2)]
+    perm = rest + [a1, a2]
+    return e, tuple(perm), tuple(int(i) for i in np.argsort(perm)), n
+
+
+@case("diagonal")
+def _diagonal(name, data, rng):
+    shp, attrs, a1, a2 = _draw_diagonal(data)
+    e, perm, _, _ = _diagonal_plane(shp, attrs["offset"], a1, a2)
+    return Example([smooth(rng, shp)], attrs, lambda x: anp.einsum("...ij,kij->...k", anp.transpose(x, perm), e),
+                   (0,))
+
+
+@case("diagonal_scatter")
+def _diagonal_scatter(name, data, rng):
+    shp, attrs, a1, a2 = _draw_diagonal(data)
+    e, _, back, n = _diagonal_plane(shp, attrs["offset"], a1, a2)
+    rest = tuple(d for k, d in enumerate(shp) if k not in (a1, a2))
+
+    def embed(s):
+        return anp.transpose(anp.einsum("...k,kij->...ij", s, e), back)
+
+    hole = 1.0 - embed(np.ones(rest + (n,)))
+    return Example([smooth(rng, shp), smooth(rng, rest + (n,))], attrs, lambda b, s: b * hole + embed(s), (0, 1))
+
+
+@case("put")
+def _put(name, data, rng):
+    shp = shape(data, max_side=3)
+    bd = data.draw(st.integers(0, min(1, len(shp))))
+    pre, size = math.prod(shp[:bd]), math.prod(shp[bd:])
+    k = data.draw(st.integers(0, size))
+    flat = rng.choice(size, k, replace=False) if size else np.zeros(0, np.int64)
+    idx = np.where(rng.random(k) < 0.3, flat - size, flat).astype(data.draw(st.sampled_from([np.int64, np.int32])))
+    sel = np.zeros((size, k))
+    sel[flat, np.arange(k)] = 1.0
+    keep = (1.0 - sel.sum(axis=1)).reshape(shp[bd:])
+
+    def ref(x, i, v):
+        return x * keep + anp.reshape(anp.einsum("pk,nk->pn", anp.reshape(v, (pre, k)), sel), shp)
+
+    return Example([smooth(rng, shp), idx, smooth(rng, shp[:bd] + (k,))], {"batch_dims": bd}, ref, (0, 2))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gradwire import codec
+from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 
 

@@ -5,7 +5,8 @@ import grpc
 import numpy as np
 import pytest
 
-from gradwire import codec, engine
+from gradwire import engine
+from gradwire.core import codec
 from gradwire.service.config import ServerConfig
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc

@@ -1,0 +1,118 @@
+"""Signatures of the elementwise ops: broadcasting, PyTorch's type promotion, float results for int inputs."""
+from __future__ import annotations
+
+from . import shapes
+from .dtypes import DTYPES, LEGACY_NAMES, is_float, result_type, to_float
+from .signature import Attr, Aval, defsig
+
+
+def operands(avals):
+    """(dtype, ndim) of each input, for result_type: 0-d inputs do not promote dimensioned ones."""
+    return [(a.dtype, a.ndim) for a in avals]
+
+
+def _unary_shape(float_out: bool):
+    def rule(avals, attrs):
+        (x,) = avals
+        return Aval(x.shape, to_float(x.dtype) if float_out else x.dtype)
+    return rule
+
+
+def _binary_shape(kind: str, bools: str | None = None):
+    def rule(avals, attrs):
+        x, y = avals
+        if bools and x.dtype == y.dtype == "bool":
+            raise RuntimeError(bools)
+        shape = shapes.broadcast(x.shape, y.shape)
+        if kind == "bool":
+            return Aval(shape, "bool")
+        dt = result_type(*operands(avals))
+        return Aval(shape, to_float(dt) if kind == "float" else dt)
+    return rule
+
+
+def unary(name, *, float_out=True, dtypes=DTYPES, dtype_error=None, doc=""):
+    defsig(name, inputs=1, shape=_unary_shape(float_out), dtypes=dtypes, elementwise=True,
+           dtype_error=dtype_error, doc=doc)
+
+
+def binary(name, *, kind="promote", dtypes=DTYPES, bools=None, doc=""):
+    """kind: "promote" (the promoted type), "float" (at least float32) or "bool" (a comparison).
+    bools: the message refusing two bool inputs (PyTorch refuses `-` on bools), or None."""
+    defsig(name, inputs=2, shape=_binary_shape(kind, bools), dtypes=dtypes, elementwise=True, doc=doc)
+
+
+unary("neg", float_out=False, dtypes=DTYPES[:4],
+      dtype_error="Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a "
+                  "mask, use the `~` or `logical_not()` operator instead.",
+      doc="-x; PyTorch refuses it on bool (use logical_not)")
+unary("exp", doc="e ** x")
+unary("log", doc="natural logarithm")
+unary("sin", doc="sine")
+unary("cos", doc="cosine")
+unary("tan", doc="tangent")
+unary("tanh", doc="hyperbolic tangent")
+unary("sigmoid", doc="1 / (1 + exp(-x))")
+unary("sqrt", doc="square root")
+unary("abs", float_out=False, doc="absolute value")
+unary("square", float_out=False, doc="x * x")
+unary("relu", float_out=False, doc="max(x, 0); the gradient at 0 is 0, as in PyTorch")
+unary("sign", float_out=False, doc="no gradient (zero almost everywhere); the identity on bool, as in PyTorch")
+unary("stop_gradient", float_out=False, doc="identity whose gradient is blocked (PyTorch's detach)")
+unary("logical_not", float_out=False, dtypes=("bool",), doc="not x")
+
+binary("add", doc="x + y")
+binary("sub", bools="Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                    "`logical_xor()` operator instead.", doc="x - y")
+binary("mul", doc="x * y")
+binary("div", kind="float", doc="x / y (true division: float result)")
+binary("pow", doc="x ** y; the y-gradient is 0 where x == 0, as in PyTorch")
+binary("maximum", doc="larger of x and y; ties split the gradient evenly, as in PyTorch")
+binary("minimum", doc="smaller of x and y; ties split the gradient evenly, as in PyTorch")
+for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
+    binary(_name, kind="bool", doc=f"x {_sym} y, compared in the promoted type: bool result, no gradient")
+binary("logical_and", kind="bool", dtypes=("bool",), doc="x and y")
+binary("logical_or", kind="bool", dtypes=("bool",), doc="x or y")
+
+
+def _pow_scalar_shape(avals, attrs):
+    (x,) = avals
+    e = attrs["exponent"]
+    return Aval(x.shape, x.dtype if is_float(x.dtype) or (e == int(e) and e >= 0) else to_float(x.dtype))
+
+
+defsig("pow_scalar", inputs=1, attrs={"exponent": Attr("float", doc="the exponent")}, shape=_pow_scalar_shape,
+       elementwise=True, doc="x ** exponent for a scalar exponent")
+
+
+def _same_shape(avals, attrs):
+    return Aval(avals[0].shape, avals[0].dtype)
+
+
+defsig("clamp", inputs=1, attrs={"min": Attr("optfloat", None, "lower bound; none = unbounded"),
+                                 "max": Attr("optfloat", None, "upper bound; none = unbounded")},
+       shape=_same_shape, elementwise=True, doc="limit values to [min, max]; either bound may be omitted")
+
+
+def _where_shape(avals, attrs):
+    c, x, y = avals
+    if c.dtype != "bool":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{LEGACY_NAMES[c.dtype]}")
+    return Aval(shapes.broadcast(c.shape, x.shape, y.shape), result_type(*operands((x, y))))
+
+
+defsig("where", inputs=3, shape=_where_shape, elementwise=True,
+       doc="x where cond, else y (cond: bool; x and y promoted)")
+
+
+def _cast_shape(avals, attrs):
+    if attrs["dtype"] not in DTYPES:
+        raise ValueError(f"unknown dtype '{attrs['dtype']}' (known: {', '.join(DTYPES)})")
+    return Aval(avals[0].shape, attrs["dtype"])
+
+
+defsig("cast", inputs=1, attrs={"dtype": Attr("string", doc="target dtype name: " + ", ".join(DTYPES))},
+       shape=_cast_shape, elementwise=True, doc="convert to another dtype; gradients flow between float types only")
+defsig("zeros_like", inputs=1, shape=_same_shape, shape_only=True, doc="zeros of x's shape and dtype")
+defsig("ones_like", inputs=1, shape=_same_shape, shape_only=True, doc="ones of x's shape and dtype")

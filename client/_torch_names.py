@@ -1,33 +1,61 @@
-"""PyTorch cosmetics: the grad_fn name PyTorch shows for each engine op, and whether its
-backward node saves tensors (only those make a second backward without retain_graph fail)."""
+"""PyTorch's autograd bookkeeping per engine op: the grad_fn name it shows, and which tensors its
+backward node saves (those are what version counters and retain_graph protect)."""
 from __future__ import annotations
 
-# op -> (grad_fn name, saves tensors). An op missing here (say, one only the server's backward
-# graphs use) still records history, under a name made from its own.
-_NAMES: dict[str, tuple[str, bool]] = {
-    "neg": ("NegBackward0", False), "exp": ("ExpBackward0", True), "log": ("LogBackward0", True),
-    "sin": ("SinBackward0", True), "cos": ("CosBackward0", True), "tan": ("TanBackward0", True),
-    "tanh": ("TanhBackward0", True), "sigmoid": ("SigmoidBackward0", True),
-    "relu": ("ReluBackward0", True), "abs": ("AbsBackward0", True), "sqrt": ("SqrtBackward0", True),
-    "square": ("PowBackward0", True), "sign": ("SignBackward0", False),
-    "add": ("AddBackward0", False), "sub": ("SubBackward0", False), "mul": ("MulBackward0", True),
-    "div": ("DivBackward0", True), "pow": ("PowBackward1", True),
-    "maximum": ("MaximumBackward0", True), "minimum": ("MinimumBackward0", True),
-    "pow_scalar": ("PowBackward0", True), "clamp": ("ClampBackward1", True),
-    "where": ("WhereBackward0", True), "cast": ("ToCopyBackward0", False),
-    "sum": ("SumBackward0", False), "mean": ("MeanBackward0", False),
-    "prod": ("ProdBackward0", True), "max": ("MaxBackward1", True), "min": ("MinBackward1", True),
-    "norm": ("LinalgVectorNormBackward0", True), "logsumexp": ("LogsumexpBackward0", True),
-    "softmax": ("SoftmaxBackward0", True), "log_softmax": ("LogSoftmaxBackward0", True),
-    "dot": ("DotBackward0", True), "matmul": ("MmBackward0", True),
-    "transpose": ("PermuteBackward0", False), "reshape": ("ViewBackward0", False),
-    "broadcast_to": ("ExpandBackward0", False), "squeeze": ("SqueezeBackward1", False),
-    "unsqueeze": ("UnsqueezeBackward0", False), "concat": ("CatBackward0", False),
-    "stack": ("StackBackward0", False), "slice": ("SliceBackward0", False),
-    "take": ("IndexBackward0", True), "gather": ("GatherBackward0", True),
-    "scatter_add": ("ScatterAddBackward0", True), "gather_add": ("ScatterAddBackward0", True),
-    "sum_to": ("SumToSizeBackward0", False),
+# op -> grad_fn name. An op missing here (say, one only the server's backward graphs use) still records
+# history, under a name made from its own.
+_NAMES: dict[str, str] = {
+    "neg": "NegBackward0", "exp": "ExpBackward0", "log": "LogBackward0", "sin": "SinBackward0",
+    "cos": "CosBackward0", "tan": "TanBackward0", "tanh": "TanhBackward0", "sigmoid": "SigmoidBackward0",
+    "relu": "ReluBackward0", "abs": "AbsBackward0", "sqrt": "SqrtBackward0", "square": "PowBackward0",
+    "sign": "SignBackward0", "add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
+    "div": "DivBackward0", "pow": "PowBackward1", "maximum": "MaximumBackward0", "minimum": "MinimumBackward0",
+    "pow_scalar": "PowBackward0", "clamp": "ClampBackward1", "where": "WhereBackward0", "cast": "ToCopyBackward0",
+    "sum": "SumBackward0", "mean": "MeanBackward0", "prod": "ProdBackward0", "max": "MaxBackward1",
+    "min": "MinBackward1", "norm": "LinalgVectorNormBackward0", "logsumexp": "LogsumexpBackward0",
+    "softmax": "SoftmaxBackward0", "log_softmax": "LogSoftmaxBackward0", "dot": "DotBackward0",
+    "matmul": "MmBackward0", "transpose": "PermuteBackward0", "reshape": "ViewBackward0",
+    "broadcast_to": "ExpandBackward0", "squeeze": "SqueezeBackward1", "unsqueeze": "UnsqueezeBackward0",
+    "concat": "CatBackward0", "stack": "StackBackward0", "slice": "SliceBackward0", "take": "IndexBackward0",
+    "gather": "GatherBackward0", "scatter_add": "ScatterAddBackward0", "gather_add": "ScatterAddBackward0",
+    "sum_to": "SumToSizeBackward0", "diagonal": "DiagonalBackward0", "slice_scatter": "CopySlices",
+    "diagonal_scatter": "CopySlices", "put": "IndexPutBackward0",
 }
+
+# Which tensors PyTorch's backward node for an op saves, as (inputs, output): inputs "all" (every input),
+# "cross" (each input only when another input requires grad: mul, dot, matmul), "div" (the divisor, and
+# the dividend when the divisor requires grad), "first"; output True when the result is saved. Only saved
+# tensors make an in-place change fail the backward, and make a second backward need retain_graph.
+SAVES: dict[str, tuple[str | None, bool]] = {
+    "exp": (None, True), "log": ("all", False), "sin": ("all", False), "cos": ("all", False),
+    "tan": (None, True), "tanh": (None, True), "sigmoid": (None, True), "relu": (None, True),
+    "abs": ("all", False), "sqrt": (None, True), "square": ("all", False), "mul": ("cross", False),
+    "div": ("div", False), "pow": ("all", True), "maximum": ("all", False), "minimum": ("all", False),
+    "pow_scalar": ("all", False), "clamp": ("all", False), "where": ("first", False),
+    "prod": ("all", True), "max": ("all", True), "min": ("all", True), "norm": ("all", True),
+    "logsumexp": ("all", True), "softmax": (None, True), "log_softmax": (None, True), "dot": ("cross", False),
+    "matmul": ("cross", False), "take": ("all", False), "gather": ("all", False),
+    "scatter_add": ("all", False), "gather_add": ("all", False), "put": ("all", False),
+}
+
+
+def saved_inputs(op: str, requires_grad: list[bool]) -> list[int]:
+    """Positions of the inputs PyTorch's backward node for `op` saves."""
+    rule = SAVES.get(op, (None, False))[0]
+    n = len(requires_grad)
+    if rule == "all":
+        return list(range(n))
+    if rule == "first":
+        return [0]
+    if rule == "cross":
+        return [j for j in range(n) if any(requires_grad[k] for k in range(n) if k != j)]
+    if rule == "div":
+        return [1] + ([0] if requires_grad[1] else [])
+    return []
+
+
+def saves_output(op: str) -> bool:
+    return SAVES.get(op, (None, False))[1]
 
 
 # Results PyTorch gives no grad_fn: booleans, indices, and values that do not depend on their input's.
@@ -42,17 +70,16 @@ def records_history(op: str) -> bool:
 
 
 def saves_tensors(op: str) -> bool:
-    return _NAMES.get(op, ("", True))[1]
+    inputs, output = SAVES.get(op, (None, op not in _NAMES))
+    return inputs is not None or output
 
 
 def grad_fn_name(op: str, attrs: dict, input_ndims: list[int | None],
                  output_ndim: int | None = None) -> str:
     """The PyTorch class name, refined where PyTorch picks an overload by arguments
     (from whatever ranks are known; no round trip is made for a cosmetic name)."""
-    name = _NAMES[op][0] if op in _NAMES else \
+    name = _NAMES[op] if op in _NAMES else \
         "".join(w.capitalize() for w in op.split("_")) + "Backward0"
-    if op in ("sum", "mean") and attrs.get("axes") is not None:
-        return name[:-1] + "1"          # SumBackward1 / MeanBackward1: reduction over dims
     if op == "matmul":
         a, b = (input_ndims + [None, None])[:2]
         if (a is None or b is None) and output_ndim in (0, 1):

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradwire import dtypes, errors
-from gradwire.core import codec
-from gradwire._torch_names import records_history, saves_tensors
+from gradwire import errors
+from gradwire.core import codec, signature
+from gradwire.core.dtypes import LEGACY_NAMES
+from gradwire.core.signature import Aval
+from gradwire._torch_names import grad_fn_name, records_history, saves_tensors
 from gradwire.graph import Node, differentiable_history
 from gradwire.tensor import Tensor, leaf_from_data
 
@@ -53,6 +55,29 @@ def _check_seeds(roots, seeds, *, realize: bool) -> None:
             raise RuntimeError(_shape_mismatch(k, seed.value, root.value))
 
 
+def _check_versions(history) -> None:
+    """PyTorch's version-counter check: a tensor a backward node saved must not have been written in place
+    since (the first such node a backward would reach is named)."""
+    for node in sorted(history, key=lambda n: n.seq, reverse=True):
+        for counter, version, ref, dtype, shape, producer in node.saved:
+            if counter.value == version:
+                continue
+            tensor = ref() if ref is not None else None
+            if producer is None and tensor is not None:
+                producer = tensor._node if tensor.grad_fn is not None else None
+            which = ""
+            if producer is not None and producer.op is not None and producer.requires_grad:
+                name = producer.label or grad_fn_name(producer.op, producer.attrs,
+                                                      [n.ndim for n in producer.inputs], producer.ndim)
+                which = f", which is output 0 of {name.split('Backward')[0]},"
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: [torch.{LEGACY_NAMES[dtype]}Tensor {list(shape)}]{which} is at version "
+                f"{counter.value}; expected version {version} instead. Hint: enable anomaly detection to find "
+                "the operation that failed to compute its gradient, with "
+                "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
 def _seed_nodes(outputs, grad_outputs) -> list:
     if grad_outputs is None:
         return [None] * len(outputs)
@@ -87,6 +112,7 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
     # PyTorch frees a node's saved tensors after a backward; nodes that save none stay usable.
     if any(n.freed and saves_tensors(n.op) for n in history):
         raise RuntimeError(SECOND_BACKWARD)
+    _check_versions(history)
     seeds = _seed_nodes(outputs, grad_outputs)
     _check_seeds(roots, seeds, realize=False)
     session = roots[0].session
@@ -115,10 +141,10 @@ def _backward_graph_nodes(session, graph, response) -> list[Node]:
         if pb_node.op == "constant":
             node = Node(session, "constant", attrs=attrs, value=attrs["value"])
         else:
+            attrs, aval = signature.infer(pb_node.op, [Aval(i.shape, i.dtype) for i in inputs], attrs)
             node = Node(session, pb_node.op, inputs, attrs,
                         requires_grad=records_history(pb_node.op)
-                        and any(i.requires_grad for i in inputs),
-                        dtype_hint=dtypes.hint(pb_node.op, [i.dtype for i in inputs], attrs))
+                        and any(i.requires_grad for i in inputs), shape=aval.shape, dtype=aval.dtype)
         node.prefix = prefix
         nodes.append(node)
     result = []
@@ -138,7 +164,8 @@ def _accumulate(target: Tensor, gradient) -> None:
     elif target.grad is None:
         target.grad = Tensor._wrap(Node(target._node.session, None, value=gradient))
     else:
-        target.grad._replace_value(target.grad._value() + gradient)
+        g = target.grad
+        g._storage.write(Node(g._node.session, None, value=g._value() + gradient))
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):

@@ -55,34 +55,3 @@ def scalar_dtype(value) -> DType:
     if isinstance(value, (int, np.integer)):
         return int64
     return DEFAULT_FLOAT
-
-
-# Dtype hints for pending (not yet computed) nodes. The server is the authority on dtypes;
-# the client only needs a hint to give a Python scalar its partner's dtype (PyTorch's rule:
-# `2 * x` keeps x's dtype) without a round trip. Real dtypes replace hints on realization.
-_BOOL_RESULT = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                          "logical_not", "all", "any"})
-_FLOAT_RESULT = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "sqrt", "div",
-                           "softmax", "log_softmax", "logsumexp", "mean", "norm"})
-_RANK = {"bool": 0, "int32": 1, "int64": 2, "float32": 3, "float64": 4}
-
-
-def promote(a: str, b: str) -> str:
-    """PyTorch's promotion between tensors: float beats int beats bool; wider wins within a kind."""
-    return a if _RANK[a] >= _RANK[b] else b
-
-
-def hint(op: str, input_dtypes: list[str], attrs: dict) -> str:
-    if op in _BOOL_RESULT:
-        return "bool"
-    if op == "cast":
-        return attrs["dtype"]
-    data = input_dtypes[1:] if op == "where" else input_dtypes
-    if op in ("take", "gather", "scatter_add", "gather_add"):
-        data = input_dtypes[:1]
-    out = data[0] if data else "float32"
-    for d in data[1:]:
-        out = promote(out, d)
-    if op in _FLOAT_RESULT and _RANK[out] < _RANK["float32"]:
-        return "float32"
-    return out

@@ -70,15 +70,10 @@ def full(size, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
 
 
 def _like(input: Tensor, fill, dtype, requires_grad) -> Tensor:
-    if input._node.value is None and not requires_grad and fill in (0, 1):
-        # Shape is known only to the server: stay lazy rather than pay a round trip for it.
-        from gradwire import ops
-        out = ops.apply("ones_like" if fill == 1 else "zeros_like", input.detach())
-        return out if dtype is None else ops.cast(out, dtype)
-    value = input._value()
-    out = dtypes.as_dtype(dtype).numpy if dtype is not None else value.dtype
-    return leaf_from_data(input._node.session, np.full(value.shape, fill, dtype=out), None,
-                          requires_grad)
+    """Shape and dtype are known at the call, so the value is made here: no request, no dependency."""
+    node = input._node
+    out = dtypes.as_dtype(dtype if dtype is not None else node.dtype).numpy
+    return leaf_from_data(node.session, np.full(node.shape, fill, dtype=out), None, requires_grad)
 
 
 def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:

@@ -14,15 +14,16 @@ _seq = itertools.count()
 class Node:
     """One immutable operation (or leaf value). Tensors point at nodes; nodes point at inputs.
 
-    `value` is filled in when the server returns it. `seq` is the creation order, which is a
-    topological order, so sorting by it lays out any set of nodes validly and stably.
+    `shape` and `dtype` are known when the node is made (from the op's signature, the rule the
+    server applies too); `value` is filled in when the server returns it. `seq` is the creation
+    order, which is a topological order, so sorting by it lays out any set of nodes validly and stably.
     """
 
-    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq",
-                 "dtype_hint", "handle", "sink", "freed", "label", "prefix", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq", "shape",
+                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "__weakref__")
 
     def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
-                 dtype_hint=None, label=None):
+                 shape=None, dtype=None, label=None):
         self.op = op                      # None for a leaf (a value the client holds)
         self.inputs = tuple(inputs)
         self.attrs = attrs or {}
@@ -30,7 +31,11 @@ class Node:
         self.requires_grad = requires_grad
         self.session = session
         self.seq = next(_seq)
-        self.dtype_hint = dtype_hint if value is None else value.dtype.name
+        if value is not None:
+            shape, dtype = value.shape, value.dtype.name
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.saved = ()                   # (version counter, version) of each tensor its backward saves
         self.handle = None                # weakref to the Tensor made with this node
         self.sink = None                  # weakref to the leaf Tensor whose .grad this feeds
         self.freed = False                # a backward without retain_graph went through it
@@ -44,8 +49,8 @@ class Node:
         return self.op is None
 
     @property
-    def dtype(self) -> str:
-        return self.value.dtype.name if self.value is not None else self.dtype_hint
+    def ndim(self) -> int:
+        return len(self.shape)
 
     def alive(self) -> bool:
         """Whether the user can still reach this node's tensor (then its value is worth returning)."""

@@ -5,15 +5,20 @@ import numbers
 
 import numpy as np
 
+import math
+import weakref
+
 from gradwire import dtypes
 from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import records_history
+from gradwire._views import Step, VersionCounter, view_strides
+from gradwire.core import shapes, signature
+from gradwire.core.dtypes import result_type
+from gradwire.core.signature import Aval
+from gradwire.core.structural import BIG as _BIG
 from gradwire.graph import Node
 from gradwire.session import current_session
 from gradwire.tensor import Tensor, leaf_from_data
-
-# Slice bounds the engine reads as "to the end" (see the op catalogue's `slice` row).
-_BIG = 2 ** 62
 
 
 def session_of(args):
@@ -33,43 +38,83 @@ def _is_scalar(x) -> bool:
                                                          and x.dtype.kind in "biuf")
 
 
-def _scalar_node(session, value, ref: str | None) -> Node:
-    """A Python scalar as PyTorch treats it: it takes its tensor partner's dtype, except that a
-    float with an integer tensor gives the default float and an int with a bool tensor int64."""
-    value = value.item() if isinstance(value, (np.ndarray, np.generic)) else value
-    own = dtypes.scalar_dtype(value).name
-    if ref is None or (own == "float32" and ref not in ("float32", "float64")) \
-            or (own == "int64" and ref == "bool"):
-        dtype = own
-    else:
-        dtype = ref
-    arr = np.array(value, dtype=dtype)
-    return Node(session, "constant", attrs={"value": arr}, value=arr)
+def _operand(x):
+    """(dtype, ndim, is a Python scalar) for torch.result_type."""
+    if isinstance(x, Tensor):
+        node = x._node
+        return node.dtype, node.ndim, False
+    if _is_scalar(x):
+        x = x.item() if isinstance(x, (np.ndarray, np.generic)) else x
+        return dtypes.scalar_dtype(x).name, 0, True
+    arr = np.asarray(x)
+    return dtypes.as_dtype(arr.dtype).name if arr.dtype.kind != "f" else "float32", arr.ndim, False
 
 
-def _as_node(x, session, ref) -> Node:
+def _as_node(x, session, dtype) -> Node:
+    """A Python scalar becomes a constant of the operation's result dtype (PyTorch computes with the
+    scalar in that type); other data becomes a leaf."""
     if isinstance(x, Tensor):
         return x._node
     if _is_scalar(x):
-        return _scalar_node(session, x, ref)
+        value = x.item() if isinstance(x, (np.ndarray, np.generic)) else x
+        arr = np.array(value, dtype=dtype)
+        return Node(session, "constant", attrs={"value": arr}, value=arr)
     return leaf_from_data(session, x)._node
 
 
-def apply(op: str, *args, attrs: dict | None = None, label: str | None = None,
-          ref_args=None) -> Tensor:
-    """Record `op(*args)`; Python scalars and arrays among args become constants and leaves."""
-    session = session_of(args)
-    ref = None
-    for a in (args if ref_args is None else ref_args):
+def _saved(op: str, nodes, args, out: Node):
+    """What PyTorch's backward node for op saves: (counter, version, tensor, dtype, shape, grad_fn) per
+    saved tensor, checked when a backward reaches this node."""
+    from gradwire._torch_names import saved_inputs, saves_output
+    saved = []
+    for j in saved_inputs(op, [n.requires_grad for n in nodes]):
+        a = args[j] if j < len(args) else None
         if isinstance(a, Tensor):
-            ref = a._node.dtype if ref is None else dtypes.promote(ref, a._node.dtype)
-    nodes = [_as_node(a, session, ref) for a in args]
-    attrs = attrs or {}
+            saved.append((a._version, a._version.value, weakref.ref(a), nodes[j].dtype, nodes[j].shape, None))
+    if saves_output(op):
+        saved.append((None, 0, None, out.dtype, out.shape, out))
+    return tuple(saved)
+
+
+def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None = None) -> Node:
+    """A node for op on nodes, with its shape and dtype from the op's signature: a bad call raises here,
+    with PyTorch's exception type and message."""
+    attrs, aval = signature.infer(op, [Aval(n.shape, n.dtype) for n in nodes], attrs or {})
     requires_grad = (is_grad_enabled() and records_history(op)
                      and builtins_any(n.requires_grad for n in nodes))
-    node = Node(session, op, nodes, attrs, requires_grad=requires_grad, label=label,
-                dtype_hint=dtypes.hint(op, [n.dtype for n in nodes], attrs))
-    return Tensor._wrap(node)
+    return Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
+                requires_grad=requires_grad, shape=aval.shape, dtype=aval.dtype, label=label)
+
+
+def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, ref_args=None) -> Tensor:
+    """Record `op(*args)`; Python scalars become constants of the result type and arrays become leaves.
+    ref_args: the arguments whose types decide the result type (default: all)."""
+    session = session_of(args)
+    refs = [_operand(a) for a in (args if ref_args is None else ref_args)]
+    dtype = result_type(*refs) if refs else None
+    nodes = [_as_node(a, session, dtype) for a in args]
+    node = node_op(op, *nodes, attrs=attrs, label=label)
+    version = VersionCounter()
+    if node.requires_grad:
+        node.saved = _saved(op, nodes, args, node)
+        if node.saved and node.saved[-1][0] is None:
+            node.saved = node.saved[:-1] + ((version,) + node.saved[-1][1:],)
+    return Tensor._wrap(node, version)
+
+
+def fit(node: Node, shape, dtype: str, label: str | None = None) -> Node:
+    """node broadcast to shape and cast to dtype, as copy_ and setitem take their source."""
+    if node.shape != tuple(shape):
+        node = node_op("broadcast_to", node, attrs={"shape": tuple(shape)}, label=label)
+    if node.dtype != dtype:
+        node = node_op("cast", node, attrs={"dtype": dtype}, label=label)
+    return node
+
+
+def view_op(x: Tensor, op: str, attrs: dict, label: str | None = None) -> Tensor:
+    """A view of x: the op's result shares x's storage, so writes through either reach the other."""
+    node = node_op(op, x._node, attrs=attrs, label=label)
+    return x._alias(node, Step(op, node.attrs))
 
 
 def _axes(dim):
@@ -138,11 +183,13 @@ def compare(op: str, input, other):
 
 # -- reductions -------------------------------------------------------------------------------
 def sum(input, dim=None, keepdim=False):
-    return apply("sum", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)})
+    return apply("sum", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
+                 label="SumBackward0" if dim is None else "SumBackward1")
 
 
 def mean(input, dim=None, keepdim=False):
-    return apply("mean", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)})
+    return apply("mean", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
+                 label="MeanBackward0" if dim is None else "MeanBackward1")
 
 
 def prod(input, dim=None, keepdim=False):
@@ -275,49 +322,178 @@ def stack(tensors, dim=0):
 
 
 def reshape(input, shape):
-    return apply("reshape", input, attrs={"shape": tuple(int(s) for s in shape)})
+    """A view where PyTorch's strides allow one (contiguous inputs), else a copy (as PyTorch's reshape)."""
+    target = shapes.reshape(input.shape, tuple(int(s) for s in shape))
+    if view_strides(input.shape, input._strides, target) is not None:
+        return view_op(input, "reshape", {"shape": target})
+    return apply("reshape", input, attrs={"shape": target}, label="UnsafeViewBackward0")
+
+
+def view(input, shape):
+    target = shapes.reshape(input.shape, tuple(int(s) for s in shape))
+    if view_strides(input.shape, input._strides, target) is None:
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                           "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return view_op(input, "reshape", {"shape": target})
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    shape = tuple(input.shape)
+    if not shape:
+        return reshape(input, (1,))
+    start, end = _dim(start_dim, len(shape)), _dim(end_dim, len(shape))
+    if start > end:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    return reshape(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
 
 def permute(input, dims):
-    return apply("transpose", input, attrs={"perm": None if dims is None else tuple(dims)})
+    return view_op(input, "transpose", {"perm": tuple(int(d) for d in dims)})
 
 
 def transpose(input, dim0, dim1):
-    perm = list(range(input.ndim))
-    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
-    return apply("transpose", input, attrs={"perm": tuple(perm)}, label="TransposeBackward0")
+    n = input.ndim
+    perm = list(range(n))
+    a, b = _dim(dim0, n), _dim(dim1, n)
+    if n:
+        perm[a], perm[b] = perm[b], perm[a]
+    return view_op(input, "transpose", {"perm": tuple(perm)}, "TransposeBackward0")
+
+
+swapaxes = swapdims = transpose
 
 
 def unsqueeze(input, dim):
-    return apply("unsqueeze", input, attrs={"axis": int(dim)})
+    return view_op(input, "unsqueeze", {"axis": int(dim)})
 
 
 def squeeze(input, dim=None):
-    return apply("squeeze", input, attrs={"axes": _axes(dim)})
+    return view_op(input, "squeeze", {"axes": _axes(dim)}, "SqueezeBackward0" if dim is None else None)
+
+
+def expand(input, sizes):
+    """Broadcast to sizes (a view); -1 keeps a dimension."""
+    shape = tuple(input.shape)
+    lead = len(sizes) - len(shape)
+    target = tuple(shape[k - lead] if d == -1 and k >= lead else int(d) for k, d in enumerate(sizes))
+    return view_op(input, "broadcast_to", {"shape": target}, "ExpandBackward0")
+
+
+def _dim(dim, ndim: int) -> int:
+    return shapes.axis(int(dim), ndim)
+
+
+def _slice_dim(input, dim: int, start: int, stop: int, step: int = 1, label=None):
+    """A view of input sliced along one dim."""
+    return view_op(input, "slice", {"starts": (0,) * dim + (start,), "stops": (_BIG,) * dim + (stop,),
+                                    "steps": (1,) * dim + (step,)}, label)
+
+
+def select(input, dim, index):
+    shape = tuple(input.shape)
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _dim(dim, len(shape))
+    size = shape[d]
+    if not -size <= int(index) < size:
+        raise IndexError(f"select(): index {int(index)} out of range for tensor of size {list(shape)} at "
+                         f"dimension {d}")
+    i = int(index) % size
+    return view_op(_slice_dim(input, d, i, i + 1), "squeeze", {"axes": (d,)}, "SelectBackward0")
+
+
+def narrow(input, dim, start, length):
+    shape = tuple(input.shape)
+    d = _dim(dim, len(shape))
+    start, length = int(start), int(length)
+    if start < 0:
+        start += shape[d]
+    if start + length > shape[d] or start < 0 or length < 0:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({shape[d]}).")
+    return _slice_dim(input, d, start, start + length)
+
+
+def unbind(input, dim=0):
+    d = _dim(dim, input.ndim)
+    parts = []
+    for i in range(input.shape[d]):
+        part = _slice_dim(input, d, i, i + 1)
+        parts.append(view_op(part, "squeeze", {"axes": (d,)}, "UnbindBackward0"))
+    return tuple(parts)
+
+
+def split(input, split_size_or_sections, dim=0):
+    d = _dim(dim, input.ndim)
+    n = input.shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size <= 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        sizes = [min(size, n - k) for k in range(0, n, size)] if size else [0]
+        label = "SplitBackward0"
+    else:
+        sizes = [int(k) for k in split_size_or_sections]
+        if builtins_sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size "
+                               f"at dimension {d}), but got split_sizes={sizes}")
+        label = "SplitWithSizesBackward0"
+    out, start = [], 0
+    for size in sizes:
+        out.append(_slice_dim(input, d, start, start + size, label=label))
+        start += size
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    if int(chunks) <= 0:
+        raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(int(chunks)))
+    n = input.shape[_dim(dim, input.ndim)]
+    return split(input, max(-(-n // int(chunks)), 1), dim)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    return view_op(input, "diagonal", {"offset": int(offset), "axis1": int(dim1), "axis2": int(dim2)})
 
 
 def cast(input, dtype):
-    return apply("cast", input, attrs={"dtype": dtypes.as_dtype(dtype).name})
+    name = dtypes.as_dtype(dtype).name
+    return input if input._node.dtype == name else apply("cast", input, attrs={"dtype": name})
 
 
 def _is_array_index(k) -> bool:
-    return not (k is None or isinstance(k, slice) or
+    return not (k is None or k is Ellipsis or isinstance(k, slice) or
                 (isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, bool)))
 
 
-def getitem(x: Tensor, key) -> Tensor:
-    """Basic slicing, integers, None and one integer-array index (as a `take`); several integer-array
-    indices select pointwise, as in NumPy and PyTorch (see `_pointwise`)."""
+def _expand_ellipsis(x: Tensor, key) -> tuple:
     if not isinstance(key, tuple):
         key = (key,)
-    if builtins_any(k is Ellipsis for k in key):
-        i = key.index(Ellipsis)
-        used = builtins_sum(1 for k in key if k is not None and k is not Ellipsis)
-        key = key[:i] + (slice(None),) * (x.ndim - used) + key[i + 1:]
-    key = _masks_to_indices(key)
+    at = [i for i, k in enumerate(key) if k is Ellipsis]     # `is`, never ==: keys may hold tensors
+    if len(at) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if at:
+        i = at[0]
+        used = builtins_sum(_index_dims(k) for k in key if k is not None and k is not Ellipsis)
+        key = key[:i] + (slice(None),) * builtins_max(x.ndim - used, 0) + key[i + 1:]
+    return key
+
+
+def _index_dims(k) -> int:
+    """How many dims of the indexed tensor one index entry consumes (a bool mask: its own rank)."""
+    if isinstance(k, (Tensor, np.ndarray)) and k.dtype in (np.bool_, dtypes.bool_):
+        return k.ndim
+    return 1
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    """Basic indexing (integers, slices, None, ...) gives a view, as in PyTorch; one integer-array index is
+    a `take`, several select pointwise (see `_pointwise`), a bool mask selects where it is True."""
+    key = _masks_to_indices(_expand_ellipsis(x, key))
     if builtins_sum(1 for k in key if _is_array_index(k)) > 1:
         return _pointwise(x, key)
-    known_shape = x._node.value.shape if x._node.value is not None else None
+    shape = x._node.shape
+    if builtins_sum(1 for k in key if k is not None) > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
     starts, stops, steps, ints, takes, news = [], [], [], [], [], []
     axis = out_axis = 0
     for k in key:
@@ -326,22 +502,14 @@ def getitem(x: Tensor, key) -> Tensor:
             out_axis += 1
             continue
         if isinstance(k, slice):
-            step = 1 if k.step is None else int(k.step)
-            if step <= 0:
-                raise ValueError("step must be greater than zero")
-            starts.append(0 if k.start is None else int(k.start))
-            stops.append(_BIG if k.stop is None else int(k.stop))
-            steps.append(step)
+            starts.append(_start(k))
+            stops.append(_stop(k))
+            steps.append(_step(k))
             out_axis += 1
         elif isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, bool):
-            k = int(k)
-            if known_shape is not None:
-                size = known_shape[axis] if axis < len(known_shape) else None
-                if size is None:
-                    raise IndexError(f"too many indices for tensor of dimension {len(known_shape)}")
-                if not -size <= k < size:
-                    raise IndexError(f"index {k} is out of bounds for dimension {axis} "
-                                     f"with size {size}")
+            k, size = int(k), shape[axis]
+            if not -size <= k < size:
+                raise IndexError(f"index {k} is out of bounds for dimension {axis} with size {size}")
             starts.append(k)
             stops.append(k + 1 if k != -1 else _BIG)
             steps.append(1)
@@ -349,22 +517,21 @@ def getitem(x: Tensor, key) -> Tensor:
         else:
             index = k if isinstance(k, Tensor) else leaf_from_data(x._node.session, np.asarray(k))
             if index._node.dtype in ("float32", "float64", "bool"):
-                raise IndexError("tensors used as indices must be long, int or bool tensors; "
-                                 "gradwire supports integer-array indices only")
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             takes.append((axis, index))
             starts.append(0)
             stops.append(_BIG)
             steps.append(1)
             out_axis += index.ndim
         axis += 1
+    step = view_op if not takes else (lambda t, op, attrs, label=None: apply(op, t, attrs=attrs, label=label))
     out = x
     trimmed = len(starts)
     while trimmed and (starts[trimmed - 1], stops[trimmed - 1], steps[trimmed - 1]) == (0, _BIG, 1):
         trimmed -= 1
     if trimmed:
-        out = apply("slice", out, attrs={"starts": tuple(starts[:trimmed]),
-                                         "stops": tuple(stops[:trimmed]),
-                                         "steps": tuple(steps[:trimmed])})
+        out = step(out, "slice", {"starts": tuple(starts[:trimmed]), "stops": tuple(stops[:trimmed]),
+                                  "steps": tuple(steps[:trimmed])})
     shift = 0
     for axis_, index in takes:
         out = apply("take", out, index, attrs={"axis": axis_ + shift})
@@ -372,13 +539,63 @@ def getitem(x: Tensor, key) -> Tensor:
     if ints:
         # Integer-indexed axes sit after any take's inserted index dimensions.
         squeeze_axes = tuple(a + builtins_sum(i.ndim - 1 for ax, i in takes if ax < a) for a in ints)
-        out = apply("squeeze", out, attrs={"axes": squeeze_axes},
-                    label="IndexBackward0" if takes else "SelectBackward0")
+        out = step(out, "squeeze", {"axes": squeeze_axes}, "IndexBackward0" if takes else "SelectBackward0")
     for position in news:
-        out = apply("unsqueeze", out, attrs={"axis": position})
-    if out is x:   # x[:] or x[...]: still a new tensor, as in PyTorch
-        out = apply("slice", x, attrs={"starts": (0,), "stops": (_BIG,), "steps": (1,)})
+        out = step(out, "unsqueeze", {"axis": position})
+    if out is x:   # x[:] or x[...]: still a new tensor (a view), as in PyTorch
+        out = view_op(x, "slice", {"starts": (0,), "stops": (_BIG,), "steps": (1,)} if x.ndim else
+                      {"starts": (), "stops": (), "steps": ()}, "AliasBackward0")
     return out
+
+
+def setitem(x: Tensor, key, value) -> None:
+    """x[key] = value, in place: through a view for basic indexing (so a write into a slice reaches x and
+    its other views), `where` for one bool mask, and a flat `put` for integer-array indices."""
+    key = _expand_ellipsis(x, key)
+    if not builtins_any(_is_array_index(k) for k in key):
+        getitem(x, key).copy_(value)
+        return
+    node = x._node
+    mask = key[0] if key and isinstance(key[0], (Tensor, np.ndarray)) and key[0].dtype in (
+        np.bool_, dtypes.bool_) else None
+    if mask is not None and builtins_all(isinstance(k, slice) and k == slice(None) for k in key[1:]) \
+            and tuple(mask.shape) == node.shape[:mask.ndim]:
+        rest = node.shape[mask.ndim:]
+        src = value._node if isinstance(value, Tensor) else _as_node(value, node.session, node.dtype)
+        if shapes_broadcast_to(src.shape, rest):
+            m = mask if isinstance(mask, Tensor) else leaf_from_data(node.session, mask)
+            m = m.reshape(tuple(mask.shape) + (1,) * len(rest))
+            x._write(node_op("where", m._node, fit(src, rest, node.dtype), node, label="IndexPutBackward0"))
+            return
+    positions = np.arange(math.prod(node.shape), dtype=np.int64).reshape(node.shape)[_numpy_key(key)]
+    src = value._node if isinstance(value, Tensor) else _as_node(value, node.session, node.dtype)
+    if not shapes_broadcast_to(src.shape, positions.shape):
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(src.shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(positions.shape)}")
+    flat = node_op("reshape", fit(src, positions.shape, node.dtype), attrs={"shape": (positions.size,)})
+    index = leaf_from_data(node.session, positions.reshape(-1))._node
+    x._write(node_op("put", node, index, flat, label="IndexPutBackward0"))
+
+
+def shapes_broadcast_to(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    return builtins_all(d in (1, t) for d, t in zip(reversed(shape), reversed(target)))
+
+
+def _numpy_key(key: tuple) -> tuple:
+    """The index with every tensor and list as a NumPy array (their values are needed: one request for
+    pending ones), for NumPy to resolve which elements it names."""
+    out = []
+    for k in key:
+        if isinstance(k, Tensor):
+            k = k._value()
+        elif isinstance(k, (list, tuple)):
+            k = np.asarray(k)
+        if isinstance(k, np.ndarray) and k.dtype.kind not in "biu":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        out.append(k)
+    return tuple(out)
 
 
 def _masks_to_indices(key: tuple) -> tuple:
@@ -464,4 +681,4 @@ def _stop(k: slice) -> int:
 
 import builtins as _builtins  # noqa: E402  (the module shadows sum/any/all/abs/pow)
 
-builtins_any, builtins_sum = _builtins.any, _builtins.sum
+builtins_any, builtins_all, builtins_sum, builtins_max = _builtins.any, _builtins.all, _builtins.sum, _builtins.max

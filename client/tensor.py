@@ -1,6 +1,7 @@
 """The user-facing Tensor: a handle on a graph node, realized on demand, printed like PyTorch's."""
 from __future__ import annotations
 
+import math
 import numbers
 import weakref
 
@@ -8,8 +9,12 @@ import numpy as np
 
 from gradwire import dtypes
 from gradwire._format import tensor_repr
-from gradwire._grad_mode import is_grad_enabled, no_grad
+from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import grad_fn_name
+from gradwire._views import (SCATTER, Step, Storage, VersionCounter, contiguous_strides, has_overlap,
+                             is_contiguous, step_strides)
+from gradwire.core.dtypes import LEGACY_NAMES, can_cast
+from gradwire.core.shapes import axis as _normalize_dim
 from gradwire.graph import Node
 
 
@@ -22,7 +27,7 @@ class Size(tuple):
     __str__ = __repr__
 
     def numel(self) -> int:
-        return int(np.prod(self, dtype=np.int64))
+        return math.prod(self)
 
 
 class GradFn:
@@ -96,16 +101,47 @@ def leaf_from_data(session, data, dtype=None, requires_grad=False) -> "Tensor":
     return t
 
 
-class Tensor:
-    """A lazy tensor. Operations record nodes; values come from the server when needed."""
+LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_OF_LEAF_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
+           "location. Please clone() the tensor before performing the operation.")
 
-    __slots__ = ("_node", "grad", "__weakref__")
+
+class Tensor:
+    """A lazy tensor: an alias of a storage (see `_views`), with its shape and dtype always known.
+    Operations record nodes; values come from the server when read."""
+
+    __slots__ = ("_storage", "_chain", "_cached", "_gen", "_version", "_detached", "_strides", "_offset",
+                 "grad", "__weakref__")
     __array_ufunc__ = None          # make NumPy defer to our reflected operators
 
     @classmethod
-    def _wrap(cls, node: Node) -> "Tensor":
+    def _wrap(cls, node: Node, version: VersionCounter | None = None) -> "Tensor":
+        """A new base tensor (its own storage) holding node."""
         t = cls.__new__(cls)
-        t._node = node
+        t._storage = Storage(node)
+        t._chain = ()
+        t._cached, t._gen = node, 0
+        t._version = version or VersionCounter()
+        t._detached = False
+        t._strides, t._offset = contiguous_strides(node.shape), 0
+        t.grad = None
+        if node.handle is None or node.handle() is None:
+            node.handle = weakref.ref(t)
+        return t
+
+    def _alias(self, node: Node, step: Step | None, *, detached=None, version=None) -> "Tensor":
+        """A tensor sharing this one's storage: a view one step further (step), or the same view."""
+        t = Tensor.__new__(Tensor)
+        t._storage = self._storage
+        t._chain = self._chain + ((step,) if step else ())
+        t._cached, t._gen = node, self._storage.generation
+        t._version = version or self._version
+        t._detached = self._detached if detached is None else detached
+        if step is None:
+            t._strides, t._offset = self._strides, self._offset
+        else:
+            t._strides, t._offset = step_strides(step, self._node.shape, self._strides, self._offset, node.shape)
         t.grad = None
         if node.handle is None or node.handle() is None:
             node.handle = weakref.ref(t)
@@ -113,6 +149,53 @@ class Tensor:
 
     def __init__(self, *args, **kwargs):
         raise TypeError("create tensors with gw.tensor(...) or a factory such as gw.zeros")
+
+    # -- the current node ----------------------------------------------------------------------
+    @property
+    def _node(self) -> Node:
+        """This alias's value now: regenerated from the storage after a write through another alias."""
+        st = self._storage
+        if self._gen != st.generation:
+            self._cached = self._replay(st.node, "AsStridedBackward0")
+            self._gen = st.generation
+            if self._cached.handle is None or self._cached.handle() is None:
+                self._cached.handle = weakref.ref(self)
+        return self._cached
+
+    def _replay(self, base: Node, label: str | None) -> Node:
+        node = _detached_node(base) if self._detached else base
+        for k, step in enumerate(self._chain):
+            node = _ops.node_op(step.op, node, attrs=step.attrs,
+                                label=label if k == len(self._chain) - 1 else None)
+        return node
+
+    def _write(self, value: Node) -> "Tensor":
+        """PyTorch's in-place write of `value` (this tensor's shape and dtype) through this alias: the
+        storage's whole value becomes the old one with this alias's part replaced; every alias sees it."""
+        st = self._storage
+        base = st.node
+        if is_grad_enabled() and not self._detached and base.op is None and base.requires_grad:
+            raise RuntimeError(VIEW_OF_LEAF_IN_PLACE if self._chain else LEAF_IN_PLACE)
+        if has_overlap(self._node.shape, self._strides):
+            raise RuntimeError(OVERLAP)
+        if self._chain:
+            parents = [_detached_node(base) if self._detached else base]
+            for step in self._chain[:-1]:
+                parents.append(_ops.node_op(step.op, parents[-1], attrs=step.attrs))
+            for step, parent in zip(reversed(self._chain), reversed(parents)):
+                value = SCATTER[step.op](_ops.node_op, parent, value, step.attrs)
+            if value.requires_grad and value.label is None:
+                value.label = "CopySlices"
+        if base.op is None and base.requires_grad:
+            # A leaf that requires grad keeps its identity (and its .grad): it takes the new value.
+            value = _leaf_like(base, value)
+        elif base.requires_grad and not value.requires_grad:
+            raise NotImplementedError(
+                "gradwire cannot write a value without history (under no_grad, or through .data or "
+                "detach()) into a tensor that has autograd history and is not a leaf; clone it first")
+        st.write(value)
+        self._version.value += 1
+        return self
 
     # -- values ------------------------------------------------------------------------------
     def _value(self) -> np.ndarray:
@@ -123,45 +206,69 @@ class Tensor:
 
     @property
     def shape(self) -> Size:
-        return Size(self._value().shape)
+        return Size(self._node.shape)
 
     def size(self, dim=None):
-        shape = self.shape
-        return shape if dim is None else shape[dim]
+        shape = self._node.shape
+        if dim is None:
+            return Size(shape)
+        return shape[_dim(dim, len(shape))]
 
     @property
     def dtype(self) -> dtypes.DType:
-        return dtypes.as_dtype(self._value().dtype)
+        return dtypes.as_dtype(self._node.dtype)
 
     @property
     def ndim(self) -> int:
-        return self._value().ndim
+        return len(self._node.shape)
 
     def dim(self) -> int:
         return self.ndim
 
     def numel(self) -> int:
-        return int(self._value().size)
+        return math.prod(self._node.shape)
+
+    nelement = numel
+
+    def stride(self, dim=None):
+        return self._strides if dim is None else self._strides[_dim(dim, self.ndim)]
+
+    def storage_offset(self) -> int:
+        return self._offset
+
+    def is_contiguous(self) -> bool:
+        return is_contiguous(self._node.shape, self._strides)
+
+    def element_size(self) -> int:
+        return self.dtype.numpy.itemsize
+
+    @property
+    def _version_value(self) -> int:
+        return self._version.value
 
     def __len__(self) -> int:
-        shape = self._value().shape
+        shape = self._node.shape
         if not shape:
             raise TypeError("len() of a 0-d tensor")
         return shape[0]
 
     def __iter__(self):
-        return (self[i] for i in range(len(self)))
+        if not self._node.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
 
     def item(self):
-        value = self._value()
-        if value.size != 1:
-            raise RuntimeError(f"a Tensor with {value.size} elements cannot be converted to Scalar")
-        return value.reshape(()).item()
+        n = self.numel()
+        if n != 1:
+            raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
+        return self._value().reshape(()).item()
 
     def tolist(self):
         return self._value().tolist()
 
     def numpy(self) -> np.ndarray:
+        """A copy of the value. PyTorch's numpy() shares memory with the tensor; here the value lives on the
+        server, so later writes to either side are not seen by the other."""
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
@@ -172,10 +279,9 @@ class Tensor:
         return value.astype(dtype) if dtype is not None else value.copy()
 
     def __bool__(self) -> bool:
-        value = self._value()
-        if value.size != 1:
+        if self.numel() != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-        return bool(value.reshape(()))
+        return bool(self._value().reshape(()))
 
     def __float__(self) -> float:
         return float(self.item())
@@ -184,12 +290,12 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self._value().dtype.kind not in "iub":
+        if self._node.dtype not in ("int32", "int64", "bool"):
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self._value().ndim == 0 and spec:
+        if self.ndim == 0 and spec:
             return format(self.item(), spec)
         return format(repr(self), spec)
 
@@ -219,39 +325,40 @@ class Tensor:
                     "you can only change requires_grad flags of leaf variables. If you want to "
                     "use a computed variable in a subgraph that doesn't require differentiation "
                     "use var_no_grad = var.detach().")
-            node.requires_grad = False
-            node.sink = None
+            if node.requires_grad:
+                self._own_storage(Node(node.session, None, value=self._value()))
             return self
         if node.requires_grad:
             return self
-        value = self._value()
-        if value.dtype.kind != "f":
+        if node.dtype not in ("float32", "float64"):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                "gradients" if _factory else
                                "only Tensors of floating point dtype can require gradients")
-        if node.op is not None:
-            # A computed tensor without history (e.g. made under no_grad) becomes a fresh leaf.
-            node = self._node = Node(node.session, None, value=value)
-            node.handle = weakref.ref(self)
-        node.requires_grad = True
-        node.sink = weakref.ref(self)
+        leaf = Node(node.session, None, value=self._value(), requires_grad=True)
+        leaf.sink = weakref.ref(self)
+        if self._chain or self._detached:
+            self._own_storage(leaf)     # a leaf of its own: later writes to the old storage do not reach it
+        else:
+            self._storage.write(leaf)
         return self
+
+    def _own_storage(self, node: Node) -> None:
+        self._storage, self._chain, self._detached = Storage(node), (), False
+        self._cached, self._gen = node, 0
+        self._strides, self._offset = contiguous_strides(node.shape), 0
+        node.handle = weakref.ref(self)
 
     @property
     def is_leaf(self) -> bool:
-        return self._node.op is None or not self._node.requires_grad
+        node = self._node
+        return node.op is None or not node.requires_grad
 
     @property
     def grad_fn(self):
         node = self._node
         if node.op is None or not node.requires_grad:
             return None
-        if node.op == "matmul" and node.value is None and \
-                any(n.value is None for n in node.inputs):
-            self._value()     # PyTorch names matmul by rank (Dot/Mv/Mm): learn the rank
-        ndims = [n.value.ndim if n.value is not None else None for n in node.inputs]
-        name = node.label or grad_fn_name(node.op, node.attrs, ndims,
-                                          None if node.value is None else node.value.ndim)
+        name = node.label or grad_fn_name(node.op, node.attrs, [n.ndim for n in node.inputs], node.ndim)
         return _grad_fn_class(name)(node)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -259,69 +366,214 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> "Tensor":
-        node = self._node
-        if node.value is not None:
-            return Tensor._wrap(Node(node.session, None, value=node.value))
-        return _ops.apply("stop_gradient", self)
+        """The same storage without history; shares the version counter, as PyTorch's detach()."""
+        return self._alias(_detached_node(self._node), None, detached=True)
 
     def detach_(self) -> "Tensor":
-        self._node = self.detach()._node
-        self._node.handle = weakref.ref(self)
+        if self._chain:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using "
+                               "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is "
+                               "set as True, gradients are views of DDP buckets, and hence detach_() cannot "
+                               "be called on these gradients. To fix this error, please refer to the "
+                               "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
+        self._storage.write(_detached_node(self._storage.node))
         return self
+
+    @property
+    def data(self) -> "Tensor":
+        """The same storage without history and with a version counter of its own (PyTorch's `.data`):
+        writes through it change this tensor and are not seen by autograd's checks."""
+        return self._alias(_detached_node(self._node), None, detached=True, version=VersionCounter())
+
+    @data.setter
+    def data(self, value) -> None:
+        value = value._value() if isinstance(value, Tensor) else as_array(value)
+        node = self._node
+        leaf = Node(node.session, None, value=value, requires_grad=node.requires_grad and node.op is None)
+        if leaf.requires_grad:
+            leaf.sink = weakref.ref(self)
+        self._own_storage(leaf)
 
     def zero_(self) -> "Tensor":
-        """Fill with zeros in place: the handle gets a new leaf node, so lazy results that
-        already used the old value keep it (as PyTorch's eager results would)."""
-        value = self._value()
-        return self._replace_value(np.zeros_like(value))
+        return self.fill_(0)
 
-    def _replace_value(self, value: np.ndarray) -> "Tensor":
-        old = self._node
-        node = Node(old.session, None, value=value, requires_grad=old.requires_grad)
-        node.handle = weakref.ref(self)
-        if old.requires_grad:
-            node.sink = weakref.ref(self)
-        self._node = node
-        return self
+    def fill_(self, value) -> "Tensor":
+        """Write value everywhere (made here: the shape and dtype are known, so no request)."""
+        node = self._node
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                                   f"{value.ndim} dimensions.")
+            return self.copy_(value)
+        fill = Node(node.session, None, value=np.full(node.shape, value, dtype=node.dtype))
+        return self._write(fill)
 
     def clone(self) -> "Tensor":
-        return _ops.apply("add", self, 0)
+        return _ops.apply("cast", self, attrs={"dtype": self._node.dtype}, label="CloneBackward0")
 
-    # -- shape -------------------------------------------------------------------------------
+    def contiguous(self) -> "Tensor":
+        return self if self.is_contiguous() else self.clone()
+
+    def copy_(self, src) -> "Tensor":
+        """Take src's values (broadcast to this shape, cast to this dtype) in place."""
+        node = self._node
+        if not isinstance(src, Tensor):
+            src = leaf_from_data(node.session, np.asarray(src), node.dtype)
+        value = _ops.fit(src._node, node.shape, node.dtype, label="CopyBackwards")
+        return self._write(value)
+
+    # -- in place ------------------------------------------------------------------------------
+    def _in_place(self, op: str, *args, **kwargs) -> "Tensor":
+        """An op whose result replaces this tensor's value in place (PyTorch's `x.add_(y)`)."""
+        node = self._node
+        if is_grad_enabled() and not self._detached and self._storage.node.op is None \
+                and self._storage.node.requires_grad:
+            raise RuntimeError(VIEW_OF_LEAF_IN_PLACE if self._chain else LEAF_IN_PLACE)
+        out = getattr(_ops, op)(self, *args, **kwargs)
+        result = out._node
+        # PyTorch saves the original of a tensor an in-place op overwrites (not the tensor), and the result
+        # it saves is this tensor after the write.
+        result.saved = tuple((self._version, self._version.value + 1) + entry[2:] if entry[0] is out._version
+                             else entry for entry in result.saved
+                             if entry[2] is None or entry[2]() is not self)
+        if result.shape != node.shape:
+            raise RuntimeError(f"output with shape {list(node.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+        if not can_cast(result.dtype, node.dtype):
+            raise RuntimeError(f"result type {LEGACY_NAMES[result.dtype]} can't be cast to the desired output "
+                               f"type {LEGACY_NAMES[node.dtype]}")
+        if result.dtype != node.dtype:
+            result = _ops.node_op("cast", result, attrs={"dtype": node.dtype}, label=result.label)
+        return self._write(result)
+
+    def __iadd__(self, other):
+        return self._in_place("add", other)
+
+    def __isub__(self, other):
+        return self._in_place("sub", other)
+
+    def __imul__(self, other):
+        return self._in_place("mul", other)
+
+    def __itruediv__(self, other):
+        return self._in_place("div", other)
+
+    def __ipow__(self, other):
+        return self._in_place("pow", other)
+
+    def add_(self, other, *, alpha=1):
+        return self._in_place("add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return self._in_place("sub", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._in_place("mul", other)
+
+    def div_(self, other):
+        return self._in_place("div", other)
+
+    def pow_(self, exponent):
+        return self._in_place("pow", exponent)
+
+    def clamp_(self, min=None, max=None):
+        return self._in_place("clamp", min, max)
+
+    clip_ = clamp_
+
+    def neg_(self):
+        return self._in_place("neg")
+
+    def abs_(self):
+        return self._in_place("abs")
+
+    def sqrt_(self):
+        return self._in_place("sqrt")
+
+    def exp_(self):
+        return self._in_place("exp")
+
+    def log_(self):
+        return self._in_place("log")
+
+    def relu_(self):
+        return self._in_place("relu")
+
+    def sigmoid_(self):
+        return self._in_place("sigmoid")
+
+    def tanh_(self):
+        return self._in_place("tanh")
+
+    def __setitem__(self, key, value) -> None:
+        _ops.setitem(self, key, value)
+
+    # -- shape (views share this tensor's storage, as in PyTorch) ------------------------------
     @property
     def T(self) -> "Tensor":
-        return _ops.permute(self, None)
+        return _ops.permute(self, tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self) -> "Tensor":
         return _ops.transpose(self, -2, -1)
 
     def t(self) -> "Tensor":
-        return _ops.apply("transpose", self, attrs={"perm": None}, label="TBackward0")
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return _ops.view_op(self, "transpose", {"perm": tuple(reversed(range(self.ndim)))}, "TBackward0")
 
     def reshape(self, *shape) -> "Tensor":
-        if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
-            shape = tuple(shape[0])
-        return _ops.reshape(self, shape)
+        return _ops.reshape(self, _sizes(shape))
 
-    view = reshape
+    def view(self, *shape) -> "Tensor":
+        return _ops.view(self, _sizes(shape))
 
-    def flatten(self) -> "Tensor":
-        return _ops.reshape(self, (-1,))
+    def view_as(self, other) -> "Tensor":
+        return _ops.view(self, other.shape)
+
+    def reshape_as(self, other) -> "Tensor":
+        return _ops.reshape(self, other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1) -> "Tensor":
+        return _ops.flatten(self, start_dim, end_dim)
 
     def permute(self, *dims) -> "Tensor":
-        if len(dims) == 1 and not isinstance(dims[0], numbers.Integral):
-            dims = tuple(dims[0])
-        return _ops.permute(self, dims)
+        return _ops.permute(self, _sizes(dims))
 
     def transpose(self, dim0, dim1) -> "Tensor":
         return _ops.transpose(self, dim0, dim1)
+
+    swapaxes = swapdims = transpose
 
     def unsqueeze(self, dim) -> "Tensor":
         return _ops.unsqueeze(self, dim)
 
     def squeeze(self, dim=None) -> "Tensor":
         return _ops.squeeze(self, dim)
+
+    def select(self, dim, index) -> "Tensor":
+        return _ops.select(self, dim, index)
+
+    def narrow(self, dim, start, length) -> "Tensor":
+        return _ops.narrow(self, dim, start, length)
+
+    def unbind(self, dim=0):
+        return _ops.unbind(self, dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops.chunk(self, chunks, dim)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1) -> "Tensor":
+        return _ops.diagonal(self, offset, dim1, dim2)
+
+    def expand(self, *sizes) -> "Tensor":
+        return _ops.expand(self, _sizes(sizes))
+
+    def expand_as(self, other) -> "Tensor":
+        return _ops.expand(self, tuple(other.shape))
 
     def __getitem__(self, key) -> "Tensor":
         return _ops.getitem(self, key)
@@ -346,67 +598,6 @@ class Tensor:
 
     def bool(self) -> "Tensor":
         return _ops.cast(self, dtypes.bool_)
-
-    # -- in place ------------------------------------------------------------------------------
-    def _in_place(self, op: str, other) -> "Tensor":
-        """PyTorch's in-place update. Under no_grad (the optimizer step `w -= lr * w.grad`) the tensor
-        keeps its identity, leaf status and .grad and takes the new value (one request). With grad
-        enabled, a tensor that is not a leaf requiring grad continues its history with the result."""
-        node = self._node
-        if is_grad_enabled() and node.requires_grad and node.op is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        result = getattr(_ops, op)(self, other)
-        if not is_grad_enabled() or not result.requires_grad:
-            value = result._value()
-            if value.shape != self._value().shape:
-                raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                                   f"{list(value.shape)}")
-            return self._replace_value(value.astype(self._value().dtype, copy=False))
-        self._node = result._node
-        self._node.handle = weakref.ref(self)
-        return self
-
-    def __iadd__(self, other):
-        return self._in_place("add", other)
-
-    def __isub__(self, other):
-        return self._in_place("sub", other)
-
-    def __imul__(self, other):
-        return self._in_place("mul", other)
-
-    def __itruediv__(self, other):
-        return self._in_place("div", other)
-
-    def add_(self, other, *, alpha=1):
-        return self._in_place("add", other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, *, alpha=1):
-        return self._in_place("sub", other if alpha == 1 else other * alpha)
-
-    def mul_(self, other):
-        return self._in_place("mul", other)
-
-    def div_(self, other):
-        return self._in_place("div", other)
-
-    def copy_(self, src) -> "Tensor":
-        """Take src's values (broadcast to this shape, cast to this dtype) in place."""
-        node = self._node
-        if is_grad_enabled() and node.requires_grad and node.op is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        target = self._value()
-        value = src._value() if isinstance(src, Tensor) else np.asarray(src)
-        return self._replace_value(np.array(np.broadcast_to(value, target.shape), dtype=target.dtype))
-
-    @property
-    def data(self) -> "Tensor":
-        """The value without history (PyTorch's `.data`); assigning to it replaces the value in place."""
-        return self.detach()
-
-    @data.setter
-    def data(self, value) -> None:
-        self._replace_value(as_array(value))
 
     # -- arithmetic ----------------------------------------------------------------------------
     def __add__(self, other):
@@ -511,21 +702,6 @@ class Tensor:
     def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
 
-    def expand(self, *sizes):
-        """Broadcast to sizes; -1 keeps a dimension (PyTorch's expand)."""
-        if len(sizes) == 1 and not isinstance(sizes[0], numbers.Integral):
-            sizes = tuple(sizes[0])
-        shape = tuple(self.shape)
-        lead = len(sizes) - len(shape)
-        target = tuple(shape[k - lead] if d == -1 and k >= lead else int(d) for k, d in enumerate(sizes))
-        return _ops.apply("broadcast_to", self, attrs={"shape": target}, label="ExpandBackward0")
-
-    def expand_as(self, other):
-        return self.expand(tuple(other.shape))
-
-    def contiguous(self):
-        return self
-
     def amax(self, dim=None, keepdim=False):
         return _ops.amax(self, dim, keepdim)
 
@@ -605,3 +781,32 @@ class Tensor:
 
 
 from gradwire import ops as _ops  # noqa: E402  (ops builds on Tensor)
+
+
+def _sizes(args) -> tuple:
+    """Sizes or dims given as varargs (`view(2, 3)`) or as one sequence (`view((2, 3))`)."""
+    if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _dim(dim, ndim: int) -> int:
+    return _normalize_dim(int(dim), ndim)
+
+
+def _detached_node(node: Node) -> Node:
+    """node's value without history: itself, a leaf holding its known value, or stop_gradient."""
+    if not node.requires_grad:
+        return node
+    if node.value is not None:
+        return Node(node.session, None, value=node.value)
+    return _ops.node_op("stop_gradient", node)
+
+
+def _leaf_like(leaf: Node, value: Node) -> Node:
+    """The leaf's successor holding value: same requires_grad and .grad sink (one request if pending)."""
+    if value.value is None:
+        value.session.realize([value])
+    node = Node(leaf.session, None, value=value.value, requires_grad=leaf.requires_grad)
+    node.sink = leaf.sink
+    return node

@@ -146,6 +146,11 @@ def _transpose_back(apply, parent, child, attrs):
     return apply("transpose", child, attrs={"perm": inverse})
 
 
+def _through_expand(apply, parent, child, attrs):
+    raise NotImplementedError("gradwire cannot write through a view of an expanded tensor (several of its "
+                              "elements share one memory location in PyTorch); clone() it first")
+
+
 SCATTER = {"slice": _scatter_into("slice_scatter"), "diagonal": _scatter_into("diagonal_scatter"),
            "reshape": _reshape_back, "squeeze": _reshape_back, "unsqueeze": _reshape_back,
-           "transpose": _transpose_back}
+           "transpose": _transpose_back, "broadcast_to": _through_expand}

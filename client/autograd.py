@@ -69,7 +69,8 @@ def _check_versions(history) -> None:
             if producer is not None and producer.op is not None and producer.requires_grad:
                 name = producer.label or grad_fn_name(producer.op, producer.attrs,
                                                       [n.ndim for n in producer.inputs], producer.ndim)
-                which = f", which is output 0 of {name.split('Backward')[0]},"
+                name = "torch::autograd::CopyBackwards" if name == "CopyBackwards" else name.split("Backward")[0]
+                which = f", which is output 0 of {name},"
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an inplace "
                 f"operation: [torch.{LEGACY_NAMES[dtype]}Tensor {list(shape)}]{which} is at version "

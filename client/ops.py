@@ -70,7 +70,7 @@ def _saved(op: str, nodes, args, out: Node):
     for j in saved_inputs(op, [n.requires_grad for n in nodes]):
         a = args[j] if j < len(args) else None
         if isinstance(a, Tensor):
-            saved.append((a._version, a._version.value, weakref.ref(a), nodes[j].dtype, nodes[j].shape, None))
+            saved.append((a._vc, a._vc.value, weakref.ref(a), nodes[j].dtype, nodes[j].shape, None))
     if saves_output(op):
         saved.append((None, 0, None, out.dtype, out.shape, out))
     return tuple(saved)
@@ -419,6 +419,7 @@ def unbind(input, dim=0):
     for i in range(input.shape[d]):
         part = _slice_dim(input, d, i, i + 1)
         parts.append(view_op(part, "squeeze", {"axes": (d,)}, "UnbindBackward0"))
+        parts[-1]._multi = (i, "UnbindBackward0")
     return tuple(parts)
 
 
@@ -429,7 +430,7 @@ def split(input, split_size_or_sections, dim=0):
         size = int(split_size_or_sections)
         if size <= 0 and n:
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
-        sizes = [min(size, n - k) for k in range(0, n, size)] if size else [0]
+        sizes = [builtins_min(size, n - k) for k in range(0, n, size)] if size else [0]
         label = "SplitBackward0"
     else:
         sizes = [int(k) for k in split_size_or_sections]
@@ -438,8 +439,9 @@ def split(input, split_size_or_sections, dim=0):
                                f"at dimension {d}), but got split_sizes={sizes}")
         label = "SplitWithSizesBackward0"
     out, start = [], 0
-    for size in sizes:
+    for i, size in enumerate(sizes):
         out.append(_slice_dim(input, d, start, start + size, label=label))
+        out[-1]._multi = (i, label)
         start += size
     return tuple(out)
 
@@ -448,7 +450,7 @@ def chunk(input, chunks, dim=0):
     if int(chunks) <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(int(chunks)))
     n = input.shape[_dim(dim, input.ndim)]
-    return split(input, max(-(-n // int(chunks)), 1), dim)
+    return split(input, builtins_max(-(-n // int(chunks)), 1), dim)
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):
@@ -553,7 +555,11 @@ def setitem(x: Tensor, key, value) -> None:
     its other views), `where` for one bool mask, and a flat `put` for integer-array indices."""
     key = _expand_ellipsis(x, key)
     if not builtins_any(_is_array_index(k) for k in key):
-        getitem(x, key).copy_(value)
+        view = getitem(x, key)
+        node = view._node
+        if not isinstance(value, Tensor):
+            value = leaf_from_data(node.session, np.asarray(value), node.dtype)
+        view._write(fit(value._node, node.shape, node.dtype))   # value expanded to the view's shape
         return
     node = x._node
     mask = key[0] if key and isinstance(key[0], (Tensor, np.ndarray)) and key[0].dtype in (
@@ -681,4 +687,5 @@ def _stop(k: slice) -> int:
 
 import builtins as _builtins  # noqa: E402  (the module shadows sum/any/all/abs/pow)
 
-builtins_any, builtins_all, builtins_sum, builtins_max = _builtins.any, _builtins.all, _builtins.sum, _builtins.max
+builtins_any, builtins_all, builtins_sum = _builtins.any, _builtins.all, _builtins.sum
+builtins_max, builtins_min = _builtins.max, _builtins.min

@@ -14,7 +14,7 @@ from gradwire._torch_names import grad_fn_name
 from gradwire._views import (SCATTER, Step, Storage, VersionCounter, contiguous_strides, has_overlap,
                              is_contiguous, step_strides)
 from gradwire.core.dtypes import LEGACY_NAMES, can_cast
-from gradwire.core.shapes import axis as _normalize_dim
+from gradwire.core.shapes import axis as _normalize_dim, broadcast
 from gradwire.graph import Node
 
 
@@ -111,7 +111,7 @@ class Tensor:
     """A lazy tensor: an alias of a storage (see `_views`), with its shape and dtype always known.
     Operations record nodes; values come from the server when read."""
 
-    __slots__ = ("_storage", "_chain", "_cached", "_gen", "_version", "_detached", "_strides", "_offset",
+    __slots__ = ("_storage", "_chain", "_cached", "_gen", "_vc", "_detached", "_strides", "_offset", "_multi",
                  "grad", "__weakref__")
     __array_ufunc__ = None          # make NumPy defer to our reflected operators
 
@@ -122,9 +122,10 @@ class Tensor:
         t._storage = Storage(node)
         t._chain = ()
         t._cached, t._gen = node, 0
-        t._version = version or VersionCounter()
+        t._vc = version or VersionCounter()
         t._detached = False
         t._strides, t._offset = contiguous_strides(node.shape), 0
+        t._multi = None
         t.grad = None
         if node.handle is None or node.handle() is None:
             node.handle = weakref.ref(t)
@@ -136,8 +137,10 @@ class Tensor:
         t._storage = self._storage
         t._chain = self._chain + ((step,) if step else ())
         t._cached, t._gen = node, self._storage.generation
-        t._version = version or self._version
+        t._vc = version or self._vc
         t._detached = self._detached if detached is None else detached
+        # (output number, grad_fn name) of a view of unbind/split/chunk's outputs: PyTorch refuses writes there.
+        t._multi = None if self._multi is None or step is None else (0, node.label or "")
         if step is None:
             t._strides, t._offset = self._strides, self._offset
         else:
@@ -169,15 +172,31 @@ class Tensor:
                                 label=label if k == len(self._chain) - 1 else None)
         return node
 
-    def _write(self, value: Node) -> "Tensor":
-        """PyTorch's in-place write of `value` (this tensor's shape and dtype) through this alias: the
-        storage's whole value becomes the old one with this alias's part replaced; every alias sees it."""
-        st = self._storage
-        base = st.node
+    def _check_writable(self) -> None:
+        base = self._storage.node
         if is_grad_enabled() and not self._detached and base.op is None and base.requires_grad:
             raise RuntimeError(VIEW_OF_LEAF_IN_PLACE if self._chain else LEAF_IN_PLACE)
+        if self._multi is not None and is_grad_enabled() and self._node.requires_grad:
+            nr, name = self._multi
+            name = (name or self.grad_fn.name()).split("Backward")[0]
+            raise RuntimeError(f"Output {nr} of {name} is a view and is being modified inplace. This view "
+                               "is the output of a function that returns multiple views. Such functions do not "
+                               "allow the output views to be modified inplace. You should replace the inplace "
+                               "operation by an out-of-place one.")
+
+    def _write(self, value: Node, label: str | None = None) -> "Tensor":
+        """PyTorch's in-place write of `value` (this tensor's shape and dtype) through this alias: the
+        storage's whole value becomes the old one with this alias's part replaced; every alias sees it."""
+        self._check_writable()
+        st = self._storage
+        base = st.node
         if has_overlap(self._node.shape, self._strides):
             raise RuntimeError(OVERLAP)
+        if is_grad_enabled() and not self._detached and self._node.requires_grad and not value.requires_grad:
+            # A constant written into a tensor with history (zero_, fill_, copy_ of data): the result still
+            # requires grad, and nothing flows to what it overwrote (PyTorch's ZeroBackward0, FillBackward2).
+            true = Node(base.session, None, value=np.ones((), np.bool_))
+            value = _ops.node_op("where", true, value, self._node, label=label)
         if self._chain:
             parents = [_detached_node(base) if self._detached else base]
             for step in self._chain[:-1]:
@@ -194,7 +213,7 @@ class Tensor:
                 "gradwire cannot write a value without history (under no_grad, or through .data or "
                 "detach()) into a tensor that has autograd history and is not a leaf; clone it first")
         st.write(value)
-        self._version.value += 1
+        self._vc.value += 1
         return self
 
     # -- values ------------------------------------------------------------------------------
@@ -243,8 +262,9 @@ class Tensor:
         return self.dtype.numpy.itemsize
 
     @property
-    def _version_value(self) -> int:
-        return self._version.value
+    def _version(self) -> int:
+        """How many in-place writes this tensor's storage has seen through aliases sharing its counter."""
+        return self._vc.value
 
     def __len__(self) -> int:
         shape = self._node.shape
@@ -395,9 +415,12 @@ class Tensor:
         self._own_storage(leaf)
 
     def zero_(self) -> "Tensor":
-        return self.fill_(0)
+        return self._fill(0, "ZeroBackward0")
 
     def fill_(self, value) -> "Tensor":
+        return self._fill(value, "FillBackward2")
+
+    def _fill(self, value, label: str) -> "Tensor":
         """Write value everywhere (made here: the shape and dtype are known, so no request)."""
         node = self._node
         if isinstance(value, Tensor):
@@ -406,7 +429,7 @@ class Tensor:
                                    f"{value.ndim} dimensions.")
             return self.copy_(value)
         fill = Node(node.session, None, value=np.full(node.shape, value, dtype=node.dtype))
-        return self._write(fill)
+        return self._write(fill, label)
 
     def clone(self) -> "Tensor":
         return _ops.apply("cast", self, attrs={"dtype": self._node.dtype}, label="CloneBackward0")
@@ -419,21 +442,25 @@ class Tensor:
         node = self._node
         if not isinstance(src, Tensor):
             src = leaf_from_data(node.session, np.asarray(src), node.dtype)
+        shape = broadcast(node.shape, src._node.shape)
+        if shape != node.shape:
+            raise RuntimeError(f"output with shape {list(node.shape)} doesn't match the broadcast shape "
+                               f"{list(shape)}")
         value = _ops.fit(src._node, node.shape, node.dtype, label="CopyBackwards")
-        return self._write(value)
+        if value is src._node and value.requires_grad:   # still a copy: its grad_fn is CopyBackwards
+            value = _ops.node_op("cast", value, attrs={"dtype": node.dtype}, label="CopyBackwards")
+        return self._write(value, "CopyBackwards")
 
     # -- in place ------------------------------------------------------------------------------
     def _in_place(self, op: str, *args, **kwargs) -> "Tensor":
         """An op whose result replaces this tensor's value in place (PyTorch's `x.add_(y)`)."""
         node = self._node
-        if is_grad_enabled() and not self._detached and self._storage.node.op is None \
-                and self._storage.node.requires_grad:
-            raise RuntimeError(VIEW_OF_LEAF_IN_PLACE if self._chain else LEAF_IN_PLACE)
+        self._check_writable()
         out = getattr(_ops, op)(self, *args, **kwargs)
         result = out._node
         # PyTorch saves the original of a tensor an in-place op overwrites (not the tensor), and the result
         # it saves is this tensor after the write.
-        result.saved = tuple((self._version, self._version.value + 1) + entry[2:] if entry[0] is out._version
+        result.saved = tuple((self._vc, self._vc.value + 1) + entry[2:] if entry[0] is out._vc
                              else entry for entry in result.saved
                              if entry[2] is None or entry[2]() is not self)
         if result.shape != node.shape:

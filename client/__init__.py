@@ -29,14 +29,15 @@ def connect(target: str | None = None, *, token: str | None = None, tls=None,
 
 manual_seed = _factories.manual_seed
 
-_FACTORIES = ("tensor", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
+_FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
               "full_like", "randn", "rand", "linspace", "eye")
 _FUNCTIONS = ("dot", "matmul", "sin", "cos", "tan", "exp", "log", "tanh", "sigmoid", "relu",
               "sqrt", "abs", "square", "sign", "neg", "add", "sub", "mul", "div", "pow",
               "maximum", "minimum", "clamp", "where", "sum", "mean", "prod", "amax", "amin",
               "norm", "softmax", "log_softmax", "logsumexp", "cat", "stack", "reshape",
               "permute", "transpose", "unsqueeze", "squeeze", "all", "any", "max", "min",
-              "argmax", "argmin", "var", "std")
+              "argmax", "argmin", "var", "std", "flatten", "select", "narrow", "unbind", "split", "chunk",
+              "diagonal", "swapaxes", "swapdims")
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:

@@ -36,6 +36,7 @@ SAVES: dict[str, tuple[str | None, bool]] = {
     "logsumexp": ("all", True), "softmax": (None, True), "log_softmax": (None, True), "dot": ("cross", False),
     "matmul": ("cross", False), "take": ("all", False), "gather": ("all", False),
     "scatter_add": ("all", False), "gather_add": ("all", False), "put": ("all", False),
+    "with_value": (None, False),
 }
 
 

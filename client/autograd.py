@@ -59,8 +59,14 @@ def _check_versions(history) -> None:
     """PyTorch's version-counter check: a tensor a backward node saved must not have been written in place
     since (the first such node a backward would reach is named)."""
     for node in sorted(history, key=lambda n: n.seq, reverse=True):
-        for counter, version, ref, dtype, shape, producer in node.saved:
+        for counter, version, ref, dtype, shape, producer, storage, generation in node.saved:
             if counter.value == version:
+                if storage.generation != generation:
+                    raise NotImplementedError(
+                        f"a tensor ({dtype}{list(shape)}) saved for this backward was changed through .data "
+                        "after it was saved: PyTorch computes the gradient from the new values without "
+                        "noticing, gradwire would from the old ones, so it refuses; compute the output "
+                        "again after the change (or change it before using it)")
                 continue
             tensor = ref() if ref is not None else None
             if producer is None and tensor is not None:

@@ -40,6 +40,18 @@ def tensor(data, *, dtype=None, requires_grad=False) -> Tensor:
     return _leaf(data, dtype, requires_grad)
 
 
+def from_numpy(ndarray) -> Tensor:
+    """A tensor with the array's values and dtype. PyTorch's from_numpy shares memory with the array; the
+    value of a gradwire tensor lives on the server, so this takes a copy: later writes to the array do not
+    reach the tensor, nor writes to the tensor the array."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
+        raise TypeError(f"can't convert np.ndarray of type numpy.{ndarray.dtype.name}. The only supported types "
+                        "are: float64, float32, int64, int32, and bool.")
+    return _leaf(ndarray, None, False)
+
+
 def arange(start, end=None, step=1, *, dtype=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start

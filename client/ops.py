@@ -11,7 +11,7 @@ import weakref
 from gradwire import dtypes
 from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import records_history
-from gradwire._views import Step, VersionCounter, view_strides
+from gradwire._views import Step, view_strides
 from gradwire.core import shapes, signature
 from gradwire.core.dtypes import result_type
 from gradwire.core.signature import Aval
@@ -62,26 +62,31 @@ def _as_node(x, session, dtype) -> Node:
     return leaf_from_data(session, x)._node
 
 
-def _saved(op: str, nodes, args, out: Node):
-    """What PyTorch's backward node for op saves: (counter, version, tensor, dtype, shape, grad_fn) per
-    saved tensor, checked when a backward reaches this node."""
+def _saved(op: str, nodes, args, out: Tensor):
+    """What PyTorch's backward node for op saves, checked when a backward reaches this node: per saved
+    tensor (version counter, version, weakref to the tensor, dtype, shape, the node that made it if it
+    is the op's own result, storage, storage generation)."""
     from gradwire._torch_names import saved_inputs, saves_output
     saved = []
     for j in saved_inputs(op, [n.requires_grad for n in nodes]):
         a = args[j] if j < len(args) else None
         if isinstance(a, Tensor):
-            saved.append((a._vc, a._vc.value, weakref.ref(a), nodes[j].dtype, nodes[j].shape, None))
+            saved.append((a._vc, a._vc.value, weakref.ref(a), nodes[j].dtype, nodes[j].shape, None,
+                          a._storage, a._storage.generation))
     if saves_output(op):
-        saved.append((None, 0, None, out.dtype, out.shape, out))
+        node = out._node
+        saved.append((out._vc, 0, None, node.dtype, node.shape, node, out._storage, 0))
     return tuple(saved)
 
 
-def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None = None) -> Node:
+def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None = None,
+            requires_grad: bool | None = None) -> Node:
     """A node for op on nodes, with its shape and dtype from the op's signature: a bad call raises here,
     with PyTorch's exception type and message."""
     attrs, aval = signature.infer(op, [Aval(n.shape, n.dtype) for n in nodes], attrs or {})
-    requires_grad = (is_grad_enabled() and records_history(op)
-                     and builtins_any(n.requires_grad for n in nodes))
+    if requires_grad is None:
+        requires_grad = (is_grad_enabled() and records_history(op)
+                         and builtins_any(n.requires_grad for n in nodes))
     return Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
                 requires_grad=requires_grad, shape=aval.shape, dtype=aval.dtype, label=label)
 
@@ -94,12 +99,10 @@ def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, r
     dtype = result_type(*refs) if refs else None
     nodes = [_as_node(a, session, dtype) for a in args]
     node = node_op(op, *nodes, attrs=attrs, label=label)
-    version = VersionCounter()
+    out = Tensor._wrap(node)
     if node.requires_grad:
-        node.saved = _saved(op, nodes, args, node)
-        if node.saved and node.saved[-1][0] is None:
-            node.saved = node.saved[:-1] + ((version,) + node.saved[-1][1:],)
-    return Tensor._wrap(node, version)
+        node.saved = _saved(op, nodes, args, out)
+    return out
 
 
 def fit(node: Node, shape, dtype: str, label: str | None = None) -> Node:

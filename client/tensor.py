@@ -158,6 +158,8 @@ class Tensor:
     def _node(self) -> Node:
         """This alias's value now: regenerated from the storage after a write through another alias."""
         st = self._storage
+        if not self._chain and not self._detached:
+            return st.node
         if self._gen != st.generation:
             self._cached = self._replay(st.node, "AsStridedBackward0")
             self._gen = st.generation
@@ -209,9 +211,10 @@ class Tensor:
             # A leaf that requires grad keeps its identity (and its .grad): it takes the new value.
             value = _leaf_like(base, value)
         elif base.requires_grad and not value.requires_grad:
-            raise NotImplementedError(
-                "gradwire cannot write a value without history (under no_grad, or through .data or "
-                "detach()) into a tensor that has autograd history and is not a leaf; clone it first")
+            # A write autograd does not record (under no_grad, through .data or detach()): the tensor takes
+            # the value and keeps its grad_fn, so gradients still flow through its history.
+            name = base.label or grad_fn_name(base.op, base.attrs, [n.ndim for n in base.inputs], base.ndim)
+            value = _ops.node_op("with_value", base, value, label=name, requires_grad=True)
         st.write(value)
         self._vc.value += 1
         return self
@@ -359,7 +362,7 @@ class Tensor:
         if self._chain or self._detached:
             self._own_storage(leaf)     # a leaf of its own: later writes to the old storage do not reach it
         else:
-            self._storage.write(leaf)
+            self._storage.node = leaf   # the same value: views made before keep theirs, as in PyTorch
         return self
 
     def _own_storage(self, node: Node) -> None:
@@ -460,8 +463,9 @@ class Tensor:
         result = out._node
         # PyTorch saves the original of a tensor an in-place op overwrites (not the tensor), and the result
         # it saves is this tensor after the write.
-        result.saved = tuple((self._vc, self._vc.value + 1) + entry[2:] if entry[0] is out._vc
-                             else entry for entry in result.saved
+        after = self._storage.generation + 1
+        result.saved = tuple((self._vc, self._vc.value + 1) + entry[2:6] + (self._storage, after)
+                             if entry[0] is out._vc else entry for entry in result.saved
                              if entry[2] is None or entry[2]() is not self)
         if result.shape != node.shape:
             raise RuntimeError(f"output with shape {list(node.shape)} doesn't match the broadcast shape "

@@ -114,5 +114,16 @@ def _cast_shape(avals, attrs):
 
 defsig("cast", inputs=1, attrs={"dtype": Attr("string", doc="target dtype name: " + ", ".join(DTYPES))},
        shape=_cast_shape, elementwise=True, doc="convert to another dtype; gradients flow between float types only")
+def _with_value_shape(avals, attrs):
+    history, value = avals
+    if history.shape != value.shape or history.dtype != value.dtype:
+        raise ValueError(f"the value ({value.dtype}{list(value.shape)}) must have the shape and dtype of the "
+                         f"history input ({history.dtype}{list(history.shape)})")
+    return Aval(history.shape, history.dtype)
+
+
+defsig("with_value", inputs=2, shape=_with_value_shape,
+       doc="input 1's value with input 0's gradient path: a write autograd does not record (PyTorch's in-place "
+           "update under no_grad or through .data, into a tensor that keeps its grad_fn)")
 defsig("zeros_like", inputs=1, shape=_same_shape, shape_only=True, doc="zeros of x's shape and dtype")
 defsig("ones_like", inputs=1, shape=_same_shape, shape_only=True, doc="ones of x's shape and dtype")

@@ -134,6 +134,12 @@ def _put(xs, bs, aval, batch_dims):
     return _lift(x, bs[0], B).put(idx, _lift(v, bs[2], B), batch_dims=batch_dims + 1)
 
 
+def _with_value(xs, bs, aval):
+    B = _size(xs, bs)
+    history, value = (_lift(x, b, B) for x, b in zip(xs, bs))
+    return history.with_value(value)
+
+
 def _join(name):
     def rule(xs, bs, aval, axis):
         B = _size(xs, bs)
@@ -210,6 +216,7 @@ RULES.update({
     "squeeze": _squeeze, "unsqueeze": _unsqueeze, "slice": _slice, "unslice": _unslice,
     "slice_scatter": _scatter_into("slice_scatter", _slice_attrs), "diagonal": _diagonal,
     "diagonal_scatter": _scatter_into("diagonal_scatter", _diagonal_attrs), "put": _put,
+    "with_value": _with_value,
     "concat": _join("concat"), "stack": _join("stack"),
     "take": _take, "scatter_add": _unbatched_indices("scatter_add"),
     "gather": _along("gather"), "gather_add": _along("gather_add"),

@@ -29,6 +29,9 @@ class Example:
     tol: float = 1e-5       # relative tolerance of value checks (float32 outputs need more)
     smooth2: bool = True    # second derivative exists at these inputs (for the second-order test)
     extra: dict = field(default_factory=dict)
+    # A function whose derivatives are the op's, where those are not ref's (with_value: the value of one
+    # input, the gradient path of the other). Derivative checks use it; value checks use ref.
+    grad_ref: Callable | None = None
 
 
 # values -----------------------------------------------------------------------------------------
@@ -592,3 +595,11 @@ def _put(name, data, rng):
         return x * keep + anp.reshape(anp.einsum("pk,nk->pn", anp.reshape(v, (pre, k)), sel), shp)
 
     return Example([smooth(rng, shp), idx, smooth(rng, shp[:bd] + (k,))], {"batch_dims": bd}, ref, (0, 2))
+
+
+@case("with_value")
+def _with_value(name, data, rng):
+    shp = shape(data)
+    other = smooth(rng, shp)
+    # The oracle: the value is `other`'s, the derivative is the identity in the history input.
+    return Example([smooth(rng, shp), other], {}, lambda h, v: v, (0,), grad_ref=lambda h, v: h)

@@ -344,12 +344,42 @@ def p_clone_keeps_negative_zero(lib):
     return (1 / x.clone()).tolist()
 
 
+def p_no_grad_write_into_history(lib):
+    x = lib.ones(3, requires_grad=True)
+    y = x * 3
+    v = y[1:]
+    with lib.no_grad():
+        y.mul_(2)                         # not recorded: y keeps its grad_fn, gradients flow through it
+        v.add_(1)
+    (y * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    return y, v, x.grad, y._version
+
+
+def p_data_write_into_history(lib):
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y.data.add_(1)
+    y.detach()[0] = 10
+    (y * y).sum().backward()              # uses the new values: y was saved after the writes
+    return y, x.grad
+
+
 PROGRAMS = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("p_")}
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program_matches_torch(name):
     same(PROGRAMS[name])
+
+
+def test_a_saved_tensor_changed_through_data_is_refused_not_miscomputed():
+    """PyTorch would silently use the new values of a tensor saved for backward and changed through .data;
+    gradwire's graph holds the old ones, so it raises rather than give a different gradient."""
+    x = gw.ones(3, requires_grad=True)
+    y = x.exp()                           # exp saves its result
+    y.data.zero_()
+    with pytest.raises(NotImplementedError, match="changed through .data after it was saved"):
+        y.sum().backward()
 
 
 # -- errors at the call, with PyTorch's type and wording -------------------------------------------

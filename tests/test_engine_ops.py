@@ -44,7 +44,7 @@ def partial_ref(ex: Example):
         args = list(ex.inputs)
         for k, x in zip(ex.diff, xs):
             args[k] = x
-        return ex.ref(*args)
+        return (ex.grad_ref or ex.ref)(*args)
     return f
 
 
@@ -212,3 +212,22 @@ def test_take_with_0d_indices():
     assert got.shape == () and got == 2.0
     grad = gradient(g.graph, {"x": np.arange(4.0)}, [out], [0]).gradients[0]
     np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0, 0.0])
+
+
+def test_every_signature_has_an_engine_row():
+    """The shared signatures (gradwire.core) and the engine's kernel rows name the same ops."""
+    from gradwire.core import SIGNATURES
+    assert set(SIGNATURES) == set(OPS), (sorted(set(SIGNATURES) - set(OPS)), sorted(set(OPS) - set(SIGNATURES)))
+    assert all(OPS[n].sig is SIGNATURES[n] for n in OPS)
+
+
+def test_client_imports_signatures_without_numba():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['numba'] = None\n"      # any import of numba now fails
+            "import gradwire as gw\n"
+            "from gradwire.core import signature\n"
+            "print(signature.infer('matmul', [signature.Aval((2, 3), 'float32'), signature.Aval((3,), 'float32')], {}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "shape=(2,)" in out.stdout

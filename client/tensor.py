@@ -498,43 +498,10 @@ class Tensor:
     def sub_(self, other, *, alpha=1):
         return self._in_place("sub", other if alpha == 1 else other * alpha)
 
-    def mul_(self, other):
-        return self._in_place("mul", other)
-
-    def div_(self, other):
-        return self._in_place("div", other)
-
-    def pow_(self, exponent):
-        return self._in_place("pow", exponent)
-
     def clamp_(self, min=None, max=None):
         return self._in_place("clamp", min, max)
 
     clip_ = clamp_
-
-    def neg_(self):
-        return self._in_place("neg")
-
-    def abs_(self):
-        return self._in_place("abs")
-
-    def sqrt_(self):
-        return self._in_place("sqrt")
-
-    def exp_(self):
-        return self._in_place("exp")
-
-    def log_(self):
-        return self._in_place("log")
-
-    def relu_(self):
-        return self._in_place("relu")
-
-    def sigmoid_(self):
-        return self._in_place("sigmoid")
-
-    def tanh_(self):
-        return self._in_place("tanh")
 
     def __setitem__(self, key, value) -> None:
         _ops.setitem(self, key, value)
@@ -812,6 +779,20 @@ class Tensor:
 
 
 from gradwire import ops as _ops  # noqa: E402  (ops builds on Tensor)
+
+
+def _in_place_method(op: str):
+    def method(self, *args):
+        return self._in_place(op, *args)
+    method.__name__ = op + "_"
+    method.__doc__ = f"In-place {op}, as torch.Tensor.{op}_."
+    return method
+
+
+# x.op_(...): the out-of-place op's result written into x (PyTorch's trailing-underscore methods).
+for _op in ("mul", "div", "pow", "neg", "abs", "sqrt", "exp", "log", "relu", "sigmoid", "tanh"):
+    setattr(Tensor, _op + "_", _in_place_method(_op))
+del _op
 
 
 def _sizes(args) -> tuple:

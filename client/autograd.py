@@ -184,8 +184,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=Fals
     else:
         root = tensor._node
         leaves = {n for h in differentiable_history([root]) for n in h.inputs
-                  if n.op is None and n.requires_grad}
-        if root.op is None:
+                  if n.is_leaf and n.requires_grad}
+        if root.is_leaf:
             leaves.add(root)
         targets = [n.sink() for n in sorted(leaves, key=lambda n: n.seq) if n.sink is not None]
         targets = [t for t in targets if t is not None]

@@ -20,7 +20,7 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq", "shape",
-                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "__weakref__")
+                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "pending_leaf", "__weakref__")
 
     def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
                  shape=None, dtype=None, label=None):
@@ -36,6 +36,10 @@ class Node:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.saved = ()                   # (version counter, version) of each tensor its backward saves
+        # An autograd leaf whose new value is still an expression (a parameter updated under no_grad): it
+        # travels as ops with the next request, gradients stop at it, and once its value comes back it
+        # becomes a plain leaf.
+        self.pending_leaf = False
         self.handle = None                # weakref to the Tensor made with this node
         self.sink = None                  # weakref to the leaf Tensor whose .grad this feeds
         self.freed = False                # a backward without retain_graph went through it
@@ -46,7 +50,14 @@ class Node:
 
     @property
     def is_leaf(self) -> bool:
-        return self.op is None
+        """A leaf for autograd: a value the client holds, or a parameter's pending update."""
+        return self.op is None or self.pending_leaf
+
+    def settle(self, value) -> None:
+        """Take the value the server returned; a pending leaf then forgets the expression that made it."""
+        self.value = value
+        if self.pending_leaf:
+            self.op, self.inputs, self.attrs, self.pending_leaf = None, (), {}, False
 
     @property
     def ndim(self) -> int:
@@ -63,7 +74,7 @@ def differentiable_history(roots) -> set[Node]:
     stack = list(roots)
     while stack:
         node = stack.pop()
-        if node in seen or not node.requires_grad or node.op in (None, "constant"):
+        if node in seen or not node.requires_grad or node.op in (None, "constant") or node.pending_leaf:
             continue
         seen.add(node)
         stack.extend(node.inputs)

@@ -187,7 +187,7 @@ class Session:
 def _store(nodes, tensors) -> None:
     for node, t in zip(nodes, tensors):
         if node.value is None:
-            node.value = codec.tensor_from_proto(t, "output")
+            node.settle(codec.tensor_from_proto(t, "output"))
 
 
 # -- which session a factory or function uses -----------------------------------------------

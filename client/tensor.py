@@ -176,7 +176,7 @@ class Tensor:
 
     def _check_writable(self) -> None:
         base = self._storage.node
-        if is_grad_enabled() and not self._detached and base.op is None and base.requires_grad:
+        if is_grad_enabled() and not self._detached and base.is_leaf and base.requires_grad:
             raise RuntimeError(VIEW_OF_LEAF_IN_PLACE if self._chain else LEAF_IN_PLACE)
         if self._multi is not None and is_grad_enabled() and self._node.requires_grad:
             nr, name = self._multi
@@ -207,7 +207,7 @@ class Tensor:
                 value = SCATTER[step.op](_ops.node_op, parent, value, step.attrs)
             if value.requires_grad and value.label is None:
                 value.label = "CopySlices"
-        if base.op is None and base.requires_grad:
+        if base.is_leaf and base.requires_grad:
             # A leaf that requires grad keeps its identity (and its .grad): it takes the new value.
             value = _leaf_like(base, value)
         elif base.requires_grad and not value.requires_grad:
@@ -216,6 +216,8 @@ class Tensor:
             name = base.label or grad_fn_name(base.op, base.attrs, [n.ndim for n in base.inputs], base.ndim)
             value = _ops.node_op("with_value", base, value, label=name, requires_grad=True)
         st.write(value)
+        if value.handle is None or value.handle() is None:
+            value.handle = weakref.ref(self)     # alive: a request that computes it brings its value back
         self._vc.value += 1
         return self
 
@@ -374,12 +376,12 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         node = self._node
-        return node.op is None or not node.requires_grad
+        return node.is_leaf or not node.requires_grad
 
     @property
     def grad_fn(self):
         node = self._node
-        if node.op is None or not node.requires_grad:
+        if node.is_leaf or not node.requires_grad:
             return None
         name = node.label or grad_fn_name(node.op, node.attrs, [n.ndim for n in node.inputs], node.ndim)
         return _grad_fn_class(name)(node)
@@ -412,7 +414,7 @@ class Tensor:
     def data(self, value) -> None:
         value = value._value() if isinstance(value, Tensor) else as_array(value)
         node = self._node
-        leaf = Node(node.session, None, value=value, requires_grad=node.requires_grad and node.op is None)
+        leaf = Node(node.session, None, value=value, requires_grad=node.requires_grad and node.is_leaf)
         if leaf.requires_grad:
             leaf.sink = weakref.ref(self)
         self._own_storage(leaf)
@@ -816,9 +818,12 @@ def _detached_node(node: Node) -> Node:
 
 
 def _leaf_like(leaf: Node, value: Node) -> Node:
-    """The leaf's successor holding value: same requires_grad and .grad sink (one request if pending)."""
-    if value.value is None:
-        value.session.realize([value])
-    node = Node(leaf.session, None, value=value.value, requires_grad=leaf.requires_grad)
+    """The leaf's successor holding value, with the same requires_grad and .grad sink. A value still to be
+    computed stays an expression (no request now): it goes with the next request that needs it."""
+    if value.value is not None:
+        node = Node(leaf.session, None, value=value.value, requires_grad=leaf.requires_grad)
+    else:
+        node = _ops.node_op("stop_gradient", value, requires_grad=leaf.requires_grad)
+        node.pending_leaf = True
     node.sink = leaf.sink
     return node

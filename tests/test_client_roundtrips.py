@@ -144,3 +144,57 @@ def test_long_chains_do_not_recurse():
         y = y + 0.001
     y.backward()
     assert y.item() == pytest.approx(2.5, rel=1e-4) and x.grad.item() == 1.0
+
+
+def _linear_regression(lib, steps, batch=10):
+    """The course book's loop: minibatch SGD written by hand, updates under no_grad, grads zeroed."""
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((40, 2)).astype(np.float32)
+    labels = (features @ np.array([[2.0], [-3.4]], np.float32) + 4.2).astype(np.float32)
+    X, y = lib.tensor(features), lib.tensor(labels)
+    w = lib.tensor(rng.normal(0, 0.01, (2, 1)).astype(np.float32), requires_grad=True)
+    b = lib.zeros(1, requires_grad=True)
+    for step in range(steps):
+        i = (step * batch) % 40
+        Xb, yb = X[i:i + batch], y[i:i + batch]
+        loss = ((Xb @ w + b - yb.reshape((Xb @ w + b).shape)) ** 2 / 2).sum()
+        loss.backward()
+        with lib.no_grad():
+            for p in (w, b):
+                p -= 0.03 * p.grad / batch
+                p.grad.zero_()
+    return w, b
+
+
+def _mlp(lib, steps):
+    rng = np.random.default_rng(1)
+    X = lib.tensor(rng.standard_normal((16, 8)).astype(np.float32))
+    labels = lib.tensor(rng.integers(0, 3, 16))
+    params = [lib.tensor(rng.normal(0, 0.3, s).astype(np.float32), requires_grad=True)
+              for s in ((8, 16), (16,), (16, 3), (3,))]
+    for _ in range(steps):
+        W1, b1, W2, b2 = params
+        logits = lib.relu(X @ W1 + b1) @ W2 + b2
+        loss = -(lib.log_softmax(logits, 1)[lib.arange(16), labels]).mean()
+        loss.backward()
+        with lib.no_grad():
+            for p in params:
+                p.data.sub_(0.1 * p.grad)
+                p.grad.data.zero_()
+    return params
+
+
+@pytest.mark.parametrize("loop", [_linear_regression, _mlp])
+def test_training_loops_make_one_request_per_step(counter, loop):
+    """Updates under no_grad (p -= lr * p.grad, p.data.sub_, grad.zero_) travel with the next step's
+    request instead of costing one each; the parameters end where PyTorch's do."""
+    import torch
+    loop(gw, 1)
+    counter.reset()
+    ours = loop(gw, 6)
+    assert counter.calls == {"Gradient": 6}
+    theirs = loop(torch, 6)
+    for p, q in zip(ours, theirs):
+        assert p.is_leaf and p.requires_grad and p.grad is not None
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert counter.calls == {"Gradient": 6, "Evaluate": len(ours)}   # reading each parameter's last update

@@ -22,9 +22,11 @@ long = int64
 
 
 def connect(target: str | None = None, *, token: str | None = None, tls=None,
-            timeout: float | None = None, interceptors=()) -> Session:
-    """Open a session: to `target`, else $GRADWIRE_TARGET, else an embedded local server."""
-    return Session(target, token=token, tls=tls, timeout=timeout, interceptors=interceptors)
+            timeout: float | None = None, interceptors=(), resident: bool = True) -> Session:
+    """Open a session: to `target`, else $GRADWIRE_TARGET, else an embedded local server.
+    resident: let the server keep values for this session's later requests (sent by handle)."""
+    return Session(target, token=token, tls=tls, timeout=timeout, interceptors=interceptors,
+                   resident=resident)
 
 
 manual_seed = _factories.manual_seed

@@ -1,6 +1,8 @@
 """Reverse and forward mode as PyTorch exposes them: backward, grad, vjp, jvp, jacobian, hessian."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradwire import errors
@@ -41,18 +43,13 @@ def _shape_mismatch(k: int, seed: np.ndarray, out: np.ndarray) -> str:
             f"output[{k}] has a shape of {Size(out.shape)}.")
 
 
-def _check_seeds(roots, seeds, *, realize: bool) -> None:
-    """PyTorch's checks on implicit and explicit output gradients, where shapes are known
-    (after a failed request `realize` fetches them to explain the failure in PyTorch's words)."""
-    if realize:
-        roots[0].session.realize(list(roots) + [s for s in seeds if s is not None])
+def _check_seeds(roots, seeds) -> None:
+    """PyTorch's checks on implicit and explicit output gradients (shapes are known at the call)."""
     for k, (root, seed) in enumerate(zip(roots, seeds)):
-        if root.value is None:
-            continue
-        if seed is None and root.value.size != 1:
+        if seed is None and math.prod(root.shape) != 1:
             raise RuntimeError(IMPLICIT_SCALAR)
-        if seed is not None and seed.value is not None and seed.value.shape != root.value.shape:
-            raise RuntimeError(_shape_mismatch(k, seed.value, root.value))
+        if seed is not None and seed.shape != root.shape:
+            raise RuntimeError(_shape_mismatch(k, seed, root))
 
 
 def _check_versions(history) -> None:
@@ -121,20 +118,24 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
         raise RuntimeError(SECOND_BACKWARD)
     _check_versions(history)
     seeds = _seed_nodes(outputs, grad_outputs)
-    _check_seeds(roots, seeds, realize=False)
+    _check_seeds(roots, seeds)
     session = roots[0].session
-    try:
-        graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph)
-    except errors.InvalidArgument:
-        _check_seeds(roots, seeds, realize=True)
-        raise
+    graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph)
     if not (create_graph if retain_graph is None else retain_graph):
         for node in history:
             node.freed = True
     unused = list(response.unused) or [False] * len(wrt)
     if create_graph:
         return _backward_graph_nodes(session, graph, response), unused
-    return [codec.tensor_from_proto(t, "gradient") for t in response.gradients], unused
+    return [_gradient_leaf(session, t) for t in response.gradients], unused
+
+
+def _gradient_leaf(session, t) -> Node:
+    """A returned gradient as a leaf holding its value (and, for a resident request, the handle under
+    which the server keeps it: an update that uses it sends the handle, not the bytes)."""
+    node = Node(session, None, value=codec.tensor_from_proto(t, "gradient"))
+    node.resident = t.handle or None
+    return node
 
 
 def _backward_graph_nodes(session, graph, response) -> list[Node]:
@@ -163,16 +164,20 @@ def _backward_graph_nodes(session, graph, response) -> list[Node]:
     return result
 
 
-def _accumulate(target: Tensor, gradient) -> None:
+def _accumulate(target: Tensor, gradient: Node) -> None:
     """Add into target.grad as PyTorch does: in place normally, out of place with create_graph."""
-    if isinstance(gradient, Node):
+    if gradient.op is not None:
         g = Tensor._wrap(gradient)
         target.grad = g if target.grad is None else target.grad + g
     elif target.grad is None:
-        target.grad = Tensor._wrap(Node(target._node.session, None, value=gradient))
+        target.grad = Tensor._wrap(gradient)
     else:
         g = target.grad
-        g._storage.write(Node(g._node.session, None, value=g._value() + gradient))
+        total = Node(g._node.session, None, value=g._value() + gradient.value)
+        if gradient.resident and total.value.dtype == gradient.value.dtype and \
+                np.array_equal(total.value.view(np.uint8), gradient.value.view(np.uint8)):
+            total.resident = gradient.resident     # added to zeros: the same bits the server already holds
+        g._storage.write(total)
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -211,10 +216,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             if not allow_unused:
                 raise RuntimeError(_unused(k))
             result.append(None)
-        elif isinstance(g, Node):
-            result.append(Tensor._wrap(g))
         else:
-            result.append(Tensor._wrap(Node(inputs[k]._node.session, None, value=g)))
+            result.append(Tensor._wrap(g))
     return tuple(result)
 
 

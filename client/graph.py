@@ -20,7 +20,8 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq", "shape",
-                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "pending_leaf", "__weakref__")
+                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "pending_leaf", "resident",
+                 "depth", "__weakref__")
 
     def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
                  shape=None, dtype=None, label=None):
@@ -40,6 +41,10 @@ class Node:
         # travels as ops with the next request, gradients stop at it, and once its value comes back it
         # becomes a plain leaf.
         self.pending_leaf = False
+        # The content hash under which the server holds this node's value for this session (a resident
+        # value: it travels as that handle, not as bytes), or None.
+        self.resident = None
+        self.depth = 0                    # pending leaves in a row whose values the client never read
         self.handle = None                # weakref to the Tensor made with this node
         self.sink = None                  # weakref to the leaf Tensor whose .grad this feeds
         self.freed = False                # a backward without retain_graph went through it
@@ -53,11 +58,22 @@ class Node:
         """A leaf for autograd: a value the client holds, or a parameter's pending update."""
         return self.op is None or self.pending_leaf
 
-    def settle(self, value) -> None:
-        """Take the value the server returned; a pending leaf then forgets the expression that made it."""
+    def settle(self, value, resident: str | None = None) -> None:
+        """Take what the server returned: the value (a pending leaf then forgets the expression that made
+        it), or only the handle of a value it keeps (the expression stays, to compute it again if the
+        server loses it)."""
+        if resident:
+            self.resident = resident
+        if value is None:
+            return
         self.value = value
         if self.pending_leaf:
-            self.op, self.inputs, self.attrs, self.pending_leaf = None, (), {}, False
+            self.op, self.inputs, self.attrs, self.pending_leaf, self.depth = None, (), {}, False, 0
+
+    @property
+    def known(self) -> bool:
+        """Whether the value exists somewhere a request can use it: on the client or resident on the server."""
+        return self.value is not None or self.resident is not None
 
     @property
     def ndim(self) -> int:
@@ -103,26 +119,25 @@ class RequestGraph:
                 prefixes.add(id(node.prefix))
                 history.update(n for n in node.prefix if n.op not in (None, "constant"))
                 stack.extend(node.prefix)
-            if node in history or (node.value is None and node.op not in (None, "constant")):
+            if node in history or (not node.known and node.op not in (None, "constant")):
                 stack.extend(node.inputs)
         self.history = history
         self.order = sorted(members, key=lambda n: n.seq)
         self.index = {node: i for i, node in enumerate(self.order)}
         self.nodes: list[pb.Node] = []
-        self.inputs: dict[str, np.ndarray] = {}
-        self.known: list[tuple[int, np.ndarray]] = []
+        self.inputs: dict[str, Node] = {}          # placeholder name -> the node whose value feeds it
+        self.known: list[tuple[int, Node]] = []    # node id -> the node whose value it already has
         self.pending: list[Node] = []
         for i, node in enumerate(self.order):
             self.nodes.append(self._encode(i, node))
 
     def is_placeholder(self, node: Node) -> bool:
-        return node.op is None or (node.op != "constant" and node.value is not None
-                                   and node not in self.history)
+        return node.op is None or (node.op != "constant" and node.known and node not in self.history)
 
     def _encode(self, i: int, node: Node) -> pb.Node:
         if self.is_placeholder(node):
             name = f"p{len(self.inputs)}"
-            self.inputs[name] = node.value
+            self.inputs[name] = node
             out = pb.Node(op="placeholder")
             codec.attr_to_proto(name, out.attrs["name"])
             return out
@@ -130,8 +145,8 @@ class RequestGraph:
         for key, value in node.attrs.items():
             codec.attr_to_proto(value, out.attrs[key])
         if node.op != "constant":
-            if node.value is not None:
-                self.known.append((i, node.value))
+            if node.known:
+                self.known.append((i, node))
             else:
                 self.pending.append(node)
         return out

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import os
 import json
+import os
+import re
+import secrets
 import threading
 
 import grpc
-from gradwire.core import codec
+from gradwire.core import codec, hashing
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
@@ -53,7 +55,7 @@ class Session:
     """
 
     def __init__(self, target: str | None = None, *, token: str | None = None, tls=None,
-                 timeout: float | None = None, interceptors=()):
+                 timeout: float | None = None, interceptors=(), resident: bool = True):
         self._server = None
         target = target or os.environ.get("GRADWIRE_TARGET") or None
         if target is None:
@@ -61,7 +63,11 @@ class Session:
             target = self._server.target
         self.target = target
         token = token if token is not None else os.environ.get("GRADWIRE_TOKEN")
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        # Resident values are kept per caller: the bearer token when there is one, else this namespace.
+        self.namespace = secrets.token_hex(16)
+        self.resident = resident
+        self._metadata = ((("authorization", f"Bearer {token}"),) if token else ()) + (
+            ("x-gradwire-namespace", self.namespace),)
         self.timeout = timeout
         creds = _credentials(tls)
         self._channel = (grpc.secure_channel(target, creds, options=_CHANNEL_OPTIONS) if creds
@@ -70,6 +76,7 @@ class Session:
             self._channel = grpc.intercept_channel(self._channel, *interceptors)
         self._stub = pb_grpc.AutodiffStub(self._channel)
         self._parts = PartCache()
+        self._held: dict[str, None] = {}        # hashes of client data the server holds (insertion-ordered)
         self._lock = threading.Lock()
         self.closed = False
 
@@ -103,80 +110,154 @@ class Session:
         except grpc.RpcError as error:
             raise errors.from_rpc_error(error) from None
 
-    def _send(self, method: str, graph: RequestGraph, request):
-        """Attach the graph as parts (known parts by hash) and call; on NOT_FOUND for a hash
-        (a replica that never saw it, or an evicted cache) resend every part in full once."""
-        node_bytes = [n.SerializeToString(deterministic=True) for n in graph.nodes]
-        parts = self._parts.split(node_bytes)
-        for name, value in graph.inputs.items():
-            codec.tensor_to_proto(value, request.inputs[name])
-        for node_id, value in graph.known:
-            codec.tensor_to_proto(value, request.known.add(node=node_id).value)
-        by_hash = any(p[3] is not None for p in parts)
-        for attempt in range(2):
-            del request.graph.parts[:]
+    def _tensor(self, node, out: pb.Tensor, sent: list, keep: bool) -> None:
+        """A node's value into a request: by handle when the server holds it (or, for data the client has,
+        holds the same content from an earlier request), else its bytes, which a resident request leaves
+        on the server (remembered once the call succeeds)."""
+        h = node.resident if self.resident else None
+        if h is None and keep and node.value is not None and node.value.nbytes >= RESIDENT_MIN_BYTES:
+            content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
+            if content in self._held:
+                h = node.resident = content      # optimistic: a miss resends the bytes
+            else:
+                sent.append((node, content))
+        if h is not None:
+            out.dtype = codec.dtype_enum(node.dtype)
+            out.shape[:] = node.shape
+            out.handle = h
+            return
+        codec.tensor_to_proto(node.value, out)
+
+    def _send(self, method: str, build, keep: bool = True):
+        """Build the request (build() -> (graph, request)), attach the graph as parts (known parts by
+        hash) and the values by handle or bytes, and call. NOT_FOUND for a graph part (a replica that
+        never saw it, an evicted cache): resend every part in full, once. NOT_FOUND for a resident
+        value: send its bytes, or the ops that compute it, instead. keep: let the server keep this
+        request's values (resident) and answer with handles where the client does not fetch."""
+        keep = keep and self.resident
+        by_hash_ok = True
+        for attempt in range(MAX_RESENDS):
+            graph, request = build()
+            sent: list = []
+            node_bytes = [n.SerializeToString(deterministic=True) for n in graph.nodes]
+            parts = self._parts.split(node_bytes)
+            for name, node in graph.inputs.items():
+                self._tensor(node, request.inputs[name], sent, keep)
+            for node_id, node in graph.known:
+                self._tensor(node, request.known.add(node=node_id).value, sent, keep)
             for start, stop, _, server_hash in parts:
                 part = request.graph.parts.add()
-                if server_hash is not None and attempt == 0:
+                if server_hash is not None and by_hash_ok:
                     part.hash = server_hash
                 else:
                     part.graph.nodes.extend(graph.nodes[start:stop])
+            if keep:
+                request.options.resident = True
             try:
                 response = self._call(method, request)
-            except errors.NotFound:
-                if attempt == 0 and by_hash:
+            except errors.NotFound as e:
+                missing = _RESIDENT_MISS.findall(e.message or "")
+                for h in missing:
+                    self._held.pop(h, None)
+                if missing and sum(self._forget(graph, h) for h in missing):
+                    continue
+                if not missing and by_hash_ok and any(p[3] is not None for p in parts):
                     self._parts.forget(parts)
+                    by_hash_ok = False
                     continue
                 raise
+            for node, h in sent:
+                node.resident = h
+                self._held[h] = None
+                if len(self._held) > MAX_HELD:
+                    self._held.pop(next(iter(self._held)))
             self._parts.learn(parts, response.info.part_hashes)
-            return response
+            return graph, response
+        raise errors.Unavailable(f"gave up after {MAX_RESENDS} resends: the server keeps losing the values "
+                                 "this request names (is its value store too small?)")
+
+    @staticmethod
+    def _forget(graph: RequestGraph, h: str) -> bool:
+        """The server lost the resident value `h`: send what the client holds instead (its bytes, or the
+        ops that compute it). False when some node with that value can be neither."""
+        nodes = [n for n in graph.order if n.resident == h]
+        for node in nodes:
+            if node.value is None and (node.op is None or node.op == "constant"):
+                raise errors.NotFound(
+                    f"the server no longer holds the value {h} (restarted, evicted, or another replica), "
+                    "and this client neither read it nor can compute it again: recompute it")
+            node.resident = None
+        return bool(nodes)
 
     # -- requests --------------------------------------------------------------------------------
+    def _fetch(self, nodes) -> list[int]:
+        """Result ids whose data the client wants now: what it reads, and what is small enough to be free."""
+        return [n for n in nodes if not self.resident or _nbytes(n) <= FETCH_BYTES
+                or (n.pending_leaf and n.depth >= MAX_UNREAD_UPDATES)]
+
     def realize(self, nodes) -> None:
-        """Compute the pending nodes among `nodes` in one Evaluate request."""
+        """Bring the values of `nodes` to the client in one Evaluate request (computing the pending ones)."""
         targets = list(dict.fromkeys(n for n in nodes if n.value is None))
         if not targets:
             return
-        graph = RequestGraph(targets)
-        outs = targets + graph.alive_pending(exclude=targets)
-        request = pb.EvaluateRequest(outputs=graph.ids(outs))
-        response = self._send("Evaluate", graph, request)
-        _store(outs, response.outputs)
+
+        def build():
+            graph = RequestGraph(targets)
+            build.outs = targets + graph.alive_pending(exclude=targets)
+            request = pb.EvaluateRequest(outputs=graph.ids(build.outs))
+            request.options.fetch[:] = graph.ids(targets + self._fetch(build.outs[len(targets):]))
+            return graph, request
+        _, response = self._send("Evaluate", build)
+        _store(build.outs, response.outputs)
 
     def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
         """One Gradient request. Returns (graph, response); root values are stored."""
         history = differentiable_history(roots)
-        graph = RequestGraph(list(roots) + [s for s in seeds if s is not None] + list(wrt), history)
-        extra = graph.alive_pending(exclude=roots)
-        request = pb.GradientRequest(
-            outputs=graph.ids(roots), wrt=graph.ids(wrt), create_graph=create_graph,
-            extra=graph.ids(extra),
-            seeds=graph.ids(seeds) if any(s is not None for s in seeds) else [])
-        response = self._send("Gradient", graph, request)
+
+        def build():
+            graph = RequestGraph(list(roots) + [s for s in seeds if s is not None] + list(wrt), history)
+            extra = graph.alive_pending(exclude=roots)
+            request = pb.GradientRequest(
+                outputs=graph.ids(roots), wrt=graph.ids(wrt), create_graph=create_graph,
+                extra=graph.ids(extra),
+                seeds=graph.ids(seeds) if any(s is not None for s in seeds) else [])
+            request.options.fetch[:] = graph.ids(self._fetch(list(roots) + extra))
+            request.options.fetch_gradients = True
+            build.extra = extra
+            return graph, request
+        graph, response = self._send("Gradient", build)
         _store(roots, response.values)
-        _store(extra, response.extra)
+        _store(build.extra, response.extra)
         return graph, response
 
+    def _functional(self, method: str, nodes, history_roots, make):
+        """Jvp, Jacobian, Hessian: one request whose results all come back as data."""
+        def build():
+            graph = RequestGraph(list(nodes), differentiable_history(history_roots))
+            return graph, make(graph)
+        return self._send(method, build, keep=False)
+
     def jvp_request(self, outputs, primals, tangents):
-        graph = RequestGraph(list(outputs) + list(primals), differentiable_history(outputs))
-        request = pb.JvpRequest(outputs=graph.ids(outputs), primals=graph.ids(primals))
-        for t in tangents:
-            codec.tensor_to_proto(t, request.tangents.add())
-        response = self._send("Jvp", graph, request)
+        def make(graph):
+            request = pb.JvpRequest(outputs=graph.ids(outputs), primals=graph.ids(primals))
+            for t in tangents:
+                codec.tensor_to_proto(t, request.tangents.add())
+            return request
+        _, response = self._functional("Jvp", list(outputs) + list(primals), outputs, make)
         _store(outputs, response.values)
         return [codec.tensor_from_proto(t, "tangent") for t in response.tangents]
 
     def jacobian_request(self, output, wrt):
-        graph = RequestGraph([output] + list(wrt), differentiable_history([output]))
-        request = pb.JacobianRequest(output=graph.index[output], wrt=graph.ids(wrt))
-        response = self._send("Jacobian", graph, request)
+        _, response = self._functional(
+            "Jacobian", [output] + list(wrt), [output],
+            lambda graph: pb.JacobianRequest(output=graph.index[output], wrt=graph.ids(wrt)))
         _store([output], [response.value])
         return [codec.tensor_from_proto(t, "jacobian") for t in response.jacobians]
 
     def hessian_request(self, output, wrt):
-        graph = RequestGraph([output] + list(wrt), differentiable_history([output]))
-        request = pb.HessianRequest(output=graph.index[output], wrt=graph.ids(wrt))
-        response = self._send("Hessian", graph, request)
+        _, response = self._functional(
+            "Hessian", [output] + list(wrt), [output],
+            lambda graph: pb.HessianRequest(output=graph.index[output], wrt=graph.ids(wrt)))
         _store([output], [response.value])
         return [codec.tensor_from_proto(t, "hessian block") for t in response.blocks]
 
@@ -184,10 +265,34 @@ class Session:
         return self._call("GetServerInfo", pb.ServerInfoRequest())
 
 
+# Values smaller than this always travel as bytes (a handle would not save anything).
+RESIDENT_MIN_BYTES = 4096
+# Results up to this size come back with their data even when nobody reads them yet: the transfer is
+# cheaper than the round trip a later read would cost.
+FETCH_BYTES = 64 << 10
+# A parameter updated this many times without being read is fetched with the next request, so the
+# client never holds a longer chain of updates to replay should the server lose the value.
+MAX_UNREAD_UPDATES = 8
+MAX_RESENDS = 8
+MAX_HELD = 4096
+_RESIDENT_MISS = re.compile(r"resident value ([0-9a-f]{64})")
+
+
+def _nbytes(node) -> int:
+    n = 1
+    for d in node.shape:
+        n *= d
+    return n * (8 if node.dtype in ("float64", "int64") else 1 if node.dtype == "bool" else 4)
+
+
 def _store(nodes, tensors) -> None:
+    """Results into their nodes: the value when data came back, else the handle of the value the
+    server keeps."""
     for node, t in zip(nodes, tensors):
         if node.value is None:
-            node.settle(codec.tensor_from_proto(t, "output"))
+            value = codec.tensor_from_proto(t, "output") if not t.handle or t.data or not codec.count(t) \
+                else None
+            node.settle(value, t.handle or None)
 
 
 # -- which session a factory or function uses -----------------------------------------------

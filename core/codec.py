@@ -64,6 +64,10 @@ def tensor_to_proto(array, out: pb.Tensor | None = None) -> pb.Tensor:
     return t
 
 
+def count(t: pb.Tensor) -> int:
+    return math.prod(t.shape)
+
+
 def tensor_from_proto(t: pb.Tensor, where: str = "tensor", max_elements: int | None = None) -> np.ndarray:
     """Decode without copying (read-only view on the message bytes); checks size against shape."""
     if t.dtype not in DTYPES:

@@ -28,6 +28,8 @@ class ServerConfig:
     # Cache of parsed graph parts, addressed by content hash.
     part_cache_entries: int = 4096
     part_cache_bytes: int = 256 * MiB
+    # Resident values (Options.resident): tensors kept per caller for later requests, least recently used out.
+    value_store_bytes: int = 1024 * MiB
     # Prometheus HTTP endpoint: None is off, 0 picks a free port (tests), N listens on N.
     metrics_port: int | None = None
     # PEM files; both or neither.
@@ -50,7 +52,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         for field in ("max_concurrent", "max_message_bytes", "max_request_bytes", "max_nodes",
                       "max_tensor_elements", "max_intermediate_elements", "max_total_elements",
-                      "jacobian_memory_bytes", "part_cache_entries", "part_cache_bytes"):
+                      "jacobian_memory_bytes", "part_cache_entries", "part_cache_bytes", "value_store_bytes"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")
         if self.workers is not None and self.workers <= self.max_concurrent:

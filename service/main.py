@@ -33,6 +33,7 @@ FLAGS = [
      "working memory of one Jacobian/Hessian chunk"),
     ("part-cache-entries", int, _D.part_cache_entries, "graph parts kept for by-hash reuse"),
     ("part-cache-bytes", int, _D.part_cache_bytes, "bytes of graph parts kept"),
+    ("value-store-bytes", int, _D.value_store_bytes, "bytes of resident values kept (all callers)"),
     ("metrics-port", int, 0, "Prometheus /metrics HTTP port on --host; 0 = off"),
     ("tls-cert", str, None, "PEM certificate chain (with --tls-key: serve TLS only)"),
     ("tls-key", str, None, "PEM private key"),
@@ -75,7 +76,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         max_total_elements=args.max_total_elements,
         jacobian_memory_bytes=args.jacobian_memory_bytes,
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
-        metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        value_store_bytes=args.value_store_bytes, metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
         blas_threads=args.blas_threads or None, engine_threads=args.engine_threads or None)
 

@@ -9,6 +9,7 @@ from google.protobuf.message import DecodeError
 
 from gradwire.v1 import gradwire_pb2 as pb
 
+from . import resident
 from .errors import abort
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Autodiff"]
@@ -64,10 +65,13 @@ def _request_id(context: grpc.ServicerContext) -> str:
 
 def _behaviour(method, request_name: str, cheap: bool, slots: Slots):
     def run(request, context: grpc.ServicerContext, cancelled):
+        token = resident.CALLER.set(resident.caller(context.invocation_metadata()))
         try:
             return method(request, cancelled)
         except Exception as exc:  # mapped to a status in one place; unexpected ones -> INTERNAL
             abort(context, exc, _request_id(context))
+        finally:
+            resident.CALLER.reset(token)
 
     def handle(request, context: grpc.ServicerContext):
         if isinstance(request, _Malformed):

@@ -16,6 +16,8 @@ from . import wire
 from .config import ServerConfig
 from .errors import RequestError
 from .parts import PartCache
+from .resident import Residency
+from .store import ValueStore
 
 Cancel = Callable[[], bool]
 
@@ -26,9 +28,10 @@ class AutodiffService:
     # Answered without a compute slot: they only read static tables.
     CHEAP = frozenset({"ListOps", "GetServerInfo"})
 
-    def __init__(self, config: ServerConfig, parts: PartCache):
+    def __init__(self, config: ServerConfig, parts: PartCache, store: ValueStore | None = None):
         self.config = config
         self.parts = parts
+        self.store = store if store is not None else ValueStore(config.value_store_bytes)
         self.limits = engine.Limits(
             max_nodes=config.max_nodes, max_tensor_elements=config.max_tensor_elements,
             max_intermediate_elements=config.max_intermediate_elements,
@@ -39,31 +42,35 @@ class AutodiffService:
         self._ops: list[pb.OpInfo] | None = None
 
     def _decode(self, req, cancel: Cancel, with_known: bool = True):
-        """The graph, feeds and the engine keyword arguments every computing RPC shares."""
+        """The graph, feeds and the engine keyword arguments every computing RPC shares, and the
+        request's view of the resident values."""
+        res = Residency(self.store, req.options if "options" in req.DESCRIPTOR.fields_by_name else pb.Options())
         graph, info = wire.graph(req.graph, req.ByteSize(), self.parts, self.budget)
         kwargs = {"limits": self.limits, "cancel": cancel}
         if with_known:
-            kwargs["known"] = wire.known(req.known, self.budget)
-        return graph, wire.inputs(req.inputs, self.budget), kwargs, info
+            kwargs["known"] = wire.known(req.known, self.budget, res)
+        feeds = wire.inputs(req.inputs, self.budget, res)
+        res.check_missing()
+        return graph, feeds, kwargs, info, res
 
     def Evaluate(self, req: pb.EvaluateRequest, cancel: Cancel) -> pb.EvaluateResponse:
-        graph, feeds, kwargs, info = self._decode(req, cancel)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
         r = engine.evaluate(graph, feeds, list(req.outputs),
                             anomaly=req.options.detect_anomaly, **kwargs)
         out = pb.EvaluateResponse(info=info)
-        wire.put_tensors(out.outputs, r.values)
+        res.put(out.outputs, r.values, list(req.outputs))
         _finish(out, r)
         return out
 
     def Gradient(self, req: pb.GradientRequest, cancel: Cancel) -> pb.GradientResponse:
-        graph, feeds, kwargs, info = self._decode(req, cancel)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
         r = engine.gradient(graph, feeds, list(req.outputs), list(req.wrt),
                             seeds=list(req.seeds) or None, create_graph=req.create_graph,
                             extra=list(req.extra), anomaly=req.options.detect_anomaly, **kwargs)
         out = pb.GradientResponse(info=info, unused=r.unused)
-        wire.put_tensors(out.values, r.values)
-        wire.put_tensors(out.gradients, r.gradients)
-        wire.put_tensors(out.extra, r.extra)
+        res.put(out.values, r.values, list(req.outputs))
+        res.put(out.gradients, r.gradients, fetch_all=req.options.fetch_gradients)
+        res.put(out.extra, r.extra, list(req.extra))
         if req.create_graph:
             wire.put_graph(out.grad_graph, r.grad_graph)
             out.gradient_nodes[:] = r.gradient_nodes
@@ -71,7 +78,7 @@ class AutodiffService:
         return out
 
     def Jvp(self, req: pb.JvpRequest, cancel: Cancel) -> pb.JvpResponse:
-        graph, feeds, kwargs, info = self._decode(req, cancel)
+        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
         tangents = wire.tensors(req.tangents, "tangents", self.budget)
         r = engine.jvp(graph, feeds, list(req.outputs), list(req.primals), tangents,
                        anomaly=req.options.detect_anomaly, **kwargs)
@@ -85,7 +92,7 @@ class AutodiffService:
         if req.mode not in pb.JacobianMode.values():
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"unknown Jacobian mode {req.mode}", "mode")
-        graph, feeds, kwargs, info = self._decode(req, cancel)
+        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
         value, jacobians = engine.jacobian(graph, feeds, req.output, list(req.wrt),
                                            mode=pb.JacobianMode.Name(req.mode).lower(), **kwargs)
         out = pb.JacobianResponse(info=info, value=codec.tensor_to_proto(value))
@@ -93,14 +100,14 @@ class AutodiffService:
         return out
 
     def Hessian(self, req: pb.HessianRequest, cancel: Cancel) -> pb.HessianResponse:
-        graph, feeds, kwargs, info = self._decode(req, cancel)
+        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
         value, blocks = engine.hessian(graph, feeds, req.output, list(req.wrt), **kwargs)
         out = pb.HessianResponse(info=info, value=codec.tensor_to_proto(value))
         wire.put_tensors(out.blocks, blocks)
         return out
 
     def CheckGradients(self, req: pb.GradCheckRequest, cancel: Cancel) -> pb.GradCheckResponse:
-        graph, feeds, kwargs, _ = self._decode(req, cancel, with_known=False)
+        graph, feeds, kwargs, _, _ = self._decode(req, cancel, with_known=False)
         ok, results = engine.check_gradients(
             graph, feeds, req.output, list(req.wrt), eps=req.eps or 1e-6,
             atol=req.atol or 1e-5, rtol=req.rtol or 1e-3, **kwargs)

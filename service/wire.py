@@ -28,14 +28,21 @@ def _too_big(message: str, field: str) -> RequestError:
     return RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, message, field)
 
 
-def tensor(t: pb.Tensor, where: str, budget: Budget) -> np.ndarray:
+def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
+    """A request tensor: by bytes, or (res: the request's Residency) by the handle of a resident value."""
+    if t.handle and res is not None:
+        return res.resolve(t, where)
     # Checked here, not by the codec, so that the status is RESOURCE_EXHAUSTED (a limit),
     # not INVALID_ARGUMENT (a malformed tensor).
     count = math.prod(t.shape)
     if count > budget.max_tensor_elements:
         raise _too_big(f"{where}: {count} elements exceed the limit of "
                        f"{budget.max_tensor_elements} per tensor", where)
-    return codec.tensor_from_proto(t, where)
+    if t.handle:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: handles name resident values, which "
+                           "this field does not take", where + ".handle")
+    value = codec.tensor_from_proto(t, where)
+    return res.kept(t, value, where) if res is not None else value
 
 
 def _attr(v: pb.AttrValue, where: str, budget: Budget):
@@ -95,12 +102,12 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
     return Graph(nodes, content_hash=content), info
 
 
-def inputs(feeds, budget: Budget) -> dict[str, np.ndarray]:
-    return {name: tensor(t, f"inputs[{name}]", budget) for name, t in feeds.items()}
+def inputs(feeds, budget: Budget, res=None) -> dict[str, np.ndarray]:
+    return {name: tensor(t, f"inputs[{name}]", budget, res) for name, t in feeds.items()}
 
 
-def known(values, budget: Budget) -> dict[int, np.ndarray]:
-    return {kv.node: tensor(kv.value, f"known[{k}].value", budget)
+def known(values, budget: Budget, res=None) -> dict[int, np.ndarray]:
+    return {kv.node: tensor(kv.value, f"known[{k}].value", budget, res)
             for k, kv in enumerate(values)}
 
 

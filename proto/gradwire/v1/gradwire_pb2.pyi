@@ -32,14 +32,16 @@ REVERSE: JacobianMode
 FORWARD: JacobianMode
 
 class Tensor(_message.Message):
-    __slots__ = ("dtype", "shape", "data")
+    __slots__ = ("dtype", "shape", "data", "handle")
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
     dtype: DType
     shape: _containers.RepeatedScalarFieldContainer[int]
     data: bytes
-    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    handle: str
+    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ...) -> None: ...
 
 class IntList(_message.Message):
     __slots__ = ("values",)
@@ -119,10 +121,16 @@ class KnownValue(_message.Message):
     def __init__(self, node: _Optional[int] = ..., value: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("detect_anomaly",)
+    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients")
     DETECT_ANOMALY_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_FIELD_NUMBER: _ClassVar[int]
+    FETCH_FIELD_NUMBER: _ClassVar[int]
+    FETCH_GRADIENTS_FIELD_NUMBER: _ClassVar[int]
     detect_anomaly: bool
-    def __init__(self, detect_anomaly: _Optional[bool] = ...) -> None: ...
+    resident: bool
+    fetch: _containers.RepeatedScalarFieldContainer[int]
+    fetch_gradients: bool
+    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ...) -> None: ...
 
 class GraphInfo(_message.Message):
     __slots__ = ("part_hashes", "plan_cache_hit")

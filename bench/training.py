@@ -1,0 +1,234 @@
+"""Training loops end to end: gradwire through a loopback server against local PyTorch and a bare gRPC echo.
+
+    python bench/training.py [--steps 60]
+
+Every implementation runs in its own process (thread pools of PyTorch, OpenBLAS and the engine would
+otherwise compete for the cores and distort each other's times): a bare grpcio echo server, a gradwire
+server, then one client process per case. Cases:
+
+- the course book's linear-regression loop (minibatch 10, updates under no_grad, grads zeroed):
+  per step against one echo round trip and against local PyTorch;
+- an MLP 784-256-256-10 step at batch 1024 (cross entropy, SGD written by hand through .data):
+  parameters kept across steps (resident on the server), and parameters rebuilt from the same NumPy
+  arrays every step (the server recognizes their content); split into client CPU, engine (the same
+  step in process, its own process) and the rest (wire and server overhead).
+
+Medians over the timed steps after warm-up. The machine is shared and noisy: read ratios within a run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ECHO = textwrap.dedent("""
+    from concurrent.futures import ThreadPoolExecutor
+    import grpc
+    identity = lambda b: b
+    handler = grpc.method_handlers_generic_handler("echo.Echo", {
+        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req, identity, identity)})
+    server = grpc.server(ThreadPoolExecutor(8), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(f"echo ready on 127.0.0.1:{port}", flush=True)
+    server.wait_for_termination()
+""")
+READY = re.compile(r"ready on (\S+):(\d+)")
+
+# Each case is a program run in a fresh process; it prints one JSON line.
+CASE = textwrap.dedent(r"""
+    import json, statistics, sys, time
+    import numpy as np
+    kind, target, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+    def median_ms(ts):
+        return statistics.median(ts) * 1e3
+
+    if kind == "echo":
+        import grpc
+        ch = grpc.insecure_channel(target)
+        call = ch.unary_unary("/echo.Echo/Echo")
+        ts = []
+        for i in range(steps * 10):
+            t = time.perf_counter(); call(b"x" * 32); ts.append(time.perf_counter() - t)
+        print(json.dumps({"ms": median_ms(ts[steps:])}))
+        sys.exit()
+
+    lib_name = "torch" if kind.startswith("torch") else "gradwire"
+    if lib_name == "torch":
+        import torch as lib
+        torch_threads = lib.get_num_threads()
+    else:
+        import gradwire as lib
+        from gradwire import session as S
+        s = lib.connect(target)
+        S.set_default_session(s)
+        calls = [0]
+        orig = S.Session._call
+        def counted(self, m, r):
+            calls[0] += 1
+            return orig(self, m, r)
+        S.Session._call = counted
+
+    rng = np.random.default_rng(0)
+    if kind.endswith("linreg"):
+        feats = rng.standard_normal((1000, 2)).astype(np.float32)
+        labels = (feats @ np.array([[2.0], [-3.4]], np.float32) + 4.2).astype(np.float32)
+        X, y = lib.tensor(feats), lib.tensor(labels)
+        w = lib.tensor(rng.normal(0, 0.01, (2, 1)).astype(np.float32), requires_grad=True)
+        b = lib.zeros(1, requires_grad=True)
+        def step(k):
+            i = (k * 10) % 1000
+            Xb, yb = X[i:i + 10], y[i:i + 10]
+            out = Xb @ w + b
+            l = ((out - yb.reshape(out.shape)) ** 2 / 2).sum()
+            l.backward()
+            with lib.no_grad():
+                for p in (w, b):
+                    p -= 0.03 * p.grad / 10
+                    p.grad.zero_()
+        final = lambda: [w.detach().numpy().ravel().tolist(), b.detach().numpy().ravel().tolist()]
+    else:
+        B = 1024
+        xs = rng.standard_normal((B, 784)).astype(np.float32)
+        ys = rng.integers(0, 10, B)
+        shapes = [(784, 256), (256,), (256, 256), (256,), (256, 10), (10,)]
+        init = [(rng.standard_normal(sh) * 0.05).astype(np.float32) for sh in shapes]
+        X, Y = lib.tensor(xs), lib.tensor(ys)
+        params = [lib.tensor(a, requires_grad=True) for a in init]
+        rebuild = kind.endswith("rebuilt")
+        def step(k):
+            global params
+            ps = [lib.tensor(p.detach().numpy() if lib_name == "torch" else a, requires_grad=True)
+                  for p, a in zip(params, init)] if rebuild else params
+            W1, b1, W2, b2, W3, b3 = ps
+            h = lib.relu(X @ W1 + b1)
+            h = lib.relu(h @ W2 + b2)
+            logits = h @ W3 + b3
+            loss = -(lib.log_softmax(logits, 1)[lib.arange(B), Y]).mean()
+            loss.backward()
+            with lib.no_grad():
+                for p in ps:
+                    p.data.sub_(0.01 * p.grad)
+                    p.grad.data.zero_()
+            params = ps
+        final = lambda: None
+
+    for k in range(5):
+        step(k)
+    if lib_name == "gradwire":
+        calls[0] = 0
+    ts, cpu = [], []
+    for k in range(5, 5 + steps):
+        t, c = time.perf_counter(), time.process_time()
+        step(k)
+        ts.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
+    out = {"ms": median_ms(ts), "client_cpu_ms": median_ms(cpu), "final": final()}
+    if lib_name == "gradwire":
+        out["rpcs_per_step"] = calls[0] / steps
+    else:
+        out["threads"] = torch_threads
+    print(json.dumps(out))
+""")
+
+ENGINE = textwrap.dedent(r"""
+    import json, statistics, sys, time
+    import numpy as np
+    import gradwire as gw
+    from gradwire import engine
+    from gradwire.engine import Graph, Node
+    steps = int(sys.argv[1])
+    # The MLP step as the engine runs it: forward, backward and the SGD update, in process.
+    B = 1024
+    rng = np.random.default_rng(0)
+    shapes = [(784, 256), (256,), (256, 256), (256,), (256, 10), (10,)]
+    feeds = {f"p{k}": (rng.standard_normal(sh) * 0.05).astype(np.float32) for k, sh in enumerate(shapes)}
+    feeds["x"] = rng.standard_normal((B, 784)).astype(np.float32)
+    feeds["y"] = rng.integers(0, 10, B)
+    feeds["r"] = np.arange(B)
+    nodes = [Node("placeholder", (), {"name": n}) for n in feeds]
+    ids = {n: i for i, n in enumerate(feeds)}
+    def add(op, *ins, **attrs):
+        nodes.append(Node(op, tuple(ins), attrs)); return len(nodes) - 1
+    h = add("relu", add("add", add("matmul", ids["x"], ids["p0"]), ids["p1"]))
+    h = add("relu", add("add", add("matmul", h, ids["p2"]), ids["p3"]))
+    logits = add("add", add("matmul", h, ids["p4"]), ids["p5"])
+    lsm = add("log_softmax", logits, axis=1)
+    picked = add("take", add("reshape", lsm, shape=(-1,)),
+                 add("add", add("mul", ids["r"], add("constant", value=np.array(10, np.int64))), ids["y"]))
+    loss = add("neg", add("mean", picked))
+    g = Graph(nodes)
+    wrt = [ids[f"p{k}"] for k in range(6)]
+    for _ in range(5):
+        engine.gradient(g, feeds, [loss], wrt)
+    ts = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        r = engine.gradient(g, feeds, [loss], wrt)
+        for k, gk in enumerate(r.gradients):
+            feeds[f"p{k}"] = feeds[f"p{k}"] - np.float32(0.01) * gk
+        ts.append(time.perf_counter() - t)
+    print(json.dumps({"ms": statistics.median(ts) * 1e3}))
+""")
+
+
+def start(cmd):
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        m = READY.search(line)
+        if m:
+            return proc, f"{m.group(1)}:{m.group(2)}"
+    raise RuntimeError(f"{cmd} exited before it was ready")
+
+
+def run(args):
+    out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=900)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=60)
+    steps = parser.parse_args().steps
+    echo, echo_target = start([sys.executable, "-c", ECHO])
+    server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0"])
+    try:
+        r = {kind: run([CASE, kind, target, str(steps)]) for kind in
+             ("echo", "torch-linreg", "gradwire-linreg", "torch-mlp", "gradwire-mlp", "torch-mlp-rebuilt",
+              "gradwire-mlp-rebuilt")}
+        engine_ms = run([ENGINE, str(steps)])["ms"]
+    finally:
+        for p in (echo, server):
+            p.terminate()
+            p.wait(10)
+    same = all(abs(a - b) <= 1e-5 * max(1, abs(b)) for pa, pb in zip(r["gradwire-linreg"]["final"],
+                                                                      r["torch-linreg"]["final"])
+               for a, b in zip(pa, pb))
+    print(f"{'case':<34}{'ms/step':>9}{'RPC/step':>10}{'ratio':>22}   target")
+    lin = r["gradwire-linreg"]
+    print(f"{'echo round trip (32 B)':<34}{r['echo']['ms']:>9.3f}")
+    print(f"{'linear regression, PyTorch local':<34}{r['torch-linreg']['ms']:>9.3f}")
+    print(f"{'linear regression, gradwire':<34}{lin['ms']:>9.3f}{lin['rpcs_per_step']:>10.1f}"
+          f"{lin['ms'] / r['echo']['ms']:>13.2f}x echo   <= 1.5x echo, 1 RPC/step; final params "
+          f"{'equal PyTorch' if same else 'DIFFER from PyTorch'}")
+    print(f"{'':<34}{'':>9}{'':>10}{lin['ms'] / r['torch-linreg']['ms']:>12.1f}x torch   (sync; <= 4x with "
+          f"async dispatch, not built)")
+    for kind, target_ratio in (("mlp", 1.3), ("mlp-rebuilt", 1.6)):
+        t, g = r[f"torch-{kind}"], r[f"gradwire-{kind}"]
+        label = "MLP B=1024, params kept" if kind == "mlp" else "MLP B=1024, params rebuilt"
+        print(f"{label + ', PyTorch':<34}{t['ms']:>9.2f}")
+        print(f"{label + ', gradwire':<34}{g['ms']:>9.2f}{g['rpcs_per_step']:>10.1f}"
+              f"{g['ms'] / t['ms']:>12.2f}x torch   <= {target_ratio}x")
+        print(f"{'   split: client CPU / engine / rest':<34}{g['client_cpu_ms']:>9.2f} / {engine_ms:.2f} / "
+              f"{max(g['ms'] - g['client_cpu_ms'] - engine_ms, 0):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

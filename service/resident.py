@@ -1,0 +1,98 @@
+"""Resident values in a request: tensors named by handle, tensors kept for later, results sent as handles."""
+from __future__ import annotations
+
+import contextvars
+import hashlib
+
+import grpc
+import numpy as np
+
+from gradwire.core import codec, hashing
+from gradwire.v1 import gradwire_pb2 as pb
+
+from .errors import RequestError
+from .store import ValueStore
+
+# The caller of the RPC being served (set by rpc.py from its metadata): resident values are kept per caller.
+CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("gradwire_caller", default=None)
+
+
+def caller(metadata) -> str | None:
+    """Who is calling: the bearer token's identity when there is one, else the client's namespace."""
+    namespace = None
+    for key, value in metadata:
+        if key == "authorization":
+            return "token:" + hashlib.sha256(value.encode()).hexdigest()
+        if key == "x-gradwire-namespace":
+            namespace = "ns:" + value[:256]
+    return namespace
+
+
+class Residency:
+    """One request's view of the store: resolves handles, keeps what a resident request sends, and
+    answers with handles where the caller did not ask for the data."""
+
+    def __init__(self, store: ValueStore, options: pb.Options):
+        self.store = store
+        self.keep = options.resident
+        self.fetch = set(options.fetch)
+        self.fetch_gradients = options.fetch_gradients
+        self._caller = CALLER.get()
+        self.missing: list[tuple[str, str]] = []     # (hash, field) of handles this server does not hold
+
+    def principal(self, where: str) -> str:
+        if self._caller is None:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               "resident values need a caller identity: send the x-gradwire-namespace metadata "
+                               "(any random string, one per session) or a bearer token", where)
+        return self._caller
+
+    def resolve(self, t: pb.Tensor, where: str) -> np.ndarray:
+        """The resident value a request tensor names by handle (dtype and shape must match it)."""
+        h = t.handle
+        if t.data or not hashing.is_hash(h):
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{where}: a handle is 64 lowercase hex digits and comes without data; "
+                               f"got {h[:80]!r}" + (" with data" if t.data else ""), where + ".handle")
+        value = self.store.get(self.principal(where), h)
+        dtype = codec.DTYPE_NAMES.get(t.dtype)
+        if value is None:
+            # Reported once every tensor is decoded (check_missing), so one answer names them all.
+            self.missing.append((h, where))
+            if dtype is None:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: a handle needs its dtype", where)
+            return np.zeros(tuple(t.shape), codec.DTYPES[t.dtype])
+        if (t.dtype and dtype != value.dtype.name) or (len(t.shape) and tuple(t.shape) != value.shape) or (
+                not t.dtype and t.shape):
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{where}: handle {h} holds {value.dtype.name}{list(value.shape)}, but the tensor "
+                               f"says {dtype}{list(t.shape)}", where)
+        return value
+
+    def check_missing(self) -> None:
+        if self.missing:
+            names = "; ".join(f"{where}: resident value {h}" for h, where in self.missing)
+            raise RequestError(grpc.StatusCode.NOT_FOUND,
+                               f"not held for this caller on this server: {names}; send their bytes (or the ops "
+                               f"that compute them) again", self.missing[0][1] + ".handle")
+
+    def kept(self, t: pb.Tensor, value: np.ndarray, where: str) -> np.ndarray:
+        """A tensor sent by bytes: kept for later requests when this one is resident."""
+        if self.keep and value.nbytes:
+            self.store.put(self.principal(where), hashing.tensor_hash(t.dtype, value.shape, t.data), value)
+        return value
+
+    def put(self, field, arrays, ids=None, *, fetch_all: bool = False) -> None:
+        """Results into a response field: data for what the caller fetches (or every result when the
+        request is not resident), else the handle of the value kept here."""
+        for k, a in enumerate(arrays):
+            t = field.add()
+            if not self.keep:
+                codec.tensor_to_proto(a, t)
+                continue
+            codec.tensor_to_proto(a, t)
+            h = hashing.tensor_hash(t.dtype, a.shape, t.data)
+            self.store.put(self.principal("options.resident"), h, np.asarray(a))
+            t.handle = h
+            if not (fetch_all or (ids is not None and ids[k] in self.fetch)):
+                t.ClearField("data")

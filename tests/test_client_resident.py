@@ -1,0 +1,178 @@
+"""Resident values: a tensor's bytes cross the wire once, results stay on the server until read, callers
+are isolated, and a server that loses values (eviction, restart) costs a resend, never a wrong value."""
+from __future__ import annotations
+
+import signal
+
+import grpc
+import numpy as np
+import pytest
+import torch
+
+import gradwire as gw
+from client_fixtures import CountingInterceptor
+from gradwire import session as gw_session
+from gradwire.core import codec, hashing
+from gradwire.service.config import ServerConfig
+from gradwire.v1 import gradwire_pb2 as pb
+from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
+
+
+def sizes(counter) -> list[tuple[str, int]]:
+    return [(m, r.ByteSize()) for m, r in counter.requests]
+
+
+def _mlp_step(lib, X, Y, params, lr=0.1):
+    W1, b1, W2, b2 = params
+    logits = lib.relu(X @ W1 + b1) @ W2 + b2
+    loss = -(lib.log_softmax(logits, 1)[lib.arange(X.shape[0]), Y]).mean()
+    loss.backward()
+    with lib.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad.zero_()
+    return loss
+
+
+def _mlp(lib, seed=0):
+    rng = np.random.default_rng(seed)
+    X = lib.tensor(rng.standard_normal((64, 32)).astype(np.float32))
+    Y = lib.tensor(rng.integers(0, 4, 64))
+    params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
+              for s in ((32, 64), (64,), (64, 4), (4,))]
+    return X, Y, params
+
+
+def _train(lib, session_steps):
+    """Train the MLP, calling between(k) after step k (to kill servers, say); returns the parameters."""
+    X, Y, params = _mlp(lib)
+    for k, between in enumerate(session_steps):
+        _mlp_step(lib, X, Y, params)
+        between()
+    return params
+
+
+def _torch_params(steps):
+    return [p.detach().numpy() for p in _train(torch, [lambda: None] * steps)]
+
+
+def test_bytes_cross_once_and_results_stay_until_read(serve):
+    counter = CountingInterceptor()
+    with serve() as (target, _), gw.connect(target, interceptors=[counter]) as s:
+        x = s.tensor(np.arange(20000, dtype=np.float32))          # 80 kB
+        y = x * 2
+        first = (y + 1).sum().item()
+        counter.reset()
+        for k in range(3):
+            assert (x * k).sum().item() == pytest.approx(k * 199990000.0, rel=1e-5)
+        assert all(size < 2000 for _, size in sizes(counter)), sizes(counter)    # x went by handle
+        assert y._node.value is None and y._node.resident       # computed, kept on the server, not sent
+        counter.reset()
+        np.testing.assert_array_equal(y.numpy(), np.arange(20000, dtype=np.float32) * 2)
+        assert counter.calls == {"Evaluate": 1} and sizes(counter)[0][1] < 2000
+        assert first == pytest.approx(float((np.arange(20000, dtype=np.float64) * 2 + 1).sum()), rel=1e-5)
+
+
+def test_training_loop_keeps_parameters_resident_and_matches_torch(serve):
+    counter = CountingInterceptor()
+    with serve() as (target, _), gw.connect(target, interceptors=[counter]) as s:
+        previous = gw_session._default
+        gw_session.set_default_session(s)
+        try:
+            X, Y, params = _mlp(gw)
+            _mlp_step(gw, X, Y, params)
+            counter.reset()
+            for _ in range(5):
+                _mlp_step(gw, X, Y, params)
+            assert counter.calls == {"Gradient": 5}
+            # Parameters and data go by handle: each request is the graph by hash plus handles.
+            assert max(size for _, size in sizes(counter)) < 4000, sizes(counter)
+            got = [p.detach().numpy() for p in params]
+        finally:
+            gw_session.set_default_session(previous)
+    for a, b in zip(got, _torch_params(6)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_eviction_mid_loop_gives_the_same_results(serve):
+    """A store far too small for the loop: values are evicted between and within steps; the client
+    resends the bytes it holds and the ops of what it never read."""
+    config = ServerConfig(value_store_bytes=16 << 10)
+    with serve(config) as (target, server), gw.connect(target) as s:
+        previous = gw_session._default
+        gw_session.set_default_session(s)
+        try:
+            got = [p.detach().numpy() for p in _train(gw, [lambda: None] * 6)]
+        finally:
+            gw_session.set_default_session(previous)
+    for a, b in zip(got, _torch_params(6)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_new_server_continues_the_loop_from_what_the_client_holds(server_process):
+    proc, target = server_process("--port", "0")
+    port = target.rsplit(":", 1)[1]
+    procs = [proc]
+
+    def restart():
+        procs[-1].send_signal(signal.SIGKILL)
+        procs[-1].wait(30)
+        procs.append(server_process("--port", port)[0])
+
+    with gw.connect(target) as s:
+        previous = gw_session._default
+        gw_session.set_default_session(s)
+        try:
+            got = [p.detach().numpy() for p in _train(gw, [lambda: None, restart, lambda: None, restart,
+                                                           lambda: None, lambda: None])]
+        finally:
+            gw_session.set_default_session(previous)
+    for a, b in zip(got, _torch_params(6)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_hash_from_another_caller_is_not_found_never_its_value(serve):
+    value = np.arange(4096, dtype=np.float32)
+    h = hashing.tensor_hash(codec.dtype_enum(value.dtype), value.shape, value)
+    with serve() as (target, _), grpc.insecure_channel(target) as ch:
+        stub = pb_grpc.AutodiffStub(ch)
+
+        def request(tensor):
+            g = pb.Graph(nodes=[pb.Node(op="placeholder")])
+            codec.attr_to_proto("x", g.nodes[0].attrs["name"])
+            r = pb.EvaluateRequest(outputs=[0], graph=pb.GraphRef(parts=[pb.GraphPart(graph=g)]))
+            r.inputs["x"].CopyFrom(tensor)
+            r.options.resident = True
+            r.options.fetch[:] = [0]
+            return r
+
+        by_bytes = codec.tensor_to_proto(value)
+        by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
+        alice, bob = (("x-gradwire-namespace", "alice"),), (("x-gradwire-namespace", "bob"),)
+        stub.Evaluate(request(by_bytes), metadata=alice)                  # alice stores it
+        out = stub.Evaluate(request(by_handle), metadata=alice)           # and names it by hash
+        np.testing.assert_array_equal(codec.tensor_from_proto(out.outputs[0]), value)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(by_handle), metadata=bob)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+        assert f"resident value {h}" in e.value.details()
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(by_handle))                              # no identity at all
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-gradwire-namespace" in e.value.details()
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle="zz")),
+                          metadata=alice)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "handle" in e.value.details()
+        wrong_shape = pb.Tensor(dtype=by_bytes.dtype, shape=[2, 2048], handle=h)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(wrong_shape), metadata=alice)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "[4096]" in e.value.details()
+
+
+def test_resident_off_sends_bytes_every_time(serve):
+    counter = CountingInterceptor()
+    with serve() as (target, _), gw.connect(target, interceptors=[counter], resident=False) as s:
+        x = s.tensor(np.ones(20000, dtype=np.float32))
+        for _ in range(3):
+            (x * 2).sum().item()
+        assert all(size > 80000 for _, size in sizes(counter))

@@ -200,7 +200,7 @@ def main() -> None:
     echo, echo_target = start([sys.executable, "-c", ECHO])
     server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0"])
     try:
-        r = {kind: run([CASE, kind, target, str(steps)]) for kind in
+        r = {kind: run([CASE, kind, echo_target if kind == "echo" else target, str(steps)]) for kind in
              ("echo", "torch-linreg", "gradwire-linreg", "torch-mlp", "gradwire-mlp", "torch-mlp-rebuilt",
               "gradwire-mlp-rebuilt")}
         engine_ms = run([ENGINE, str(steps)])["ms"]

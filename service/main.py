@@ -17,9 +17,13 @@ _D = ServerConfig()
 FLAGS = [
     ("host", str, "127.0.0.1", "interface to listen on (0.0.0.0 or :: for all)"),
     ("port", int, 50051, "gRPC port; 0 picks a free one (see the ready line)"),
-    ("workers", int, None, "handler threads (default: max-concurrent + 4, must exceed it)"),
-    ("max-concurrent", int, _D.max_concurrent,
-     "computing requests at once; more are refused with RESOURCE_EXHAUSTED"),
+    ("processes", int, None, "worker processes sharing the port (default: the usable cores)"),
+    ("workers", int, None, "handler threads per process (default: max-concurrent + max-queue "
+                           "+ 8, must exceed max-concurrent)"),
+    ("max-concurrent", int, _D.max_concurrent, "computing requests at once, per process"),
+    ("max-queue", int, _D.max_queue, "computing requests that may wait for a slot, per process; "
+                                     "more are refused with RESOURCE_EXHAUSTED"),
+    ("top-plans", int, _D.top_plans, "graphs listed with plan statistics in GetServerInfo"),
     ("max-message-bytes", int, _D.max_message_bytes, "gRPC message size cap, both directions"),
     ("max-request-bytes", int, _D.max_request_bytes,
      "request size once graph parts sent by hash are resolved"),
@@ -68,7 +72,8 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
-        max_concurrent=args.max_concurrent, workers=args.workers,
+        max_concurrent=args.max_concurrent, max_queue=args.max_queue, workers=args.workers,
+        processes=args.processes, top_plans=args.top_plans,
         max_message_bytes=args.max_message_bytes, max_request_bytes=args.max_request_bytes,
         max_nodes=args.max_nodes, max_tensor_elements=args.max_tensor_elements,
         max_intermediate_elements=args.max_intermediate_elements,

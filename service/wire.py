@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 
 import grpc
@@ -29,11 +28,29 @@ def _too_big(message: str, field: str) -> RequestError:
 
 
 def tensor(t: pb.Tensor, where: str, budget: Budget) -> np.ndarray:
-    # Checked here, not by the codec, so that the status is RESOURCE_EXHAUSTED (a limit),
-    # not INVALID_ARGUMENT (a malformed tensor).
-    count = math.prod(t.shape)
-    if count > budget.max_tensor_elements:
-        raise _too_big(f"{where}: {count} elements exceed the limit of "
+    """Decode one tensor after checking its shape with exact integer arithmetic. The extent (the
+    product of the dimensions with zeros counted as ones) is what NumPy must represent even when
+    there are no elements, so a zero-size shape is held to the same limits as any other."""
+    shape = t.shape
+    if len(shape) > codec.MAX_RANK:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"{where}: {len(shape)} dimensions; at most {codec.MAX_RANK}", where)
+    count = extent = 1
+    for d in shape:
+        if d < 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{where}: negative dimension {d} in shape {list(shape)}", where)
+        count *= d
+        extent *= d or 1
+    if extent > budget.max_tensor_elements:
+        if extent > codec.MAX_EXTENT:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{where}: shape {list(shape)} cannot be represented: its nonzero "
+                               f"dimensions multiply to {extent}, past 2**63", where)
+        # A limit (RESOURCE_EXHAUSTED), not a malformed tensor (INVALID_ARGUMENT).
+        what = (f"{count} elements" if count else
+                f"no elements, but its nonzero dimensions multiply to {extent},")
+        raise _too_big(f"{where}: shape {list(shape)} has {what} beyond the limit of "
                        f"{budget.max_tensor_elements} per tensor", where)
     return codec.tensor_from_proto(t, where)
 

@@ -1,0 +1,260 @@
+"""The server against the gRPC floor: latency, throughput and server CPU per call, gradwire vs a bare echo, one run.
+
+    python bench/service.py [--seconds 3] [--processes 1 2] [--calls 2000] [-- server flags]
+
+For each worker-process count it starts, as subprocesses on loopback, a bare grpcio echo server (a
+generic handler returning the request bytes; N forked processes sharing the port with SO_REUSEPORT, as
+gradwire's workers do) and `python -m gradwire.service --processes N`. Then, against both, in turn:
+
+- sequential latency from one sync client (p50, p99): the echo of 107 bytes, the seed example's
+  Gradient sent by part hash (a 107-byte request), and the seed example through the PyTorch-style
+  client (record, one Gradient, read .grad);
+- throughput from an asyncio load generator (closed loop, c calls in flight over 2 channels per
+  worker process, raw bytes in and out so the client does no protobuf work) at c = 1, 8, 32, 64, with
+  the error count;
+- server CPU per call (all server processes, from /proc) during the c=32 run.
+
+Every figure is printed next to the echo's from the same run. The machine is shared and noisy: read the
+ratios, and repeat a run that looks disturbed. This is a meter, not a test: nothing here asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import grpc
+import numpy as np
+
+import gradwire as gw
+from gradwire import codec
+from gradwire.v1 import gradwire_pb2 as pb
+
+# Forks N workers before grpc is imported (gRPC's multiprocessing example does the same): each one
+# binds the reserved port with SO_REUSEPORT and the kernel spreads connections over them.
+ECHO_SERVER = textwrap.dedent("""
+    import os, signal, socket, sys
+    n = int(sys.argv[1])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    def serve():
+        from concurrent.futures import ThreadPoolExecutor
+        import grpc
+        identity = lambda b: b
+        handler = grpc.method_handlers_generic_handler("echo.Echo", {
+            "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req, identity, identity)})
+        server = grpc.server(ThreadPoolExecutor(16), handlers=[handler],
+                             options=[("grpc.so_reuseport", 1)])
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        server.start()
+        print("up", flush=True)
+        server.wait_for_termination()
+    children = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            serve()
+            os._exit(0)
+        children.append(pid)
+    signal.signal(signal.SIGTERM, lambda *_: [os.kill(c, signal.SIGKILL) for c in children] or sys.exit(0))
+    import time; time.sleep(1.0)
+    print(f"echo ready on 127.0.0.1:{port}", flush=True)
+    for c in children:
+        os.waitpid(c, 0)
+""")
+READY = re.compile(r"ready on (\S+):(\d+)")
+CONCURRENCY = (1, 8, 32, 64)
+
+
+def start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        m = READY.search(line)
+        if m:
+            return proc, f"{m.group(1)}:{m.group(2)}"
+    raise RuntimeError(f"{cmd} exited before it was ready")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (the supervisor and its workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+def seed_graph() -> pb.Graph:
+    graph = pb.Graph()
+    for op, inputs, attrs in (("placeholder", [], {"name": "x"}), ("dot", [0, 0], {}),
+                              ("constant", [], {"value": np.array(2.0, np.float32)}),
+                              ("mul", [2, 1], {})):
+        node = graph.nodes.add(op=op, inputs=inputs)
+        for k, v in attrs.items():
+            codec.attr_to_proto(v, node.attrs[k])
+    return graph
+
+
+def seed_request(part: pb.GraphPart) -> pb.GradientRequest:
+    return pb.GradientRequest(graph=pb.GraphRef(parts=[part]), outputs=[3], wrt=[0],
+                              inputs={"x": codec.tensor_to_proto(np.arange(4, dtype=np.float32))})
+
+
+def by_hash_bytes(target: str) -> bytes:
+    """The seed Gradient by part hash, after teaching every worker the part (one call per fresh
+    connection until each worker has answered one in full)."""
+    full = seed_request(pb.GraphPart(graph=seed_graph())).SerializeToString()
+    key = None
+    for _ in range(64):
+        with grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+            reply = pb.GradientResponse.FromString(
+                ch.unary_unary("/gradwire.v1.Autodiff/Gradient")(full, timeout=30))
+            key = reply.info.part_hashes[0]
+    return seed_request(pb.GraphPart(hash=key)).SerializeToString()
+
+
+def latencies(fn, calls: int) -> tuple[float, float]:
+    for _ in range(min(100, calls)):
+        fn()
+    t = []
+    for _ in range(calls):
+        s = time.perf_counter()
+        fn()
+        t.append(time.perf_counter() - s)
+    t.sort()
+    return statistics.median(t), t[int(0.99 * (len(t) - 1))]
+
+
+async def _load(target: str, method: str, payload: bytes, concurrency: int, seconds: float,
+                channels: int) -> tuple[int, collections.Counter, float]:
+    chans = [grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+             for _ in range(channels)]
+    calls = [ch.unary_unary(method) for ch in chans]
+    for call in calls:   # connect every channel before the clock starts
+        await call(payload, timeout=30)
+    loop = asyncio.get_running_loop()
+    errors: collections.Counter = collections.Counter()
+    done = 0
+    end = loop.time() + seconds
+
+    async def user(k: int) -> None:
+        nonlocal done
+        call = calls[k % len(calls)]
+        while loop.time() < end:
+            try:
+                await call(payload, timeout=30)
+                done += 1
+            except grpc.aio.AioRpcError as e:
+                errors[e.code().name] += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(user(k) for k in range(concurrency)))
+    wall = time.perf_counter() - start
+    for ch in chans:
+        await ch.close()
+    return done, errors, wall
+
+
+def throughput(pid: int, target: str, method: str, payload: bytes, concurrency: int,
+               seconds: float, channels: int) -> tuple[float, int, float]:
+    """(calls/s, errors, server CPU µs per call)."""
+    c0 = cpu_seconds(pid)
+    done, errors, wall = asyncio.run(_load(target, method, payload, concurrency, seconds, channels))
+    cpu = cpu_seconds(pid) - c0
+    return done / wall, sum(errors.values()), cpu / max(done, 1) * 1e6
+
+
+def measure(processes: int, args) -> None:
+    echo, echo_target = start([sys.executable, "-c", ECHO_SERVER, str(processes)])
+    server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0",
+                            "--log-level", "warning", "--processes", str(processes),
+                            *args.server_args])
+    try:
+        seed = by_hash_bytes(target)
+        echo_payload = b"x" * len(seed)
+        gradient = "/gradwire.v1.Autodiff/Gradient"
+        with grpc.insecure_channel(echo_target) as ech, grpc.insecure_channel(target) as gch, \
+                gw.connect(target) as session:
+            echo_call, grad_call = ech.unary_unary("/echo.Echo/Echo"), gch.unary_unary(gradient)
+
+            def client_seed():
+                x = session.arange(4.0, requires_grad=True)
+                (2 * session.dot(x, x)).backward()
+                return x.grad
+
+            e50, e99 = latencies(lambda: echo_call(echo_payload), args.calls)
+            g50, g99 = latencies(lambda: grad_call(seed), args.calls)
+            c50, c99 = latencies(client_seed, args.calls // 2)
+        print(f"\n## {processes} worker process(es); load average {os.getloadavg()[0]:.1f}")
+        print(f"{'sequential, one sync client':44s} {'p50':>9s} {'p99':>9s} {'p50 vs echo':>12s}")
+        for name, p50, p99 in (("bare echo, %d B" % len(seed), e50, e99),
+                               ("Gradient, seed example by hash", g50, g99),
+                               ("client: 2·dot(x,x).backward(); x.grad", c50, c99)):
+            print(f"{name:44s} {p50 * 1e6:6.0f} µs {p99 * 1e6:6.0f} µs {p50 / e50:11.2f}x")
+        channels = 2 * processes
+        print(f"\n{'closed loop, asyncio, %d channels' % channels:34s} {'echo/s':>8s} "
+              f"{'gradwire/s':>11s} {'ratio':>6s} {'errors':>7s} {'echo CPU':>9s} "
+              f"{'gw CPU':>8s} {'ratio':>6s}")
+        for c in CONCURRENCY:
+            er, ee, ecpu = throughput(echo.pid, echo_target, "/echo.Echo/Echo", echo_payload, c,
+                                      args.seconds, channels)
+            gr, ge, gcpu = throughput(server.pid, target, gradient, seed, c, args.seconds, channels)
+            print(f"{'c=%d' % c:34s} {er:8.0f} {gr:11.0f} {gr / er:6.2f} {ee + ge:7d} "
+                  f"{ecpu:6.0f} µs {gcpu:5.0f} µs {gcpu / ecpu:6.2f}")
+    finally:
+        stop(server)
+        stop(echo)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=3.0, help="per throughput point")
+    ap.add_argument("--calls", type=int, default=2000, help="sequential calls per latency row")
+    ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("server_args", nargs="*", help="extra gradwire-server flags (after --)")
+    args = ap.parse_args()
+    print(f"# gradwire service benchmark — {os.cpu_count()} cores "
+          f"({len(os.sched_getaffinity(0))} usable); grpcio {grpc.__version__}; echo and gradwire "
+          f"servers in their own processes, measured back to back; CPU = server processes only")
+    for n in args.processes:
+        measure(n, args)
+
+
+if __name__ == "__main__":
+    main()

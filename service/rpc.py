@@ -1,8 +1,7 @@
 """RPC plumbing written once: lenient decoding, admission, deadlines, metrics and error mapping.
 
 One wrapper per method, built at start, does all of it inline (no interceptor: a grpc interceptor
-re-wraps the handler on every call). The deadline is read once per call and cancellation arrives
-by callback, so the engine's cancel polls take no lock."""
+re-wraps the handler on every call). The deadline is read once per call."""
 from __future__ import annotations
 
 import time
@@ -48,23 +47,21 @@ def _request_id(context: grpc.ServicerContext) -> str:
 
 
 class _Cancel:
-    """cancel() for the engine: the deadline (read once) passed, or grpc said the call ended."""
-    __slots__ = ("deadline", "ended")
+    """cancel() for the engine: the deadline (read once) passed, or the call ended (the client
+    cancelled). Polled rarely (every 64 plan steps), so the locked is_active() is asked last."""
+    __slots__ = ("deadline", "_context")
 
     def __init__(self, context: grpc.ServicerContext):
         remaining = context.time_remaining()
         self.deadline = None if remaining > _NO_DEADLINE else time.monotonic() + remaining
-        self.ended = False
-        context.add_callback(self._end)
-
-    def _end(self) -> None:
-        self.ended = True
+        self._context = context
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def __call__(self) -> bool:
-        return self.ended or (self.deadline is not None and time.monotonic() > self.deadline)
+        return (self.deadline is not None and time.monotonic() > self.deadline) or \
+            not self._context.is_active()
 
 
 def _behaviour(method, name: str, request_name: str, cheap: bool, admission: Admission,

@@ -1,6 +1,6 @@
 """The server against the gRPC floor: latency, throughput and server CPU per call, gradwire vs a bare echo, one run.
 
-    python bench/service.py [--seconds 3] [--processes 1 2] [--calls 2000] [-- server flags]
+    python bench/service.py [--seconds 1] [--pairs 5] [--processes 1 2] [--calls 2000] [-- server flags]
 
 For each worker-process count it starts, as subprocesses on loopback, a bare grpcio echo server (a
 generic handler returning the request bytes; N forked processes sharing the port with SO_REUSEPORT, as
@@ -12,10 +12,12 @@ gradwire's workers do) and `python -m gradwire.service --processes N`. Then, aga
 - throughput from an asyncio load generator (closed loop, c calls in flight over 2 channels per
   worker process, raw bytes in and out so the client does no protobuf work) at c = 1, 8, 32, 64, with
   the error count;
-- server CPU per call (all server processes, from /proc) during the c=32 run.
+- server CPU per call (all server processes, from /proc) at each concurrency.
 
-Every figure is printed next to the echo's from the same run. The machine is shared and noisy: read the
-ratios, and repeat a run that looks disturbed. This is a meter, not a test: nothing here asserts.
+Every figure is printed next to the echo's from the same run, measured in alternating slices (latency:
+chunks of 100 calls; throughput: `--pairs` slices of `--seconds` each, medians of the figures and of the
+per-slice ratios). The machine is shared and noisy: read the ratios, and repeat a run that looks
+disturbed. This is a meter, not a test: nothing here asserts.
 """
 from __future__ import annotations
 
@@ -70,6 +72,22 @@ ECHO_SERVER = textwrap.dedent("""
     print(f"echo ready on 127.0.0.1:{port}", flush=True)
     for c in children:
         os.waitpid(c, 0)
+""")
+# The same echo on grpc's asyncio server (--compare-aio): which server flavour has the lower floor.
+AIO_ECHO_SERVER = textwrap.dedent("""
+    import asyncio, grpc
+    async def main():
+        identity = lambda b: b
+        async def echo(req, ctx):
+            return req
+        handler = grpc.method_handlers_generic_handler("echo.Echo", {
+            "Echo": grpc.unary_unary_rpc_method_handler(echo, identity, identity)})
+        server = grpc.aio.server(handlers=[handler])
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        print(f"echo ready on 127.0.0.1:{port}", flush=True)
+        await server.wait_for_termination()
+    asyncio.run(main())
 """)
 READY = re.compile(r"ready on (\S+):(\d+)")
 CONCURRENCY = (1, 8, 32, 64)
@@ -149,16 +167,23 @@ def by_hash_bytes(target: str) -> bytes:
     return seed_request(pb.GraphPart(hash=key)).SerializeToString()
 
 
-def latencies(fn, calls: int) -> tuple[float, float]:
-    for _ in range(min(100, calls)):
-        fn()
-    t = []
-    for _ in range(calls):
-        s = time.perf_counter()
-        fn()
-        t.append(time.perf_counter() - s)
-    t.sort()
-    return statistics.median(t), t[int(0.99 * (len(t) - 1))]
+def latencies(fns: list, calls: int, chunk: int = 100) -> list[tuple[float, float]]:
+    """(p50, p99) per function, measured in alternating chunks so drift hits all alike."""
+    for fn in fns:
+        for _ in range(min(100, calls)):
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(calls // chunk, 1)):
+        for fn, t in zip(fns, samples):
+            for _ in range(chunk):
+                s = time.perf_counter()
+                fn()
+                t.append(time.perf_counter() - s)
+    out = []
+    for t in samples:
+        t.sort()
+        out.append((statistics.median(t), t[int(0.99 * (len(t) - 1))]))
+    return out
 
 
 async def _load(target: str, method: str, payload: bytes, concurrency: int, seconds: float,
@@ -200,6 +225,20 @@ def throughput(pid: int, target: str, method: str, payload: bytes, concurrency: 
     return done / wall, sum(errors.values()), cpu / max(done, 1) * 1e6
 
 
+def paired(echo: tuple, gradwire: tuple, concurrency: int, seconds: float, channels: int,
+           pairs: int) -> tuple:
+    """Echo and gradwire in `pairs` alternating slices of `seconds`: medians of each figure and
+    of the per-pair ratios (a disturbance hits one pair, not the whole comparison)."""
+    e, g = [], []
+    for _ in range(pairs):
+        e.append(throughput(*echo, concurrency, seconds, channels))
+        g.append(throughput(*gradwire, concurrency, seconds, channels))
+    med = statistics.median
+    return (med(x[0] for x in e), med(x[0] for x in g), med(b[0] / a[0] for a, b in zip(e, g)),
+            sum(x[1] for x in e + g), med(x[2] for x in e), med(x[2] for x in g),
+            med(b[2] / a[2] for a, b in zip(e, g)))
+
+
 def measure(processes: int, args) -> None:
     echo, echo_target = start([sys.executable, "-c", ECHO_SERVER, str(processes)])
     server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0",
@@ -218,9 +257,8 @@ def measure(processes: int, args) -> None:
                 (2 * session.dot(x, x)).backward()
                 return x.grad
 
-            e50, e99 = latencies(lambda: echo_call(echo_payload), args.calls)
-            g50, g99 = latencies(lambda: grad_call(seed), args.calls)
-            c50, c99 = latencies(client_seed, args.calls // 2)
+            (e50, e99), (g50, g99), (c50, c99) = latencies(
+                [lambda: echo_call(echo_payload), lambda: grad_call(seed), client_seed], args.calls)
         print(f"\n## {processes} worker process(es); load average {os.getloadavg()[0]:.1f}")
         print(f"{'sequential, one sync client':44s} {'p50':>9s} {'p99':>9s} {'p50 vs echo':>12s}")
         for name, p50, p99 in (("bare echo, %d B" % len(seed), e50, e99),
@@ -232,21 +270,43 @@ def measure(processes: int, args) -> None:
               f"{'gradwire/s':>11s} {'ratio':>6s} {'errors':>7s} {'echo CPU':>9s} "
               f"{'gw CPU':>8s} {'ratio':>6s}")
         for c in CONCURRENCY:
-            er, ee, ecpu = throughput(echo.pid, echo_target, "/echo.Echo/Echo", echo_payload, c,
-                                      args.seconds, channels)
-            gr, ge, gcpu = throughput(server.pid, target, gradient, seed, c, args.seconds, channels)
-            print(f"{'c=%d' % c:34s} {er:8.0f} {gr:11.0f} {gr / er:6.2f} {ee + ge:7d} "
-                  f"{ecpu:6.0f} µs {gcpu:5.0f} µs {gcpu / ecpu:6.2f}")
+            er, gr, ratio, errors, ecpu, gcpu, cpu_ratio = paired(
+                (echo.pid, echo_target, "/echo.Echo/Echo", echo_payload),
+                (server.pid, target, gradient, seed), c, args.seconds, channels, args.pairs)
+            print(f"{'c=%d' % c:34s} {er:8.0f} {gr:11.0f} {ratio:6.2f} {errors:7d} "
+                  f"{ecpu:6.0f} µs {gcpu:5.0f} µs {cpu_ratio:6.2f}")
     finally:
         stop(server)
         stop(echo)
 
 
+def compare_aio(args) -> None:
+    """The sync and the asyncio grpc server, both bare echoes, under the same load generator."""
+    sync, sync_target = start([sys.executable, "-c", ECHO_SERVER, "1"])
+    aio, aio_target = start([sys.executable, "-c", AIO_ECHO_SERVER])
+    payload = b"x" * 107
+    try:
+        print(f"\n## bare echo, sync vs asyncio grpc server, 1 process")
+        print(f"{'closed loop, asyncio, 2 channels':34s} {'sync/s':>8s} {'aio/s':>8s} "
+              f"{'sync CPU':>9s} {'aio CPU':>9s}")
+        for c in CONCURRENCY:
+            sr, ar, _, _, scpu, acpu, _ = paired(
+                (sync.pid, sync_target, "/echo.Echo/Echo", payload),
+                (aio.pid, aio_target, "/echo.Echo/Echo", payload), c, args.seconds, 2, args.pairs)
+            print(f"{'c=%d' % c:34s} {sr:8.0f} {ar:8.0f} {scpu:6.0f} µs {acpu:6.0f} µs")
+    finally:
+        stop(sync)
+        stop(aio)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=3.0, help="per throughput point")
+    ap.add_argument("--seconds", type=float, default=1.0, help="per throughput slice")
+    ap.add_argument("--pairs", type=int, default=5, help="alternating echo/gradwire slices per point")
     ap.add_argument("--calls", type=int, default=2000, help="sequential calls per latency row")
     ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--compare-aio", action="store_true",
+                    help="also compare bare echoes on grpc's sync and asyncio servers")
     ap.add_argument("server_args", nargs="*", help="extra gradwire-server flags (after --)")
     args = ap.parse_args()
     print(f"# gradwire service benchmark — {os.cpu_count()} cores "
@@ -254,6 +314,8 @@ def main() -> None:
           f"servers in their own processes, measured back to back; CPU = server processes only")
     for n in args.processes:
         measure(n, args)
+    if args.compare_aio:
+        compare_aio(args)
 
 
 if __name__ == "__main__":

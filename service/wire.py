@@ -1,7 +1,6 @@
 """Request messages -> engine arguments and engine results -> response messages (tensors via gradwire.codec)."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import grpc
@@ -12,7 +11,7 @@ from gradwire.engine import Graph, Node
 from gradwire.v1 import gradwire_pb2 as pb
 
 from .errors import RequestError
-from .parts import Part, PartCache, part_hash
+from .parts import Part, PartCache, content_hash, part_hash
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,9 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
                 if len(nodes) + len(part.graph.nodes) > budget.max_nodes:
                     raise _too_big(f"the graph has more than {budget.max_nodes} nodes",
                                    f"graph.parts[{k}]")
-                cached = Part(_nodes(part.graph, len(nodes), budget), part.graph.ByteSize())
+                parsed = _nodes(part.graph, len(nodes), budget)
+                cached = Part(parsed, part.graph.ByteSize(),
+                              Graph(parsed, content_hash=content_hash([key])))
                 cache.put(key, cached)
         else:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
@@ -105,11 +106,12 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
         if request_bytes > budget.max_request_bytes:
             raise _too_big(f"the request resolves to more than {budget.max_request_bytes} "
                            f"bytes", f"graph.parts[{k}]")
-        nodes.extend(cached.nodes)
+        if len(ref.parts) > 1:
+            nodes.extend(cached.nodes)
         info.part_hashes.append(key)
-    # The part hashes already identify the content: the engine need not hash every node again.
-    content = hashlib.sha256("\n".join(info.part_hashes).encode()).hexdigest()
-    return Graph(nodes, content_hash=content), info
+    if len(info.part_hashes) == 1:
+        return cached.graph, info      # no copy of the nodes, no hashing per call
+    return Graph(nodes, content_hash=content_hash(info.part_hashes)), info
 
 
 def inputs(feeds, budget: Budget) -> dict[str, np.ndarray]:

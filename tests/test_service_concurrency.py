@@ -115,6 +115,23 @@ def test_a_deadline_the_queue_cannot_meet_is_refused_at_once(serve, wire):
         running.cancel()
 
 
+def test_a_deadline_that_passes_in_the_queue_ends_the_wait(serve, wire):
+    config = ServerConfig(max_concurrent=1, max_queue=8, warm_up=False)
+    with serve(config) as (target, server), grpc.insecure_channel(target) as ch:
+        stub = pb_grpc.AutodiffStub(ch)
+        state = server_state(server)
+        running = stub.Evaluate.future(wire.heavy(1000), timeout=60)
+        assert wait_for(lambda: state.admission.in_flight == 1, 10)
+        assert state.admission.mean_hold == 0      # nothing finished: no estimate to refuse on
+        request, _ = tiny(wire)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.Evaluate(request, timeout=0.3)
+        assert err.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+        assert wait_for(lambda: state.admission.queued == 0, 5)
+        running.cancel()
+        assert wait_for(lambda: state.admission.in_flight == 0, 10)
+
+
 def test_64_concurrent_callers_get_no_errors(serve, wire):
     """64 callers at once, each on its own connection, against 2 compute slots: all queue, none
     is refused, every answer is right."""

@@ -68,6 +68,9 @@ def test_two_workers_share_the_port_and_metrics_add_up(server_process, wire):
                  **calls) == info_calls
     assert total(text, "gradwire_workers") == 2
     assert total(text, "gradwire_worker_restarts_total") == 0
+    with grpc.insecure_channel(target) as ch:
+        info = pb_grpc.AutodiffStub(ch).GetServerInfo(pb.ServerInfoRequest(), timeout=30)
+    assert info.limits.processes == 2 and info.pid in pids
 
 
 def test_a_killed_worker_is_restarted_and_a_retrying_client_loses_no_call(server_process,
@@ -140,3 +143,25 @@ def test_sigterm_drains_every_worker_and_exits_0(server_process, wire):
     for pid in busy:   # no orphaned worker
         assert not os.path.exists(f"/proc/{pid}") or \
             open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_a_worker_that_cannot_start_makes_the_server_exit_1(tmp_path):
+    import subprocess
+    import sys
+    missing = tmp_path / "missing.pem"
+    proc = subprocess.run([sys.executable, "-m", "gradwire.service", "--port", "0",
+                           "--processes", "2", "--no-warm-up", "--tls-cert", str(missing),
+                           "--tls-key", str(missing)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "missing.pem" in proc.stderr and proc.stdout == ""
+
+
+def test_a_taken_port_is_an_error_for_workers_too(server_process):
+    import subprocess
+    import sys
+    _, target = server_process("--processes", "2", "--no-warm-up")
+    proc = subprocess.run([sys.executable, "-m", "gradwire.service", "--port",
+                           target.rsplit(":", 1)[1], "--processes", "2", "--no-warm-up"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "bind" in proc.stderr and proc.stdout == ""

@@ -78,8 +78,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("server_args", nargs="*", help="extra gradwire-server flags (after --)")
     args = ap.parse_args()
+    # One process: the question is whether one server process keeps both cores busy (with
+    # several, one channel's calls would all reach the same worker anyway).
     proc = subprocess.Popen([sys.executable, "-m", "gradwire.service", "--port", "0",
-                             "--log-level", "warning", *args.server_args],
+                             "--processes", "1", "--log-level", "warning", *args.server_args],
                             stdout=subprocess.PIPE, text=True)
     target = proc.stdout.readline().rsplit(" ", 1)[1].strip()
     opts = [("grpc.max_receive_message_length", 1 << 28), ("grpc.max_send_message_length", 1 << 28)]

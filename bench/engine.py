@@ -1,12 +1,18 @@
 """Engine benchmark: forward+backward timings for gradwire, PyTorch eager and NumPy by hand, in one run.
 
-Usage: python bench/engine.py [--quick]. Medians of interleaved repeats with one thread count for all
-three (torch.set_num_threads, threadpoolctl for NumPy's BLAS, GRADWIRE_THREADS for fused groups). The
-machine is shared and noisy: read ratios within one run, not absolute times across runs.
+Usage: python bench/engine.py [--quick] [--rounds 2]. Each implementation runs in its OWN process, one
+after the other (never two at once): in one process their thread pools (OpenBLAS, PyTorch's OpenMP,
+gradwire's block threads) fight over the cores and slow each other down (PyTorch's MLP B=1024 step took
+17.3 ms interleaved against 8.2 ms alone). A child process imports torch only when it measures PyTorch,
+and reports its OS thread count. One thread count for all (torch.set_num_threads, threadpoolctl for
+NumPy's BLAS, GRADWIRE_THREADS for fused groups); the cases of one implementation are interleaved;
+each figure is the best over `--rounds` rounds (the round order rotates) of the median of the repeats.
+The machine is shared and noisy: read ratios within one run, not absolute times across runs.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -16,8 +22,6 @@ import tempfile
 import time
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from gradwire.engine import Graph, Node, autodiff, gradient, warm_up
@@ -28,6 +32,14 @@ from gradwire.engine.jit import THREADS
 from gradwire.engine.registry import Aval
 
 F32 = np.float32
+IMPLEMENTATIONS = ("gradwire", "PyTorch eager", "NumPy by hand")
+
+
+def _torch():
+    """PyTorch, imported only in the process that measures it."""
+    import torch
+    torch.set_num_threads(THREADS)
+    return torch
 
 
 def cpu_model() -> str:
@@ -104,19 +116,23 @@ def w1():
     x = b("placeholder", name="x")
     y = b("mul", b.const(2.0), b("dot", x, x))
     xv = np.arange(4, dtype=F32)
-    xt = torch.from_numpy(xv.copy())
 
-    def torch_step():
-        v = xt.detach().requires_grad_()
-        r = 2 * torch.dot(v, v)
-        r.backward()
-        return v.grad
+    def make_torch():
+        torch = _torch()
+        xt = torch.from_numpy(xv.copy())
+
+        def torch_step():
+            v = xt.detach().requires_grad_()
+            r = 2 * torch.dot(v, v)
+            r.backward()
+            return v.grad
+        return torch_step
 
     def numpy_step():
         r = F32(2) * np.dot(xv, xv)
         return r, F32(2) * (xv + xv)
 
-    return b.nodes, {"x": xv}, y, [x], {"PyTorch eager": torch_step, "NumPy by hand": numpy_step}
+    return b.nodes, {"x": xv}, y, [x], {"PyTorch eager": make_torch, "NumPy by hand": lambda: numpy_step}
 
 
 # W2: a 10-op elementwise chain on 10^6 float32, then sum -------------------------------------------
@@ -132,15 +148,19 @@ def w2(n=10**6):
         h = b(op, h, x if op == "mul" else half) if op in ("mul", "add") else b(op, h)
     s = b("sum", h)
     xv = np.random.default_rng(0).standard_normal(n).astype(F32)
-    xt = torch.from_numpy(xv.copy())
 
-    def torch_step():
-        v = xt.detach().requires_grad_()
-        h = v
-        for op in W2_OPS:
-            h = h * v if op == "mul" else h + 0.5 if op == "add" else getattr(torch, op)(h)
-        h.sum().backward()
-        return v.grad
+    def make_torch():
+        torch = _torch()
+        xt = torch.from_numpy(xv.copy())
+
+        def torch_step():
+            v = xt.detach().requires_grad_()
+            h = v
+            for op in W2_OPS:
+                h = h * v if op == "mul" else h + 0.5 if op == "add" else getattr(torch, op)(h)
+            h.sum().backward()
+            return v.grad
+        return torch_step
 
     def numpy_step():
         hs, h = [], xv
@@ -167,7 +187,7 @@ def w2(n=10**6):
                 g = g * (o * (1 - o))
         return total, gx + g
 
-    return b.nodes, {"x": xv}, s, [x], {"PyTorch eager": torch_step, "NumPy by hand": numpy_step}
+    return b.nodes, {"x": xv}, s, [x], {"PyTorch eager": make_torch, "NumPy by hand": lambda: numpy_step}
 
 
 # W3: MLP 784-256-256-10, tanh, log-softmax cross-entropy -------------------------------------------
@@ -191,18 +211,23 @@ def w3(batch: int):
             h = b("tanh", h)
     lsm = b("log_softmax", h, axis=-1)
     loss = b("neg", b("mean", b("gather", lsm, y, axis=1)))
-    tf = {k: torch.from_numpy(v.copy()) for k, v in feeds.items()}
 
-    def torch_step():
-        ps = [tf[f"{c}{k}"].detach().requires_grad_() for k in range(3) for c in "wb"]
-        h = tf["x"]
-        for k in range(3):
-            h = h @ ps[2 * k] + ps[2 * k + 1]
-            if k < 2:
-                h = torch.tanh(h)
-        loss = -F.log_softmax(h, dim=-1).gather(1, tf["y"]).mean()
-        loss.backward()
-        return [p.grad for p in ps]
+    def make_torch():
+        torch = _torch()
+        F = torch.nn.functional
+        tf = {k: torch.from_numpy(v.copy()) for k, v in feeds.items()}
+
+        def torch_step():
+            ps = [tf[f"{c}{k}"].detach().requires_grad_() for k in range(3) for c in "wb"]
+            h = tf["x"]
+            for k in range(3):
+                h = h @ ps[2 * k] + ps[2 * k + 1]
+                if k < 2:
+                    h = torch.tanh(h)
+            loss = -F.log_softmax(h, dim=-1).gather(1, tf["y"]).mean()
+            loss.backward()
+            return [p.grad for p in ps]
+        return torch_step
 
     def numpy_step():
         hs, h = [], feeds["x"]
@@ -227,7 +252,7 @@ def w3(batch: int):
             g = g @ feeds[f"w{k}"].T
         return loss, grads
 
-    return b.nodes, feeds, loss, params, {"PyTorch eager": torch_step, "NumPy by hand": numpy_step}
+    return b.nodes, feeds, loss, params, {"PyTorch eager": make_torch, "NumPy by hand": lambda: numpy_step}
 
 
 # W4: 2000 small sequential ops on a 16-element vector ----------------------------------------------
@@ -244,17 +269,21 @@ def w4(n_ops=2000):
         h = b(op, h, c) if op in ("mul", "add") else b(op, h)
     s = b("sum", h)
     xv = np.linspace(-1, 1, 16, dtype=F32)
-    xt = torch.from_numpy(xv.copy())
-    ct = torch.full((16,), 0.5)
 
-    def torch_step():
-        v = xt.detach().requires_grad_()
-        h = v
-        for k in range(n_ops):
-            op = W4_OPS[k % 4]
-            h = h * ct if op == "mul" else h + ct if op == "add" else getattr(torch, op)(h)
-        h.sum().backward()
-        return v.grad
+    def make_torch():
+        torch = _torch()
+        xt = torch.from_numpy(xv.copy())
+        ct = torch.full((16,), 0.5)
+
+        def torch_step():
+            v = xt.detach().requires_grad_()
+            h = v
+            for k in range(n_ops):
+                op = W4_OPS[k % 4]
+                h = h * ct if op == "mul" else h + ct if op == "add" else getattr(torch, op)(h)
+            h.sum().backward()
+            return v.grad
+        return torch_step
 
     cv = np.full(16, 0.5, F32)
 
@@ -271,7 +300,7 @@ def w4(n_ops=2000):
                 g * np.cos(hs[k]) if op == "sin" else g * (1 - np.tanh(hs[k]) ** 2)
         return h.sum(), g
 
-    return b.nodes, {"x": xv}, s, [x], {"PyTorch eager": torch_step, "NumPy by hand": numpy_step}
+    return b.nodes, {"x": xv}, s, [x], {"PyTorch eager": make_torch, "NumPy by hand": lambda: numpy_step}
 
 
 def process_cold() -> tuple[float, float, float]:
@@ -287,40 +316,76 @@ def process_cold() -> tuple[float, float, float]:
     return runs[0][0], runs[0][1], runs[1][1]
 
 
+WORKLOADS = [("W1 seed y=2·dot(x,x), 4 el", w1, 2000, 1),
+             ("W2 10-op chain, 10^6 f32", w2, 3, 1),
+             ("W3 MLP step, batch 32", lambda: w3(32), 50, 1),
+             ("W3 MLP step, batch 1024", lambda: w3(1024), 5, 1),
+             ("W4 2000 ops on 16 el (per op)", w4, 2, 2000)]
+
+
+def os_threads() -> int:
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith("Threads:")).split()[1])
+
+
+def child(impl: str, quick: bool) -> dict:
+    """Runs in its own process: every workload for one implementation."""
+    reps = 3 if quick else 9
+    out = {"results": {}, "colds": {}}
+    if impl == "gradwire":
+        warm_up()
+    with threadpool_limits(limits=THREADS):
+        for name, make, number, per in WORKLOADS:
+            nodes, feeds, result, wrt, others = make()
+            cases = engine_cases(nodes, feeds, result, wrt) if impl == "gradwire" else \
+                {impl: others[impl]()}
+            res = compare(cases, max(1, number // (3 if quick else 1)), reps)
+            out["results"][name] = {k: v / per for k, v in res.items()}
+            if impl == "gradwire":
+                out["colds"][name] = cold_warm(nodes, feeds, result, wrt)
+    out["threads"] = os_threads()
+    out["torch"] = sys.modules["torch"].__version__ if "torch" in sys.modules else None
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds over the implementations")
+    ap.add_argument("--child", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    reps = 3 if args.quick else 9
-    threads = THREADS
-    torch.set_num_threads(threads)
+    if args.child:
+        print(json.dumps(child(args.child, args.quick)))
+        return
     print(f"# gradwire engine benchmark — {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
           f"{cpu_model()}")
-    print(f"# python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}; "
-          f"{threads} threads for all (torch.set_num_threads, threadpoolctl, GRADWIRE_THREADS); "
-          f"median of {reps} interleaved repeats; forward+backward per call")
-    warm_up()
-    workloads = [("W1 seed y=2·dot(x,x), 4 el", w1, 2000, 1),
-                 ("W2 10-op chain, 10^6 f32", w2, 3, 1),
-                 ("W3 MLP step, batch 32", lambda: w3(32), 50, 1),
-                 ("W3 MLP step, batch 1024", lambda: w3(1024), 5, 1),
-                 ("W4 2000 ops on 16 el (per op)", w4, 2, 2000)]
+    runs: dict[str, list[dict]] = {impl: [] for impl in IMPLEMENTATIONS}
+    for r in range(args.rounds):
+        order = IMPLEMENTATIONS[r % 3:] + IMPLEMENTATIONS[:r % 3]
+        for impl in order:
+            cmd = [sys.executable, __file__, "--child", impl] + (["--quick"] if args.quick else [])
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            runs[impl].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    torch_version = next(r["torch"] for r in runs["PyTorch eager"])
+    print(f"# python {platform.python_version()}, numpy {np.__version__}, torch {torch_version}; "
+          f"{THREADS} threads for all; one process per implementation (OS threads at the end: "
+          + ", ".join(f"{impl} {max(r['threads'] for r in runs[impl])}" for impl in IMPLEMENTATIONS)
+          + f"); best of {args.rounds} rounds of the median of {3 if args.quick else 9} repeats")
     print(f"\n{'workload':32s} {'implementation':24s} {'time':>12s} {'vs torch':>9s}")
-    colds = []
-    with threadpool_limits(limits=threads):
-        for name, make, number, per in workloads:
-            nodes, feeds, out, wrt, others = make()
-            cases = {**engine_cases(nodes, feeds, out, wrt), **others}
-            res = compare(cases, max(1, number // (3 if args.quick else 1)), reps)
-            ref = res["PyTorch eager"]
-            for impl, sec in res.items():
-                t = sec / per
-                unit = f"{t * 1e6:9.2f} µs" if t < 1e-3 else f"{t * 1e3:9.2f} ms"
-                print(f"{name:32s} {impl:24s} {unit:>12s} {sec / ref:8.2f}x")
-            colds.append((name, *cold_warm(nodes, feeds, out, wrt)))
-            print()
+    for name, *_ in WORKLOADS:
+        best = {}
+        for impl in IMPLEMENTATIONS:
+            for case in runs[impl][0]["results"][name]:
+                best[case] = min(r["results"][name][case] for r in runs[impl])
+        ref = best["PyTorch eager"]
+        for case, t in best.items():
+            unit = f"{t * 1e6:9.2f} µs" if t < 1e-3 else f"{t * 1e3:9.2f} ms"
+            print(f"{name:32s} {case:24s} {unit:>12s} {t / ref:8.2f}x")
+        print()
     print(f"{'first call of a new graph':32s} {'cold (plan compile)':>20s} {'cached':>12s}")
-    for name, cold, warm in colds:
+    for name, *_ in WORKLOADS:
+        cold = min(r["colds"][name][0] for r in runs["gradwire"])
+        warm = min(r["colds"][name][1] for r in runs["gradwire"])
         print(f"{name:32s} {cold * 1e3:17.2f} ms {warm * 1e3:9.3f} ms")
     imp, cold, cached = process_cold()
     print(f"\nnew process: import {imp:.2f} s; warm_up() {cold:.2f} s with an empty NUMBA_CACHE_DIR, "

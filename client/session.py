@@ -32,6 +32,10 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", -1),
     ("grpc.enable_retries", 1),
     ("grpc.service_config", RETRY_POLICY),
+    # A server's worker process that dies takes its connections along; the next connection
+    # reaches a live worker on the same port. gRPC waits 1 s before reconnecting by default,
+    # longer than the retries above wait in total, so the retried call would fail too.
+    ("grpc.initial_reconnect_backoff_ms", 100),
 ]
 
 

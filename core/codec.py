@@ -23,6 +23,10 @@ DTYPE_NAMES: dict[int, str] = {
     pb.INT64: "int64",
     pb.BOOL: "bool",
 }
+# NumPy's limits on a shape: 64 dimensions, and the product of the nonzero dimensions (times the
+# item size) must fit in a signed 64-bit integer, even when a zero dimension leaves no elements.
+MAX_RANK = 64
+MAX_EXTENT = (2**63 - 1) // 8
 _ENUM_BY_NAME = {name: code for code, name in DTYPE_NAMES.items()}
 _ENUM_BY_DTYPE = {np.dtype(name): code for name, code in _ENUM_BY_NAME.items()}  # dtype.name costs ~2 µs
 
@@ -75,6 +79,11 @@ def tensor_from_proto(t: pb.Tensor, where: str = "tensor", max_elements: int | N
     shape = tuple(int(d) for d in t.shape)
     if any(d < 0 for d in shape):
         raise CodecError(f"{where}: negative dimension in shape {shape}")
+    if len(shape) > MAX_RANK:
+        raise CodecError(f"{where}: {len(shape)} dimensions; at most {MAX_RANK}")
+    if math.prod(d or 1 for d in shape) > MAX_EXTENT:
+        raise CodecError(f"{where}: shape {list(shape)} cannot be represented (its nonzero "
+                         f"dimensions multiply past 2**63)")
     count = math.prod(shape)
     if max_elements is not None and count > max_elements:
         raise CodecError(f"{where}: {count} elements exceed the limit of {max_elements}")

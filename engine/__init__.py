@@ -16,6 +16,18 @@ def plan_cache_stats() -> dict:
     return _CACHE.stats()
 
 
+def plan_cache_top(n: int) -> list:
+    """[(graph hash, PlanStats)] for the `n` most used graphs."""
+    return _CACHE.top(n)
+
+
+def on_plan_compile(listener):
+    """Call `listener(seconds)` after every plan compile (the server's compile-time histogram);
+    returns a function that stops it."""
+    _CACHE.listeners.append(listener)
+    return lambda: _CACHE.listeners.remove(listener)
+
+
 def warm_up() -> None:
     """Compile the Numba kernels and exercise every transform once, so no request pays for it."""
     import numpy as np
@@ -31,4 +43,4 @@ def warm_up() -> None:
 __all__ = ["Anomaly", "AttrInfo", "Cancelled", "EngineError", "EvalResult", "GradCheck", "GradResult", "Graph",
            "GraphError", "JvpResult", "LimitError", "Limits", "Node", "OPS", "OpInfo", "UnknownOpError",
            "check_gradients", "evaluate", "gradient", "hessian", "jacobian", "jvp", "op_catalogue",
-           "plan_cache_stats", "set_threads", "threads", "warm_up"]
+           "on_plan_compile", "plan_cache_stats", "plan_cache_top", "set_threads", "threads", "warm_up"]

@@ -1,6 +1,7 @@
 """Entry points: evaluate, gradient, jvp, jacobian, hessian, check_gradients — each prepares (cached) then runs a plan."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -96,7 +97,21 @@ def _ids(graph: Graph, ids: Sequence[int], what: str) -> tuple[int, ...]:
 def _check(graph, inputs, known, limits) -> Checked:
     feeds = {k: Aval(v.shape, v.dtype.name) for k, v in inputs.items()}
     kn = {int(k): Aval(v.shape, v.dtype.name) for k, v in (known or {}).items()}
-    return infer(graph, feeds, kn, limits)
+    checked = infer(graph, feeds, kn, limits)
+    _check_extents(checked, 0, limits)
+    return checked
+
+
+def _check_extents(checked: Checked, start: int, limits: Limits) -> None:
+    """A zero-size value still has a shape NumPy must represent: the product of its nonzero
+    dimensions (its extent) obeys the element limit too, in exact integer arithmetic. This keeps
+    shapes like (2**62, 2**62, 0), which NumPy cannot build, away from every kernel."""
+    for i in range(start, len(checked.avals)):
+        shape = checked.avals[i].shape
+        if 0 in shape and math.prod(d or 1 for d in shape) > limits.max_intermediate_elements:
+            raise LimitError(f"result would have shape {list(shape)}: no elements, but its nonzero "
+                             f"dimensions multiply past the limit of "
+                             f"{limits.max_intermediate_elements} elements", i, checked.nodes[i].op)
 
 
 def _check_growth(checked: Checked, start: int, limits: Limits) -> None:
@@ -104,6 +119,7 @@ def _check_growth(checked: Checked, start: int, limits: Limits) -> None:
     if len(checked.nodes) > limits.max_nodes * 4:
         raise LimitError(f"the derivative graph would have {len(checked.nodes)} nodes; the limit is "
                          f"{limits.max_nodes * 4}")
+    _check_extents(checked, start, limits)
     for i in range(start, len(checked.avals)):
         if checked.avals[i].size > limits.max_intermediate_elements:
             raise LimitError(f"an intermediate of the derivative would have {checked.avals[i].size} elements",

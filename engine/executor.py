@@ -314,44 +314,73 @@ def _peak_elements(nodes, avals, order: Sequence[int], keep: set[int]) -> int:
     return peak
 
 
+@dataclass
+class PlanStats:
+    """Use of the plans built for one graph (all its shape and output variants together)."""
+    hits: int = 0
+    compiles: int = 0
+    compile_seconds: float = 0.0
+    last_used: float = 0.0    # time.time()
+
+
 class PlanCache:
-    """Bounded LRU of prepared plans, safe under concurrent requests."""
+    """Bounded LRU of prepared plans, safe under concurrent requests. Also keeps per-graph use
+    statistics (bounded like the plans) and tells `listeners` the seconds of every compile."""
 
     def __init__(self, capacity: int = 512):
         self.capacity = capacity
-        self._items: OrderedDict = OrderedDict()
+        self._items: OrderedDict = OrderedDict()     # key -> (plan, graph hash)
+        self._by_graph: OrderedDict[str, PlanStats] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        self.compile_seconds: OrderedDict[str, float] = OrderedDict()
+        self.listeners: list[Callable[[float], None]] = []
 
     def get(self, key):
         with self._lock:
-            v = self._items.get(key)
-            if v is not None:
-                self._items.move_to_end(key)
-                self.hits += 1
-            else:
+            item = self._items.get(key)
+            if item is None:
                 self.misses += 1
-            return v
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            stats = self._by_graph.get(item[1])
+            if stats is not None:
+                stats.hits += 1
+                stats.last_used = time.time()
+            return item[0]
 
     def put(self, key, value, graph_hash: str = "", seconds: float = 0.0):
         with self._lock:
-            self._items[key] = value
+            self._items[key] = (value, graph_hash)
             self._items.move_to_end(key)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
             if graph_hash:
-                self.compile_seconds[graph_hash] = seconds
-                self.compile_seconds.move_to_end(graph_hash)
-                while len(self.compile_seconds) > self.capacity:
-                    self.compile_seconds.popitem(last=False)
+                stats = self._by_graph.pop(graph_hash, None) or PlanStats()
+                stats.compiles += 1
+                stats.compile_seconds += seconds
+                stats.last_used = time.time()
+                self._by_graph[graph_hash] = stats
+                while len(self._by_graph) > self.capacity:
+                    self._by_graph.popitem(last=False)
+        for listener in self.listeners:
+            listener(seconds)
 
     def stats(self) -> dict:
         with self._lock:
             return {"hits": self.hits, "misses": self.misses, "size": len(self._items),
-                    "capacity": self.capacity, "compile_seconds_by_hash": dict(self.compile_seconds)}
+                    "capacity": self.capacity}
+
+    def top(self, n: int) -> list[tuple[str, PlanStats]]:
+        """The `n` graphs with the most plan-cache hits (ties: most recently used first)."""
+        with self._lock:
+            rows = [(h, PlanStats(s.hits, s.compiles, s.compile_seconds, s.last_used))
+                    for h, s in self._by_graph.items()]
+        rows.sort(key=lambda r: (r[1].hits, r[1].last_used), reverse=True)
+        return rows[:n]
 
     def clear(self):
         with self._lock:
             self._items.clear()
+            self._by_graph.clear()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 
 MiB = 1 << 20
@@ -9,11 +10,19 @@ MiB = 1 << 20
 
 @dataclass(frozen=True)
 class ServerConfig:
-    # Computing RPCs running at once; one more is refused with RESOURCE_EXHAUSTED at once.
+    # Computing RPCs running at once (per worker process); more wait in the admission queue.
     max_concurrent: int = 16
-    # Handler threads. Kept above max_concurrent so that health checks, ListOps and
-    # GetServerInfo are answered while every compute slot is busy; None: max_concurrent + 4.
+    # Computing RPCs that may wait for a slot; one more is refused with RESOURCE_EXHAUSTED.
+    max_queue: int = 128
+    # Handler threads. A waiting call holds one (grpc's sync server), so the default covers the
+    # slots, the queue and a reserve that answers health checks, ListOps and GetServerInfo while
+    # every slot is busy: max_concurrent + max_queue + 8.
     workers: int | None = None
+    # Worker processes sharing the port (SO_REUSEPORT) under a supervisor; None: the usable cores.
+    # 1 serves from the calling process itself, without a supervisor.
+    processes: int | None = None
+    # Graphs listed with their plan statistics in GetServerInfo.
+    top_plans: int = 10
     # gRPC message size cap, both directions.
     max_message_bytes: int = 64 * MiB
     # Size of a request once graph parts sent by hash are resolved (hash parts make the
@@ -50,7 +59,7 @@ class ServerConfig:
     engine_threads: int | None = None
 
     def __post_init__(self) -> None:
-        for field in ("max_concurrent", "max_message_bytes", "max_request_bytes", "max_nodes",
+        for field in ("max_concurrent", "max_queue", "max_message_bytes", "max_request_bytes", "max_nodes",
                       "max_tensor_elements", "max_intermediate_elements", "max_total_elements",
                       "jacobian_memory_bytes", "part_cache_entries", "part_cache_bytes", "value_store_bytes"):
             if getattr(self, field) <= 0:
@@ -64,12 +73,22 @@ class ServerConfig:
             raise ValueError("blas_threads must be >= 1")
         if self.engine_threads is not None and self.engine_threads < 1:
             raise ValueError("engine_threads must be >= 1")
+        if self.processes is not None and self.processes < 1:
+            raise ValueError("processes must be >= 1")
+        if self.top_plans < 0:
+            raise ValueError("top_plans must be >= 0")
         if self.grace < 0:
             raise ValueError("grace must be >= 0")
 
     @property
     def thread_count(self) -> int:
-        return self.workers if self.workers is not None else self.max_concurrent + 4
+        if self.workers is not None:
+            return self.workers
+        return self.max_concurrent + self.max_queue + 8
+
+    @property
+    def process_count(self) -> int:
+        return self.processes if self.processes is not None else len(os.sched_getaffinity(0))
 
     def replace(self, **changes) -> "ServerConfig":
         return dataclasses.replace(self, **changes)

@@ -44,9 +44,9 @@ def classify(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
     raise exc
 
 
-def abort(context: grpc.ServicerContext, exc: BaseException, request_id: str):
-    """End the call with the status `exc` maps to. Anything unexpected is our bug: INTERNAL,
-    logged here with its traceback, and the client gets only the request id."""
+def status_for(exc: BaseException, request_id: str) -> grpc.Status:
+    """The status `exc` maps to. Anything unexpected is our bug: INTERNAL, logged here with its
+    traceback, and the client gets only the request id."""
     try:
         code, message, field = classify(exc)
     except Exception:
@@ -61,6 +61,5 @@ def abort(context: grpc.ServicerContext, exc: BaseException, request_id: str):
         detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
         status.details.append(detail)
     grpc_status = rpc_status.to_status(status)
-    context.abort_with_status(_Status(
-        grpc_status.code, grpc_status.details,
-        tuple(grpc_status.trailing_metadata) + (("x-request-id", request_id),)))
+    return _Status(grpc_status.code, grpc_status.details,
+                   tuple(grpc_status.trailing_metadata) + (("x-request-id", request_id),))

@@ -10,6 +10,9 @@ import threading
 
 from .config import ServerConfig
 from .server import create_server, shutdown
+from .supervisor import Supervisor
+
+log = logging.getLogger("gradwire.service")
 
 _D = ServerConfig()
 
@@ -17,9 +20,14 @@ _D = ServerConfig()
 FLAGS = [
     ("host", str, "127.0.0.1", "interface to listen on (0.0.0.0 or :: for all)"),
     ("port", int, 50051, "gRPC port; 0 picks a free one (see the ready line)"),
-    ("workers", int, None, "handler threads (default: max-concurrent + 4, must exceed it)"),
-    ("max-concurrent", int, _D.max_concurrent,
-     "computing requests at once; more are refused with RESOURCE_EXHAUSTED"),
+    ("processes", int, None, "worker processes sharing the port under a supervisor that "
+                             "restarts them (default: the usable cores; 1: no supervisor)"),
+    ("workers", int, None, "handler threads per process (default: max-concurrent + max-queue "
+                           "+ 8, must exceed max-concurrent)"),
+    ("max-concurrent", int, _D.max_concurrent, "computing requests at once, per process"),
+    ("max-queue", int, _D.max_queue, "computing requests that may wait for a slot, per process; "
+                                     "more are refused with RESOURCE_EXHAUSTED"),
+    ("top-plans", int, _D.top_plans, "graphs listed with plan statistics in GetServerInfo"),
     ("max-message-bytes", int, _D.max_message_bytes, "gRPC message size cap, both directions"),
     ("max-request-bytes", int, _D.max_request_bytes,
      "request size once graph parts sent by hash are resolved"),
@@ -69,7 +77,8 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
 
 def config_from(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
-        max_concurrent=args.max_concurrent, workers=args.workers,
+        max_concurrent=args.max_concurrent, max_queue=args.max_queue, workers=args.workers,
+        processes=args.processes, top_plans=args.top_plans,
         max_message_bytes=args.max_message_bytes, max_request_bytes=args.max_request_bytes,
         max_nodes=args.max_nodes, max_tensor_elements=args.max_tensor_elements,
         max_intermediate_elements=args.max_intermediate_elements,
@@ -95,15 +104,41 @@ def main(argv=None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     host = f"[{args.host}]" if ":" in args.host else args.host
+    if config.process_count > 1:
+        return _supervise(config, host, args, stop)
     try:
         server, port = create_server(f"{host}:{args.port}", config)
     except (RuntimeError, OSError) as e:   # port taken, unreadable TLS files
         print(f"gradwire-server: {e}", file=sys.stderr)
         return 1
-    # The client's embedded-server launcher parses exactly this line.
-    print(f"gradwire-server ready on {host}:{port}", flush=True)
+    _ready(host, port)
     while not stop.wait(0.5):
         pass
-    logging.getLogger("gradwire.service").info("draining (grace %.1f s)", config.grace)
+    log.info("draining (grace %.1f s)", config.grace)
     shutdown(server)
     return 0
+
+
+def _ready(host: str, port: int) -> None:
+    # The client's embedded-server launcher parses exactly this line.
+    print(f"gradwire-server ready on {host}:{port}", flush=True)
+
+
+def _supervise(config: ServerConfig, host: str, args, stop: threading.Event) -> int:
+    try:
+        supervisor = Supervisor(config, host, args.port, args.log_level)
+    except OSError as e:
+        print(f"gradwire-server: could not bind {host}:{args.port}: {e}", file=sys.stderr)
+        return 1
+    try:
+        supervisor.start()
+    except RuntimeError as e:   # a worker could not start (unreadable TLS files, ...)
+        print(f"gradwire-server: {e}", file=sys.stderr)
+        supervisor.stop(0)
+        return 1
+    log.info("%d worker processes on port %d (metrics port %s)", config.process_count,
+             supervisor.port, supervisor.metrics_port)
+    _ready(host, supervisor.port)
+    supervisor.watch(stop)
+    log.info("draining %d workers (grace %.1f s)", config.process_count, config.grace)
+    return 0 if supervisor.stop() else 1

@@ -1,8 +1,8 @@
-"""Prometheus metrics: go-grpc-prometheus style call metrics plus engine plan-cache and part-cache stats."""
+"""Prometheus metrics, all with bounded label sets: go-grpc-prometheus style call metrics, admission
+(queue length, wait time, refusals), plan compile times as a histogram, plan and part cache stats."""
 from __future__ import annotations
 
 import threading
-import time
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -10,12 +10,15 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from gradwire import engine
 
+from .admission import Admission
 from .parts import PartCache
-from .rpc import Slots
+from .store import ValueStore
 
-_CALL = ("grpc_type", "grpc_service", "grpc_method")
+SERVICE_NAME = "gradwire.v1.Autodiff"
 # Sub-millisecond calls are the gRPC floor here; heavy graphs run for seconds.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_COMPILE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+                    10, 30, 60)
 
 
 def code_label(code: grpc.StatusCode) -> str:
@@ -31,8 +34,8 @@ def code_label(code: grpc.StatusCode) -> str:
 class _ServerStats:
     """Read at scrape time, so the numbers are never stale and cost nothing between scrapes."""
 
-    def __init__(self, parts: PartCache, slots: Slots):
-        self._parts, self._slots = parts, slots
+    def __init__(self, parts: PartCache, admission: Admission, store: ValueStore | None):
+        self._parts, self._admission, self._store = parts, admission, store
 
     def collect(self):
         stats = engine.plan_cache_stats()
@@ -42,12 +45,6 @@ class _ServerStats:
                                   value=stats["misses"])
         yield GaugeMetricFamily("gradwire_plan_cache_size", "Plans in the engine's cache.",
                                 value=stats["size"])
-        compile_seconds = GaugeMetricFamily(
-            "gradwire_plan_compile_seconds", "Seconds spent compiling each cached plan.",
-            labels=["graph_hash"])
-        for graph_hash, seconds in stats["compile_seconds_by_hash"].items():
-            compile_seconds.add_metric([graph_hash], seconds)
-        yield compile_seconds
         yield CounterMetricFamily("gradwire_part_cache_hits", "Graph parts resolved by hash.",
                                   value=self._parts.hits)
         yield CounterMetricFamily("gradwire_part_cache_misses",
@@ -55,59 +52,70 @@ class _ServerStats:
                                   value=self._parts.misses)
         yield GaugeMetricFamily("gradwire_part_cache_entries", "Parsed graph parts cached.",
                                 value=len(self._parts))
-        yield GaugeMetricFamily("gradwire_requests_in_flight", "Computing calls running now.",
-                                value=self._slots.in_flight)
+        a = self._admission
+        if self._store is not None:
+            st = self._store
+            yield GaugeMetricFamily("gradwire_value_store_bytes", "Bytes of resident values kept.", value=st.bytes)
+            yield GaugeMetricFamily("gradwire_value_store_entries", "Resident values kept.", value=len(st))
+            yield CounterMetricFamily("gradwire_value_store_hits", "Handles resolved to a resident value.",
+                                      value=st.hits)
+            yield CounterMetricFamily("gradwire_value_store_misses",
+                                      "Handles this server did not hold (answered NOT_FOUND).", value=st.misses)
+            yield CounterMetricFamily("gradwire_value_store_evictions",
+                                      "Resident values dropped to stay under --value-store-bytes.",
+                                      value=st.evictions)
+        yield GaugeMetricFamily("gradwire_requests_in_flight", "Computing calls holding a slot.",
+                                value=a.in_flight)
+        yield GaugeMetricFamily("gradwire_queue_length", "Computing calls waiting for a slot.",
+                                value=a.queued)
+        refused = CounterMetricFamily("gradwire_admission_refused",
+                                      "Calls refused with RESOURCE_EXHAUSTED by admission.",
+                                      labels=["reason"])
+        for reason, count in a.refused.items():
+            refused.add_metric([reason], count)
+        yield refused
 
 
-class Metrics(grpc.ServerInterceptor):
-    """Times and counts every unary call (streams, i.e. health Watch and reflection, are not
-    timed: their duration is the client's choice)."""
+class Metrics:
+    """The server's registry. Calls are recorded by the RPC wrapper (rpc.py) with label children
+    bound once per method and code: no interceptor and no label lookups per call."""
 
-    def __init__(self, parts: PartCache, slots: Slots):
+    def __init__(self, parts: PartCache, admission: Admission, store: ValueStore | None = None):
         self.registry = CollectorRegistry()
+        labels = ("grpc_type", "grpc_service", "grpc_method")
         self._started = Counter("grpc_server_started_total", "RPCs started on the server.",
-                                _CALL, registry=self.registry)
+                                labels, registry=self.registry)
         self._handled = Counter("grpc_server_handled_total",
                                 "RPCs completed on the server, by status code.",
-                                _CALL + ("grpc_code",), registry=self.registry)
+                                labels + ("grpc_code",), registry=self.registry)
         self._seconds = Histogram("grpc_server_handling_seconds",
                                   "Time from the start of an RPC to its status.",
-                                  _CALL, buckets=_BUCKETS, registry=self.registry)
-        self.registry.register(_ServerStats(parts, slots))
+                                  labels, buckets=_BUCKETS, registry=self.registry)
+        self.queue_wait = Histogram("gradwire_queue_wait_seconds",
+                                    "Time computing calls waited in the admission queue.",
+                                    buckets=_BUCKETS, registry=self.registry)
+        compile_seconds = Histogram("gradwire_plan_compile_seconds",
+                                    "Seconds to build one plan (validation, transforms, compile).",
+                                    buckets=_COMPILE_BUCKETS, registry=self.registry)
+        self._unhook = engine.on_plan_compile(compile_seconds.observe)
+        self.registry.register(_ServerStats(parts, admission, store))
+        self._children: dict = {}
         self._http = None
         self._lock = threading.Lock()
-        self.unary_in_flight = 0   # shutdown waits for these, not for open streams
+        self.unary_in_flight = 0   # shutdown waits for these
 
-    def intercept_service(self, continuation, details: grpc.HandlerCallDetails):
-        handler = continuation(details)
-        if handler is None or handler.request_streaming or handler.response_streaming:
-            return handler
-        service, _, method = details.method.lstrip("/").partition("/")
-        labels = ("unary", service, method)
-        inner = handler.unary_unary
+    def method(self, name: str):
+        """(started counter, seconds histogram, handled counter for a code label) of one method."""
+        labels = ("unary", SERVICE_NAME, name)
+        started, seconds = self._started.labels(*labels), self._seconds.labels(*labels)
+        handled: dict[str, object] = {}
 
-        def observed(request, context):
-            self._started.labels(*labels).inc()
-            start = time.perf_counter()
-            code = grpc.StatusCode.UNKNOWN
-            with self._lock:
-                self.unary_in_flight += 1
-            try:
-                response = inner(request, context)
-                code = context.code() or grpc.StatusCode.OK
-                return response
-            except Exception:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            finally:
-                with self._lock:
-                    self.unary_in_flight -= 1
-                self._seconds.labels(*labels).observe(time.perf_counter() - start)
-                self._handled.labels(*labels, code_label(code)).inc()
-
-        return grpc.unary_unary_rpc_method_handler(
-            observed, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+        def handled_for(code: str):
+            child = handled.get(code)
+            if child is None:
+                child = handled[code] = self._handled.labels(*labels, code)
+            return child
+        return started, seconds, handled_for
 
     def serve(self, host: str, port: int) -> int:
         """Expose /metrics over HTTP; returns the bound port (port 0 picks a free one)."""
@@ -115,6 +123,7 @@ class Metrics(grpc.ServerInterceptor):
         return self._http.server_port
 
     def close(self) -> None:
+        self._unhook()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()

@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from gradwire.engine import Graph
 from gradwire.v1 import gradwire_pb2 as pb
 
 
@@ -15,10 +16,17 @@ def part_hash(part: pb.Graph) -> str:
     return hashlib.sha256(part.SerializeToString(deterministic=True)).hexdigest()
 
 
+def content_hash(part_hashes) -> str:
+    """The engine's graph hash for a graph made of these parts, in order: the part hashes already
+    identify the content, so the engine need not hash every node again."""
+    return hashlib.sha256("\n".join(part_hashes).encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Part:
     nodes: tuple          # engine Nodes, input ids global as sent
     nbytes: int           # encoded size, charged against the cache and request budgets
+    graph: Graph          # the part as a whole graph (most requests have one part): built once
 
 
 class PartCache:

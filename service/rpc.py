@@ -1,7 +1,10 @@
-"""RPC plumbing written once: lenient decoding, compute slots, deadlines and error mapping."""
+"""RPC plumbing written once: lenient decoding, admission, deadlines, metrics and error mapping.
+
+One wrapper per method, built at start, does all of it inline (no interceptor: a grpc interceptor
+re-wraps the handler on every call). The deadline is read once per call."""
 from __future__ import annotations
 
-import threading
+import time
 import uuid
 
 import grpc
@@ -10,9 +13,14 @@ from google.protobuf.message import DecodeError
 from gradwire.v1 import gradwire_pb2 as pb
 
 from . import resident
-from .errors import abort
+from .admission import Admission
+from .errors import RequestError, status_for
+from .metrics import Metrics, code_label
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Autodiff"]
+# grpc reports "no deadline" as a time ~292 years away.
+_NO_DEADLINE = 1e9
+_OK = code_label(grpc.StatusCode.OK)
 
 
 class _Malformed:
@@ -32,30 +40,6 @@ def _lenient(message_class):
     return deserialize
 
 
-class Slots:
-    """At most `n` computing calls at once; the next one is refused, never queued. While draining,
-    every new computing call is refused with UNAVAILABLE (safe to retry elsewhere: every RPC is pure)."""
-
-    def __init__(self, n: int):
-        self.capacity = n
-        self._free = threading.BoundedSemaphore(n)
-        self._lock = threading.Lock()
-        self.in_flight = 0
-        self.draining = False
-
-    def acquire(self) -> bool:
-        if not self._free.acquire(blocking=False):
-            return False
-        with self._lock:
-            self.in_flight += 1
-        return True
-
-    def release(self) -> None:
-        with self._lock:
-            self.in_flight -= 1
-        self._free.release()
-
-
 def _request_id(context: grpc.ServicerContext) -> str:
     for key, value in context.invocation_metadata():
         if key == "x-request-id":
@@ -63,49 +47,74 @@ def _request_id(context: grpc.ServicerContext) -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _behaviour(method, request_name: str, cheap: bool, slots: Slots):
-    def run(request, context: grpc.ServicerContext, cancelled):
-        token = resident.CALLER.set(resident.caller(context.invocation_metadata()))
+class _Cancel:
+    """cancel() for the engine: the deadline (read once) passed, or the call ended (the client
+    cancelled). Polled rarely (every 64 plan steps), so the locked is_active() is asked last."""
+    __slots__ = ("deadline", "_context")
+
+    def __init__(self, context: grpc.ServicerContext):
+        remaining = context.time_remaining()
+        self.deadline = None if remaining > _NO_DEADLINE else time.monotonic() + remaining
+        self._context = context
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def __call__(self) -> bool:
+        return (self.deadline is not None and time.monotonic() > self.deadline) or \
+            not self._context.is_active()
+
+
+def _behaviour(method, name: str, request_name: str, cheap: bool, admission: Admission,
+               metrics: Metrics):
+    started, seconds, handled = metrics.method(name)
+
+    def compute(request, cancel: _Cancel):
+        if cancel():
+            raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before start")
+        waited = admission.acquire(cancel.remaining(), cancel)
+        if waited:
+            metrics.queue_wait.observe(waited)
+        begun = time.perf_counter()
         try:
-            return method(request, cancelled)
-        except Exception as exc:  # mapped to a status in one place; unexpected ones -> INTERNAL
-            abort(context, exc, _request_id(context))
+            return method(request, cancel)
         finally:
-            resident.CALLER.reset(token)
+            admission.release(time.perf_counter() - begun)
 
     def handle(request, context: grpc.ServicerContext):
-        if isinstance(request, _Malformed):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"request is not a valid {request_name}: {request.error}")
-
-        def cancelled() -> bool:
-            return not context.is_active() or context.time_remaining() <= 0
-
-        if cheap:
-            return run(request, context, cancelled)
-        if cancelled():
-            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before start")
-        if slots.draining:
-            context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down; retry (on another replica)")
-        if not slots.acquire():
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"the server is already running its maximum of {slots.capacity} "
-                          f"concurrent requests; retry later")
+        start = time.perf_counter()
+        started.inc()
+        caller = resident.CALLER.set(resident.caller(context.invocation_metadata()))
+        with metrics._lock:
+            metrics.unary_in_flight += 1
+        code = _OK
         try:
-            return run(request, context, cancelled)
+            if isinstance(request, _Malformed):
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"request is not a valid {request_name}: {request.error}")
+            cancel = _Cancel(context)
+            return method(request, cancel) if cheap else compute(request, cancel)
+        except Exception as exc:  # mapped to a status in one place; unexpected ones -> INTERNAL
+            status = status_for(exc, _request_id(context))
+            code = code_label(status.code)
+            context.abort_with_status(status)
         finally:
-            slots.release()
+            resident.CALLER.reset(caller)
+            with metrics._lock:
+                metrics.unary_in_flight -= 1
+            seconds.observe(time.perf_counter() - start)
+            handled(code).inc()
     return handle
 
 
-def autodiff_handler(service, slots: Slots) -> grpc.GenericRpcHandler:
+def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.GenericRpcHandler:
     """A generic handler serving every method of gradwire.v1.Autodiff from `service`."""
     handlers = {}
     for m in SERVICE.methods:
         request_class = getattr(pb, m.input_type.name)
         handlers[m.name] = grpc.unary_unary_rpc_method_handler(
-            _behaviour(getattr(service, m.name), m.input_type.name, m.name in service.CHEAP,
-                       slots),
+            _behaviour(getattr(service, m.name), m.name, m.input_type.name,
+                       m.name in service.CHEAP, admission, metrics),
             request_deserializer=_lenient(request_class),
             response_serializer=lambda msg: msg.SerializeToString())
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)

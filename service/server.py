@@ -19,7 +19,9 @@ from .auth import BearerTokenInterceptor
 from .config import ServerConfig
 from .metrics import Metrics
 from .parts import PartCache
-from .rpc import SERVICE, Slots, autodiff_handler
+from .store import ValueStore
+from .admission import Admission
+from .rpc import SERVICE, autodiff_handler
 from .servicer import AutodiffService
 
 log = logging.getLogger("gradwire.service")
@@ -31,7 +33,7 @@ class ServerState:
     config: ServerConfig
     health: health.HealthServicer
     metrics: Metrics
-    slots: Slots
+    admission: Admission
     parts: PartCache
     metrics_port: int | None
 
@@ -47,8 +49,8 @@ def _host(address: str) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
-def create_server(address: str = "127.0.0.1:0",
-                  config: ServerConfig | None = None) -> tuple[grpc.Server, int]:
+def create_server(address: str = "127.0.0.1:0", config: ServerConfig | None = None,
+                  reuse_port: bool = False) -> tuple[grpc.Server, int]:
     """Bind `address`, start serving (health NOT_SERVING), warm the engine up, then report
     SERVING. Returns the started server and the bound port."""
     config = config or ServerConfig()
@@ -57,20 +59,22 @@ def create_server(address: str = "127.0.0.1:0",
     if config.engine_threads is not None:
         engine.set_threads(config.engine_threads)
     parts = PartCache(config.part_cache_entries, config.part_cache_bytes)
-    slots = Slots(config.max_concurrent)
-    metrics = Metrics(parts, slots)
-    interceptors = [metrics] + ([BearerTokenInterceptor(config.token)] if config.token else [])
+    admission = Admission(config.max_concurrent, config.max_queue)
+    store = ValueStore(config.value_store_bytes)
+    metrics = Metrics(parts, admission, store)
+    interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
     server = grpc.server(
         ThreadPoolExecutor(config.thread_count, thread_name_prefix="gradwire-rpc"),
-        handlers=[autodiff_handler(AutodiffService(config, parts), slots)],
+        handlers=[autodiff_handler(AutodiffService(config, parts, store), admission, metrics)],
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
                  # grpc's default SO_REUSEPORT lets a second server silently share a taken
-                 # port (and its traffic); a taken port must be an error instead.
-                 ("grpc.so_reuseport", 0)],
-        # Every call gets a thread at once or is refused (RESOURCE_EXHAUSTED): none waits
-        # in the executor's queue behind long computations.
+                 # port (and its traffic); a taken port must be an error instead. Worker
+                 # processes share theirs on purpose (supervisor.py checks it is free first).
+                 ("grpc.so_reuseport", int(reuse_port))],
+        # Every call gets a thread at once (waiting for a compute slot happens in admission,
+        # deadline-aware); grpc's own refusal is a backstop past the queue and the reserve.
         maximum_concurrent_rpcs=config.thread_count)
 
     checks = health.HealthServicer(experimental_non_blocking=True)
@@ -93,7 +97,7 @@ def create_server(address: str = "127.0.0.1:0",
     metrics_port = None
     if config.metrics_port is not None:
         metrics_port = metrics.serve(_host(address), config.metrics_port)
-    _STATES[server] = ServerState(config, checks, metrics, slots, parts, metrics_port)
+    _STATES[server] = ServerState(config, checks, metrics, admission, parts, metrics_port)
 
     if config.warm_up:
         engine.warm_up()
@@ -118,8 +122,8 @@ def shutdown(server: grpc.Server, grace: float | None = None) -> None:
     end = time.monotonic() + grace
     # Refuse new computing calls with UNAVAILABLE (clients retry those) while the transport is still up;
     # once grpc itself stops, a call racing the shutdown would come back CANCELLED, which no retry covers.
-    state.slots.draining = True
-    while state.slots.in_flight and time.monotonic() < end:
+    state.admission.draining = True
+    while (state.admission.in_flight or state.admission.queued) and time.monotonic() < end:
         time.sleep(0.01)
     stopped = server.stop(max(end - time.monotonic(), 0))
     while not stopped.wait(0.05):

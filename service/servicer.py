@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 from typing import Callable
 
 import grpc
@@ -131,7 +132,13 @@ class AutodiffService:
                 max_message_bytes=c.max_message_bytes, max_nodes=c.max_nodes,
                 max_tensor_elements=c.max_tensor_elements, max_request_bytes=c.max_request_bytes,
                 max_concurrent_requests=c.max_concurrent,
-                jacobian_memory_bytes=c.jacobian_memory_bytes))
+                jacobian_memory_bytes=c.jacobian_memory_bytes, max_queued_requests=c.max_queue,
+                processes=c.process_count),
+            plans=[pb.PlanStats(graph_hash=h, hits=p.hits, compiles=p.compiles,
+                                compile_seconds=p.compile_seconds,
+                                last_used_unix_seconds=p.last_used)
+                   for h, p in engine.plan_cache_top(c.top_plans)],
+            pid=os.getpid())
 
     def _catalogue(self) -> list[pb.OpInfo]:
         if self._ops is None:  # static: encode once (a benign race at worst encodes it twice)

@@ -1,8 +1,6 @@
 """Request messages -> engine arguments and engine results -> response messages (tensors via gradwire.core.codec)."""
 from __future__ import annotations
 
-import hashlib
-import math
 from dataclasses import dataclass
 
 import grpc
@@ -13,7 +11,7 @@ from gradwire.engine import Graph, Node
 from gradwire.v1 import gradwire_pb2 as pb
 
 from .errors import RequestError
-from .parts import Part, PartCache, part_hash
+from .parts import Part, PartCache, content_hash, part_hash
 
 
 @dataclass(frozen=True)
@@ -29,15 +27,33 @@ def _too_big(message: str, field: str) -> RequestError:
 
 
 def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
-    """A request tensor: by bytes, or (res: the request's Residency) by the handle of a resident value."""
+    """Decode one tensor after checking its shape with exact integer arithmetic. The extent (the
+    product of the dimensions with zeros counted as ones) is what NumPy must represent even when
+    there are no elements, so a zero-size shape is held to the same limits as any other. With `res`
+    (the request's Residency) the tensor may name a resident value by handle."""
+    shape = t.shape
+    if len(shape) > codec.MAX_RANK:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"{where}: {len(shape)} dimensions; at most {codec.MAX_RANK}", where)
+    count = extent = 1
+    for d in shape:
+        if d < 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{where}: negative dimension {d} in shape {list(shape)}", where)
+        count *= d
+        extent *= d or 1
+    if extent > budget.max_tensor_elements:
+        if extent > codec.MAX_EXTENT:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{where}: shape {list(shape)} cannot be represented: its nonzero "
+                               f"dimensions multiply to {extent}, past 2**63", where)
+        # A limit (RESOURCE_EXHAUSTED), not a malformed tensor (INVALID_ARGUMENT).
+        what = (f"{count} elements" if count else
+                f"no elements, but its nonzero dimensions multiply to {extent},")
+        raise _too_big(f"{where}: shape {list(shape)} has {what} beyond the limit of "
+                       f"{budget.max_tensor_elements} per tensor", where)
     if t.handle and res is not None:
         return res.resolve(t, where)
-    # Checked here, not by the codec, so that the status is RESOURCE_EXHAUSTED (a limit),
-    # not INVALID_ARGUMENT (a malformed tensor).
-    count = math.prod(t.shape)
-    if count > budget.max_tensor_elements:
-        raise _too_big(f"{where}: {count} elements exceed the limit of "
-                       f"{budget.max_tensor_elements} per tensor", where)
     if t.handle:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: handles name resident values, which "
                            "this field does not take", where + ".handle")
@@ -83,7 +99,9 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
                 if len(nodes) + len(part.graph.nodes) > budget.max_nodes:
                     raise _too_big(f"the graph has more than {budget.max_nodes} nodes",
                                    f"graph.parts[{k}]")
-                cached = Part(_nodes(part.graph, len(nodes), budget), part.graph.ByteSize())
+                parsed = _nodes(part.graph, len(nodes), budget)
+                cached = Part(parsed, part.graph.ByteSize(),
+                              Graph(parsed, content_hash=content_hash([key])))
                 cache.put(key, cached)
         else:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
@@ -95,11 +113,12 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
         if request_bytes > budget.max_request_bytes:
             raise _too_big(f"the request resolves to more than {budget.max_request_bytes} "
                            f"bytes", f"graph.parts[{k}]")
-        nodes.extend(cached.nodes)
+        if len(ref.parts) > 1:
+            nodes.extend(cached.nodes)
         info.part_hashes.append(key)
-    # The part hashes already identify the content: the engine need not hash every node again.
-    content = hashlib.sha256("\n".join(info.part_hashes).encode()).hexdigest()
-    return Graph(nodes, content_hash=content), info
+    if len(info.part_hashes) == 1:
+        return cached.graph, info      # no copy of the nodes, no hashing per call
+    return Graph(nodes, content_hash=content_hash(info.part_hashes)), info
 
 
 def inputs(feeds, budget: Budget, res=None) -> dict[str, np.ndarray]:

@@ -201,8 +201,10 @@ def test_a_bug_of_ours_is_internal_with_a_request_id_and_no_traceback(caplog):
     """Real plumbing, real gRPC, with a service whose Evaluate is broken on purpose."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from gradwire.service.admission import Admission
+    from gradwire.service.metrics import Metrics
     from gradwire.service.parts import PartCache
-    from gradwire.service.rpc import Slots, autodiff_handler
+    from gradwire.service.rpc import autodiff_handler
     from gradwire.service.servicer import AutodiffService
 
     class Broken(AutodiffService):
@@ -210,8 +212,10 @@ def test_a_bug_of_ours_is_internal_with_a_request_id_and_no_traceback(caplog):
             return {}["secret-internal-detail"]
 
     config = ServerConfig(warm_up=False)
+    parts, admission = PartCache(8, 1 << 20), Admission(1, 1)
+    metrics = Metrics(parts, admission)
     server = grpc.server(ThreadPoolExecutor(2), handlers=[
-        autodiff_handler(Broken(config, PartCache(8, 1 << 20)), Slots(1))])
+        autodiff_handler(Broken(config, parts), admission, metrics)])
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -221,6 +225,7 @@ def test_a_bug_of_ours_is_internal_with_a_request_id_and_no_traceback(caplog):
                         grpc.StatusCode.INTERNAL, metadata=[("x-request-id", "req-42")])
     finally:
         server.stop(0)
+        metrics.close()
     assert "req-42" in err.details()
     assert "secret" not in err.details() and "Traceback" not in err.details()
     assert ("x-request-id", "req-42") in tuple(err.trailing_metadata())

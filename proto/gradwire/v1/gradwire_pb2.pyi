@@ -425,35 +425,57 @@ class ListOpsResponse(_message.Message):
     def __init__(self, ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ...) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_message_bytes", "max_nodes", "max_tensor_elements", "max_request_bytes", "max_concurrent_requests", "jacobian_memory_bytes")
+    __slots__ = ("max_message_bytes", "max_nodes", "max_tensor_elements", "max_request_bytes", "max_concurrent_requests", "jacobian_memory_bytes", "max_queued_requests", "processes")
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_NODES_FIELD_NUMBER: _ClassVar[int]
     MAX_TENSOR_ELEMENTS_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     JACOBIAN_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    PROCESSES_FIELD_NUMBER: _ClassVar[int]
     max_message_bytes: int
     max_nodes: int
     max_tensor_elements: int
     max_request_bytes: int
     max_concurrent_requests: int
     jacobian_memory_bytes: int
-    def __init__(self, max_message_bytes: _Optional[int] = ..., max_nodes: _Optional[int] = ..., max_tensor_elements: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., jacobian_memory_bytes: _Optional[int] = ...) -> None: ...
+    max_queued_requests: int
+    processes: int
+    def __init__(self, max_message_bytes: _Optional[int] = ..., max_nodes: _Optional[int] = ..., max_tensor_elements: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., max_concurrent_requests: _Optional[int] = ..., jacobian_memory_bytes: _Optional[int] = ..., max_queued_requests: _Optional[int] = ..., processes: _Optional[int] = ...) -> None: ...
+
+class PlanStats(_message.Message):
+    __slots__ = ("graph_hash", "hits", "compiles", "compile_seconds", "last_used_unix_seconds")
+    GRAPH_HASH_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    COMPILES_FIELD_NUMBER: _ClassVar[int]
+    COMPILE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_UNIX_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    graph_hash: str
+    hits: int
+    compiles: int
+    compile_seconds: float
+    last_used_unix_seconds: float
+    def __init__(self, graph_hash: _Optional[str] = ..., hits: _Optional[int] = ..., compiles: _Optional[int] = ..., compile_seconds: _Optional[float] = ..., last_used_unix_seconds: _Optional[float] = ...) -> None: ...
 
 class ServerInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ServerInfoResponse(_message.Message):
-    __slots__ = ("version", "ops", "dtypes", "limits", "engine")
+    __slots__ = ("version", "ops", "dtypes", "limits", "engine", "plans", "pid")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     OPS_FIELD_NUMBER: _ClassVar[int]
     DTYPES_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
+    PLANS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
     version: str
     ops: _containers.RepeatedCompositeFieldContainer[OpInfo]
     dtypes: _containers.RepeatedScalarFieldContainer[DType]
     limits: Limits
     engine: str
-    def __init__(self, version: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., engine: _Optional[str] = ...) -> None: ...
+    plans: _containers.RepeatedCompositeFieldContainer[PlanStats]
+    pid: int
+    def __init__(self, version: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., engine: _Optional[str] = ..., plans: _Optional[_Iterable[_Union[PlanStats, _Mapping]]] = ..., pid: _Optional[int] = ...) -> None: ...

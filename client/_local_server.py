@@ -13,13 +13,17 @@ _READY = re.compile(r"^gradwire-server ready on (\S+):(\d+)\s*$")
 
 
 class LocalServer:
-    """Runs `python -m gradwire.service --port 0 --host 127.0.0.1` and reads its ready line."""
+    """Runs `python -m gradwire.service --port 0 --host 127.0.0.1 --processes 1` and reads its
+    ready line."""
 
     def __init__(self, startup_timeout: float = 120.0):
         # stderr goes to a file: it is read only to explain a failed start.
         self._log = tempfile.TemporaryFile(mode="w+b")
+        # One process: the server's default is a worker per core (~165 MB each), too much for a
+        # session's private server.
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "gradwire.service", "--port", "0", "--host", "127.0.0.1"],
+            [sys.executable, "-m", "gradwire.service", "--port", "0", "--host", "127.0.0.1",
+             "--processes", "1"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log)
         self.target = self._wait_ready(startup_timeout)
         # Keep draining stdout so a chatty server never blocks on a full pipe.

@@ -61,6 +61,9 @@ class Admission:
                     grpc.StatusCode.RESOURCE_EXHAUSTED,
                     f"queue full: {self.capacity} requests are computing and {ahead} more are "
                     f"waiting (the queue holds {self.queue_capacity}); retry later")
+            if remaining is not None and remaining <= 0:
+                raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                   "the deadline passed before start")
             expected = (ahead + 1) * self.mean_hold / self.capacity
             if remaining is not None and expected > remaining:
                 self.refused["deadline"] += 1

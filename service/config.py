@@ -59,8 +59,8 @@ class ServerConfig:
     engine_threads: int | None = None
 
     def __post_init__(self) -> None:
-        for field in ("max_concurrent", "max_queue", "max_message_bytes", "max_request_bytes", "max_nodes",
-                      "max_tensor_elements", "max_intermediate_elements", "max_total_elements",
+        for field in ("max_concurrent", "max_queue", "max_message_bytes", "max_request_bytes",
+                      "max_nodes", "max_tensor_elements", "max_intermediate_elements", "max_total_elements",
                       "jacobian_memory_bytes", "part_cache_entries", "part_cache_bytes", "value_store_bytes"):
             if getattr(self, field) <= 0:
                 raise ValueError(f"{field} must be positive, got {getattr(self, field)}")

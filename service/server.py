@@ -15,12 +15,12 @@ from grpc_reflection.v1alpha import reflection
 
 from gradwire import engine
 
+from .admission import Admission
 from .auth import BearerTokenInterceptor
 from .config import ServerConfig
 from .metrics import Metrics
 from .parts import PartCache
 from .store import ValueStore
-from .admission import Admission
 from .rpc import SERVICE, autodiff_handler
 from .servicer import AutodiffService
 

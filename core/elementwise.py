@@ -107,12 +107,15 @@ defsig("where", inputs=3, shape=_where_shape, elementwise=True,
 
 
 def _cast_shape(avals, attrs):
+    # The schema's DType enum spells the names in capitals ("FLOAT64"): accept both spellings.
+    if isinstance(attrs["dtype"], str) and attrs["dtype"] in (d.upper() for d in DTYPES):
+        attrs["dtype"] = attrs["dtype"].lower()
     if attrs["dtype"] not in DTYPES:
         raise ValueError(f"unknown dtype '{attrs['dtype']}' (known: {', '.join(DTYPES)})")
     return Aval(avals[0].shape, attrs["dtype"])
 
 
-defsig("cast", inputs=1, attrs={"dtype": Attr("string", doc="target dtype name: " + ", ".join(DTYPES))},
+defsig("cast", inputs=1, attrs={"dtype": Attr("string", doc="target dtype name: " + ", ".join(DTYPES) + " (or as the DType enum spells them: FLOAT64 …)")},
        shape=_cast_shape, elementwise=True, doc="convert to another dtype; gradients flow between float types only")
 def _with_value_shape(avals, attrs):
     history, value = avals

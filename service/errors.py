@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import grpc
@@ -36,12 +37,30 @@ def classify(exc: BaseException) -> tuple[grpc.StatusCode, str, str | None]:
     if isinstance(exc, RequestError):
         return exc.code, str(exc), exc.field
     if isinstance(exc, EngineError):
-        field = f"graph.nodes[{exc.node}]" if exc.node is not None else None
+        field = f"graph.nodes[{exc.node}]" if exc.node is not None else _request_field(exc.reason)
         return grpc.StatusCode[exc.code], str(exc), field
     if isinstance(exc, CodecError):
         # The codec's messages start with the location they were given ("inputs[x]: ...").
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc), str(exc).split(":", 1)[0]
     raise exc
+
+
+# The request field an engine error without a node is about (ids are checked by the service before the
+# engine runs; these are the checks only the engine can make).
+_FIELDS = ((re.compile(r"^input '(.*)' was fed"), lambda m: f"inputs[{m.group(1)}]"),
+           (re.compile(r"^known value given for node"), lambda m: "known"),
+           (re.compile(r"^\d+ seeds given"), lambda m: "seeds"),
+           (re.compile(r"^\d+ tangents given|^tangent has shape"), lambda m: "tangents"),
+           (re.compile(r"^unknown Jacobian mode"), lambda m: "mode"),
+           (re.compile(r"^graph has \d+ nodes"), lambda m: "graph"))
+
+
+def _request_field(reason: str) -> str:
+    for pattern, field in _FIELDS:
+        m = pattern.search(reason)
+        if m:
+            return field(m)
+    return "graph"
 
 
 def status_for(exc: BaseException, request_id: str) -> grpc.Status:

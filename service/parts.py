@@ -6,14 +6,15 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from gradwire.core.hashing import part_hash
 from gradwire.engine import Graph
 from gradwire.v1 import gradwire_pb2 as pb
 
 
-def part_hash(part: pb.Graph) -> str:
-    """sha256 of the part's deterministic encoding: derived from content only, so every replica
-    computes the same hash and any of them can resolve it once it has seen the part."""
-    return hashlib.sha256(part.SerializeToString(deterministic=True)).hexdigest()
+def serialized_digest(part: pb.Graph) -> bytes:
+    """A fast, local key for a part's bytes (protobuf's serializer is C; the canonical hash is Python): the
+    cache maps it to the canonical hash so that a part seen before is not canonically hashed again."""
+    return hashlib.sha256(part.SerializeToString(deterministic=True)).digest()
 
 
 def content_hash(part_hashes) -> str:
@@ -34,10 +35,26 @@ class PartCache:
         self._max_entries = max_entries
         self._max_bytes = max_bytes
         self._parts: OrderedDict[str, Part] = OrderedDict()
+        self._aliases: OrderedDict[bytes, str] = OrderedDict()   # serialized digest -> canonical hash
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def hash_of(self, part: pb.Graph) -> str:
+        """The part's canonical hash (gradwire.core.hashing.part_hash), remembered by its serialized bytes."""
+        digest = serialized_digest(part)
+        with self._lock:
+            key = self._aliases.get(digest)
+            if key is not None:
+                self._aliases.move_to_end(digest)
+                return key
+        key = part_hash(part)
+        with self._lock:
+            self._aliases[digest] = key
+            while len(self._aliases) > 2 * self._max_entries:
+                self._aliases.popitem(last=False)
+        return key
 
     def get(self, key: str, *, count: bool = True) -> Part | None:
         """The part stored under `key`; `count` records the lookup as a by-hash hit or miss."""

@@ -21,6 +21,9 @@ from .resident import Residency
 from .store import ValueStore
 
 Cancel = Callable[[], bool]
+# JACOBIAN_MODE_UNSPECIFIED (0, what a client that leaves the field unset sends) is auto, as AUTO = 0 was.
+_JACOBIAN_MODES = {pb.JACOBIAN_MODE_UNSPECIFIED: "auto", pb.JACOBIAN_MODE_AUTO: "auto",
+                   pb.JACOBIAN_MODE_REVERSE: "reverse", pb.JACOBIAN_MODE_FORWARD: "forward"}
 
 
 class AutodiffService:
@@ -52,6 +55,15 @@ class AutodiffService:
             kwargs["known"] = wire.known(req.known, self.budget, res)
         feeds = wire.inputs(req.inputs, self.budget, res)
         res.check_missing()
+        n = len(graph.nodes)
+        if with_known:
+            for k, kv in enumerate(req.known):
+                wire.node_id(kv.node, n, f"known[{k}].node")
+        for name in ("outputs", "wrt", "seeds", "extra", "primals"):
+            if name in req.DESCRIPTOR.fields_by_name:
+                wire.node_ids(getattr(req, name), n, name)
+        if "output" in req.DESCRIPTOR.fields_by_name:
+            wire.node_id(req.output, n, "output")
         return graph, feeds, kwargs, info, res
 
     def Evaluate(self, req: pb.EvaluateRequest, cancel: Cancel) -> pb.EvaluateResponse:
@@ -90,12 +102,12 @@ class AutodiffService:
         return out
 
     def Jacobian(self, req: pb.JacobianRequest, cancel: Cancel) -> pb.JacobianResponse:
-        if req.mode not in pb.JacobianMode.values():
+        mode = _JACOBIAN_MODES.get(req.mode)
+        if mode is None:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"unknown Jacobian mode {req.mode}", "mode")
         graph, feeds, kwargs, info, _ = self._decode(req, cancel)
-        value, jacobians = engine.jacobian(graph, feeds, req.output, list(req.wrt),
-                                           mode=pb.JacobianMode.Name(req.mode).lower(), **kwargs)
+        value, jacobians = engine.jacobian(graph, feeds, req.output, list(req.wrt), mode=mode, **kwargs)
         out = pb.JacobianResponse(info=info, value=codec.tensor_to_proto(value))
         wire.put_tensors(out.jacobians, jacobians)
         return out

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from gradwire.core import codec
+from gradwire.core import codec, hashing
 from gradwire.engine import Graph, Node
 from gradwire.v1 import gradwire_pb2 as pb
 
 from .errors import RequestError
-from .parts import Part, PartCache, content_hash, part_hash
+from .parts import Part, PartCache, content_hash
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,10 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
     for k, part in enumerate(ref.parts):
         kind = part.WhichOneof("part")
         if kind == "hash":
+            if not hashing.is_hash(part.hash):
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"graph part {k}: hash {part.hash!r} is not a part hash (64 lowercase "
+                                   f"hex digits)", f"graph.parts[{k}].hash")
             cached = cache.get(part.hash)
             if cached is None:
                 raise RequestError(
@@ -93,7 +97,7 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
             request_bytes += cached.nbytes
             key = part.hash
         elif kind == "graph":
-            key = part_hash(part.graph)
+            key = cache.hash_of(part.graph)
             cached = cache.get(key, count=False)
             if cached is None:
                 if len(nodes) + len(part.graph.nodes) > budget.max_nodes:
@@ -119,6 +123,23 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
     if len(info.part_hashes) == 1:
         return cached.graph, info      # no copy of the nodes, no hashing per call
     return Graph(nodes, content_hash=content_hash(info.part_hashes)), info
+
+
+def node_ids(ids, n: int, field: str) -> list[int]:
+    """Node ids a request names (outputs, wrt, seeds …), each checked against the graph's n nodes so that
+    a bad one is refused naming its field (`wrt[1]`) before the engine runs."""
+    for k, i in enumerate(ids):
+        if i >= n:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"{field}[{k}]: {i} is not a node id (the graph has {n} nodes)", f"{field}[{k}]")
+    return list(ids)
+
+
+def node_id(i: int, n: int, field: str) -> int:
+    if i >= n:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"{field}: {i} is not a node id (the graph has {n} nodes)", field)
+    return i
 
 
 def inputs(feeds, budget: Budget, res=None) -> dict[str, np.ndarray]:

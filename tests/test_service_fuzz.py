@@ -36,7 +36,7 @@ def seeds(wire) -> dict[str, bytes]:
         "Jvp": pb.JvpRequest(graph=ref, inputs=inputs, outputs=[t], primals=[x],
                              tangents=[wire.tensor(np.ones((3, 4), np.float32))]),
         "Jacobian": pb.JacobianRequest(graph=ref, inputs=inputs, output=t, wrt=[w],
-                                       mode=pb.FORWARD),
+                                       mode=pb.JACOBIAN_MODE_FORWARD),
         "Hessian": pb.HessianRequest(graph=ref, inputs=inputs, output=s, wrt=[w]),
         "CheckGradients": pb.GradCheckRequest(graph=ref, inputs=inputs, output=s, wrt=[w]),
     }

@@ -140,7 +140,7 @@ def test_jvp_matches_directional_finite_difference(stub, wire):
     np.testing.assert_allclose(wire.array(r.values[0]), a_of(X, W), rtol=1e-12)
 
 
-@pytest.mark.parametrize("mode", [pb.AUTO, pb.REVERSE, pb.FORWARD])
+@pytest.mark.parametrize("mode", [pb.JACOBIAN_MODE_UNSPECIFIED, pb.JACOBIAN_MODE_AUTO, pb.JACOBIAN_MODE_REVERSE, pb.JACOBIAN_MODE_FORWARD])
 def test_jacobian_every_mode_matches_finite_differences(stub, wire, mode):
     g, n = mlp(wire)
     r = stub.Jacobian(pb.JacobianRequest(graph=g.ref(), inputs=wire.feeds(x=X, w=W),

@@ -18,18 +18,20 @@ class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 
 class JacobianMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
-    AUTO: _ClassVar[JacobianMode]
-    REVERSE: _ClassVar[JacobianMode]
-    FORWARD: _ClassVar[JacobianMode]
+    JACOBIAN_MODE_UNSPECIFIED: _ClassVar[JacobianMode]
+    JACOBIAN_MODE_REVERSE: _ClassVar[JacobianMode]
+    JACOBIAN_MODE_FORWARD: _ClassVar[JacobianMode]
+    JACOBIAN_MODE_AUTO: _ClassVar[JacobianMode]
 DTYPE_UNSPECIFIED: DType
 FLOAT32: DType
 FLOAT64: DType
 INT32: DType
 INT64: DType
 BOOL: DType
-AUTO: JacobianMode
-REVERSE: JacobianMode
-FORWARD: JacobianMode
+JACOBIAN_MODE_UNSPECIFIED: JacobianMode
+JACOBIAN_MODE_REVERSE: JacobianMode
+JACOBIAN_MODE_FORWARD: JacobianMode
+JACOBIAN_MODE_AUTO: JacobianMode
 
 class Tensor(_message.Message):
     __slots__ = ("dtype", "shape", "data", "handle")

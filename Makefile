@@ -3,7 +3,9 @@
 #
 #   make serve       run the server on 127.0.0.1:$(PORT)      (PORT=50051 HOST=127.0.0.1)
 #   make test        fast test suites (what CI runs)
-#   make test-slow   the `-m slow` suites: hypothesis sweeps, load, scale-out behind nginx
+#   make test-slow   the `-m slow` suites: hypothesis sweeps, load, scale-out behind nginx, compose
+#   make test-compose docker-compose.yml for real: build, up, load, a replica killed, down
+#   make examples    install what the examples need and run them (embedded server)
 #   make bench       run bench/*.py (each prints a table)
 #   make load        locust, headless and time-bounded, against a server it starts
 #   make proto       regenerate the gRPC/protobuf stubs under proto/
@@ -24,10 +26,10 @@ PYTEST_ARGS ?=
 # by the test run, the server subprocesses it starts and the benchmarks.
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 
-.PHONY: help serve test test-slow bench load proto clean distclean nginx
+.PHONY: help serve test test-slow test-compose examples bench load proto clean distclean nginx docker
 
 help:
-	@sed -n '4,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,12p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,8 +58,31 @@ nginx:
 	fi
 
 # `-m slow` on the command line overrides the `-m 'not slow'` in pyproject's addopts.
-test-slow: $(VENV)/.installed-test $(VENV)/.installed-load nginx
+test-slow: $(VENV)/.installed-test $(VENV)/.installed-load nginx docker
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+# Docker for the compose suite: Debian's docker.io and docker-compose (1.29; `docker compose` v2 is used
+# when present), debootstrap for the stand-in base images, and a daemon (vfs storage works everywhere).
+docker:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  missing=; for c in docker:docker.io docker-compose:docker-compose debootstrap:debootstrap; do \
+	    command -v $${c%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${c%%:*} ] || missing="$$missing $${c#*:}"; done; \
+	  if [ -n "$$missing" ]; then echo "installing$$missing for the compose suite"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	  if ! docker info >/dev/null 2>&1 && command -v dockerd >/dev/null 2>&1; then \
+	    echo "starting dockerd (--storage-driver vfs, log in /var/log/gradwire-dockerd.log)"; \
+	    nohup dockerd --storage-driver vfs >/var/log/gradwire-dockerd.log 2>&1 & \
+	    for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; fi; \
+	else \
+	  docker info >/dev/null 2>&1 || echo "no Docker daemon and cannot start one (need root + apt-get); the compose suite will be skipped"; \
+	fi
+
+test-compose: $(VENV)/.installed-test $(VENV)/.installed-load docker
+	$(PY) -m pytest -m compose -s tests/test_compose.py $(PYTEST_ARGS)
+
+examples: $(VENV)/.installed-examples
+	$(PY) examples/seeds_walkthrough.py
+	$(PY) examples/sin_cos.py sin_cos.png
 
 bench: $(VENV)/.installed-bench
 	@shopt -s nullglob; scripts=(bench/*.py); \

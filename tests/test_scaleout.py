@@ -183,6 +183,41 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 15) -> No
             proc.wait(5)
 
 
+def _start_nginx(nginx: str, workdir: Path, conf: str, lb_port: int) -> subprocess.Popen:
+    """nginx with `conf` (a rendered loadtest/nginx.conf) as its http block, listening on lb_port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "gradwire.conf").write_text(conf)
+    (workdir / "nginx.conf").write_text(f"""
+daemon off;
+worker_processes 1;
+pid {workdir}/nginx.pid;
+error_log {workdir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {workdir}/client_body;
+    proxy_temp_path {workdir}/proxy;
+    fastcgi_temp_path {workdir}/fastcgi;
+    uwsgi_temp_path {workdir}/uwsgi;
+    scgi_temp_path {workdir}/scgi;
+    include {workdir}/gradwire.conf;
+}}
+""")
+    base = [nginx, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(workdir / "nginx.conf")]
+    check = subprocess.run(base + ["-t"], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, f"nginx -t rejected the rendered loadtest/nginx.conf:\n{check.stderr}"
+    proc = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", lb_port), timeout=1).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                _stop(proc, signal.SIGQUIT)
+                pytest.fail("nginx did not start:\n" + (workdir / "error.log").read_text()[-3000:])
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     nginx = _nginx_binary()
@@ -199,36 +234,8 @@ def cluster(tmp_path_factory):
     try:
         lb_port = _free_port()
         access_log = workdir / "access.log"
-        (workdir / "gradwire.conf").write_text(render_nginx_conf([r.port for r in replicas], lb_port, access_log))
-        (workdir / "nginx.conf").write_text(f"""
-daemon off;
-worker_processes 1;
-pid {workdir}/nginx.pid;
-error_log {workdir}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {workdir}/client_body;
-    proxy_temp_path {workdir}/proxy;
-    fastcgi_temp_path {workdir}/fastcgi;
-    uwsgi_temp_path {workdir}/uwsgi;
-    scgi_temp_path {workdir}/scgi;
-    include {workdir}/gradwire.conf;
-}}
-""")
-        base = [nginx, "-p", str(workdir), "-e", str(workdir / "error.log"), "-c", str(workdir / "nginx.conf")]
-        check = subprocess.run(base + ["-t"], capture_output=True, text=True, timeout=30)
-        assert check.returncode == 0, f"nginx -t rejected the rendered loadtest/nginx.conf:\n{check.stderr}"
-        nginx_proc = subprocess.Popen(base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      start_new_session=True)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", lb_port), timeout=1).close()
-                break
-            except OSError:
-                if nginx_proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("nginx did not start:\n" + (workdir / "error.log").read_text()[-3000:])
-                time.sleep(0.1)
+        nginx_proc = _start_nginx(nginx, workdir, render_nginx_conf([r.port for r in replicas], lb_port, access_log),
+                                  lb_port)
         yield Cluster(replicas, lb_port, access_log, nginx_proc, workdir)
     finally:
         if nginx_proc is not None:
@@ -358,32 +365,30 @@ def test_by_hash_not_found_then_resend_across_replicas(cluster: Cluster) -> None
         ch_a.close()
         ch_b.close()
 
-    # Through the load balancer: replica C has not seen the parts, so a by-hash call
-    # that lands there gets NOT_FOUND and the resend (which round robin sends to
-    # another replica) answers it. Calls stay correct throughout.
+    # Through the load balancer, with 30 affinity keys (x-gradwire-affinity): consistent hashing spreads
+    # them over the replicas and sends each key to the same one every time. Replica C has not seen the
+    # parts, so the by-hash calls of C's keys get NOT_FOUND and their resends teach C; after that no key
+    # misses. Calls stay correct throughout.
+    keys = [(("x-gradwire-affinity", f"key-{k}"),) for k in range(30)]
     ch, stub = _stub(cluster.lb_addr)
     try:
-        def by_hash_with_resend(n: int) -> int:
+        def by_hash_with_resend() -> int:
             misses = 0
-            for _ in range(n):
+            for metadata in keys:
                 inp = graphs.mlp_inputs(rng, 16)
                 expected = graphs.mlp_expected(inp)
                 try:
-                    resp = stub.Gradient(graphs.mlp_request(inp, hashes), timeout=30)
+                    resp = stub.Gradient(graphs.mlp_request(inp, hashes), timeout=30, metadata=metadata)
                 except grpc.RpcError as e:
                     assert e.code() == grpc.StatusCode.NOT_FOUND, e
                     misses += 1
-                    resp = stub.Gradient(graphs.mlp_request(inp), timeout=30)
+                    resp = stub.Gradient(graphs.mlp_request(inp), timeout=30, metadata=metadata)
+                    assert list(resp.info.part_hashes) == hashes
                 assert graphs.check_mlp(resp, expected) is None
             return misses
 
-        assert by_hash_with_resend(12) >= 1, "the replica that never saw the parts should answer NOT_FOUND"
-        # One full send per replica (round robin) and the whole fleet knows the parts.
-        for _ in range(REPLICAS):
-            inp = graphs.mlp_inputs(rng, 16)
-            full = stub.Gradient(graphs.mlp_request(inp), timeout=30)
-            assert list(full.info.part_hashes) == hashes
-        assert by_hash_with_resend(3 * REPLICAS) == 0
+        assert by_hash_with_resend() >= 1, "the replica that never saw the parts should answer NOT_FOUND"
+        assert by_hash_with_resend() == 0, "a key's resend lands where its next by-hash call goes"
     finally:
         ch.close()
 
@@ -407,7 +412,8 @@ def test_load_through_balancer_is_correct_and_spread(cluster: Cluster) -> None:
     print(f"\ncalls served per replica (nginx access log): {served}")
     assert set(served) <= {r.addr for r in cluster.replicas}
     assert len(served) == REPLICAS, served
-    # Round robin: nobody gets less than half a fair share.
+    # These clients send no affinity key: nginx hashes a random one per call (as even as round robin, on
+    # average); nobody gets less than half a fair share.
     assert min(served.values()) >= len(entries) / REPLICAS / 2, served
 
 
@@ -561,8 +567,9 @@ def test_no_replica_left_is_a_grpc_unavailable(cluster: Cluster) -> None:
 
 @pytest.mark.slow
 def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
-    """Round robin sends each step to another replica, which holds none of the session's values: each
-    miss is answered by resending (bytes or ops), and the loop ends where PyTorch's does."""
+    """A session's calls go to one replica (its namespace is the affinity key); the loop ends where
+    PyTorch's does. (Round robin, which holds none of the session's values on the next replica, is
+    measured in test_affinity_keeps_by_hash_calls_on_the_replica_that_holds_them.)"""
     import torch
 
     import gradwire as gw
@@ -593,3 +600,74 @@ def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
             gw_session.set_default_session(previous)
     for a, b in zip(ours, train(torch)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _train(lib, batch: int, steps: int):
+    """The MLP training loop of the resident test, `steps` steps on `batch` rows."""
+    rng = np.random.default_rng(3)
+    X = lib.tensor(rng.standard_normal((batch, 32)).astype(np.float32))
+    Y = lib.tensor(rng.integers(0, 4, batch))
+    params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
+              for s in ((32, 64), (64,), (64, 4), (4,))]
+    for _ in range(steps):
+        W1, b1, W2, b2 = params
+        loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(batch), Y]).mean()
+        loss.backward()
+        with lib.no_grad():
+            for p in params:
+                p -= 0.1 * p.grad
+                p.grad.zero_()
+    return [p.detach().numpy() for p in params]
+
+
+def _misses(cluster: Cluster) -> dict[str, float]:
+    """By-hash misses summed over the replicas: parts, resident values, and NOT_FOUND statuses."""
+    texts = [r.metrics() for r in cluster.replicas]
+    return {name: sum(_metric_sum(t, metric, **labels) for t in texts) for name, metric, labels in (
+        ("part", "gradwire_part_cache_misses_total", {}), ("value", "gradwire_value_store_misses_total", {}),
+        ("not_found", "grpc_server_handled_total", {"grpc_code": "NOT_FOUND"}),
+        ("calls", "grpc_server_handled_total", {"grpc_method": ("Evaluate", "Gradient")}))}
+
+
+@pytest.mark.slow
+def test_affinity_keeps_by_hash_calls_on_the_replica_that_holds_them(cluster: Cluster) -> None:
+    """The same training loop (3 sessions one after another, 12 steps each) through loadtest/nginx.conf
+    (consistent hashing on the session's namespace) and through the same file with its `hash` line
+    removed (round robin), against the same 3 replicas. Each run uses its own batch size, so its graphs
+    are new to every replica, and new sessions, so its resident values are too."""
+    import torch
+
+    import gradwire as gw
+    from gradwire import session as gw_session
+
+    if any(r.metrics_port is None for r in cluster.replicas):
+        pytest.skip("this server build has no --metrics-port")
+    text = render_nginx_conf([r.port for r in cluster.replicas], _free_port(), cluster.workdir / "rr.log")
+    rr_text, count = re.subn(r"^\s*hash\s+\$gradwire_affinity\s+consistent;\n", "", text, flags=re.M)
+    assert count == 1
+    rr_port = int(re.search(r"listen\s+127\.0\.0\.1:(\d+)", rr_text).group(1))
+    rr = _start_nginx(_nginx_binary(), cluster.workdir / "round-robin", rr_text, rr_port)
+    results = {}
+    try:
+        for label, port, batch in (("round robin", rr_port, 61), ("affinity", cluster.lb_port, 62)):
+            before, start = _misses(cluster), time.monotonic()
+            for _ in range(3):
+                with gw.connect(f"127.0.0.1:{port}") as s:
+                    previous = gw_session._default
+                    gw_session.set_default_session(s)
+                    try:
+                        ours = _train(gw, batch, 12)
+                    finally:
+                        gw_session.set_default_session(previous)
+            after = _misses(cluster)
+            results[label] = {k: int(after[k] - before[k]) for k in after}
+            results[label]["seconds"] = round(time.monotonic() - start, 2)
+            for a, b in zip(ours, _train(torch, batch, 12)):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    finally:
+        _stop(rr, signal.SIGQUIT)
+    print(f"\nby-hash misses over 3 sessions x 12 training steps, 3 replicas: {results}")
+    rr_misses = results["round robin"]["part"] + results["round robin"]["value"]
+    aff_misses = results["affinity"]["part"] + results["affinity"]["value"]
+    assert results["affinity"]["not_found"] <= results["round robin"]["not_found"] / 4, results
+    assert aff_misses <= rr_misses / 4, results

@@ -1,8 +1,8 @@
 """Scale-out for real, on loopback: three server replicas behind nginx.
 
 The production deployment (docker-compose.yml) runs N replicas behind nginx with
-loadtest/nginx.conf. Docker cannot run here, so this suite starts the same
-thing from processes: three `python -m gradwire.service` replicas on loopback
+loadtest/nginx.conf; tests/test_compose.py runs that with Docker. This suite starts
+the same thing from processes, which is quicker and lets it look inside: three `python -m gradwire.service` replicas on loopback
 ports, and Debian's nginx with loadtest/nginx.conf rendered for those ports
 (`make test-slow` installs nginx-light when it is missing). It checks that
 
@@ -11,6 +11,8 @@ ports, and Debian's nginx with loadtest/nginx.conf rendered for those ports
   call; the replicas' own metrics agree when the server exposes them),
 - a part sent by hash to a replica that has not seen it gets NOT_FOUND, the
   resend works, and hashes are the same on every replica,
+- affinity: a training loop misses far fewer by-hash parts and resident values
+  through consistent hashing than through round robin (measured, printed),
 - when a replica is killed mid-run, nginx routes around it and no call fails.
 
 All traffic goes to 127.0.0.1; every loop is bounded in count and time.
@@ -149,7 +151,9 @@ def _start_replicas(workdir: Path, env: dict, with_metrics: bool) -> list[Replic
     replicas = []
     for i in range(REPLICAS):
         log = workdir / f"replica-{i}.log"
-        cmd = [sys.executable, "-m", "gradwire.service", "--host", "127.0.0.1", "--port", "0"]
+        # One process per replica, as docker-compose.yml runs them: worker processes keep their own caches
+        # and the kernel picks one per connection, so a balancer's affinity can reach only a replica.
+        cmd = [sys.executable, "-m", "gradwire.service", "--host", "127.0.0.1", "--port", "0", "--processes", "1"]
         metrics_port = None
         if with_metrics:
             metrics_port = _free_port()
@@ -481,6 +485,116 @@ def _load_while(cluster: Cluster, action, *, retry: bool, threads: int = 6, call
 
 
 @pytest.mark.slow
+def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
+    """A session's calls go to one replica (its namespace is the affinity key); the loop ends where
+    PyTorch's does. (Round robin, which holds none of the session's values on the next replica, is
+    measured in test_affinity_keeps_by_hash_calls_on_the_replica_that_holds_them.)"""
+    import torch
+
+    import gradwire as gw
+    from gradwire import session as gw_session
+
+    def train(lib):
+        rng = np.random.default_rng(3)
+        X = lib.tensor(rng.standard_normal((64, 32)).astype(np.float32))
+        Y = lib.tensor(rng.integers(0, 4, 64))
+        params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
+                  for s in ((32, 64), (64,), (64, 4), (4,))]
+        for _ in range(8):
+            W1, b1, W2, b2 = params
+            loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(64), Y]).mean()
+            loss.backward()
+            with lib.no_grad():
+                for p in params:
+                    p -= 0.1 * p.grad
+                    p.grad.zero_()
+        return [p.detach().numpy() for p in params]
+
+    with gw.connect(f"127.0.0.1:{cluster.lb_port}") as s:
+        previous = gw_session._default
+        gw_session.set_default_session(s)
+        try:
+            ours = train(gw)
+        finally:
+            gw_session.set_default_session(previous)
+    for a, b in zip(ours, train(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _train(lib, batch: int, steps: int):
+    """The MLP training loop of the resident test, `steps` steps on `batch` rows."""
+    rng = np.random.default_rng(3)
+    X = lib.tensor(rng.standard_normal((batch, 32)).astype(np.float32))
+    Y = lib.tensor(rng.integers(0, 4, batch))
+    params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
+              for s in ((32, 64), (64,), (64, 4), (4,))]
+    for _ in range(steps):
+        W1, b1, W2, b2 = params
+        loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(batch), Y]).mean()
+        loss.backward()
+        with lib.no_grad():
+            for p in params:
+                p -= 0.1 * p.grad
+                p.grad.zero_()
+    return [p.detach().numpy() for p in params]
+
+
+def _misses(cluster: Cluster) -> dict[str, float]:
+    """By-hash misses summed over the replicas: parts, resident values, and NOT_FOUND statuses."""
+    texts = [r.metrics() for r in cluster.replicas]
+    return {name: sum(_metric_sum(t, metric, **labels) for t in texts) for name, metric, labels in (
+        ("part", "gradwire_part_cache_misses_total", {}), ("value", "gradwire_value_store_misses_total", {}),
+        ("not_found", "grpc_server_handled_total", {"grpc_code": "NotFound"}),
+        ("calls", "grpc_server_handled_total", {"grpc_method": ("Evaluate", "Gradient")}))}
+
+
+@pytest.mark.slow
+def test_affinity_keeps_by_hash_calls_on_the_replica_that_holds_them(cluster: Cluster) -> None:
+    """The same training loop (3 sessions one after another, 12 steps each) through loadtest/nginx.conf
+    (consistent hashing on the session's namespace) and through the same file with its `hash` line
+    removed (round robin), against the same 3 replicas. Each run uses its own batch size, so its graphs
+    are new to every replica, and new sessions, so its resident values are too."""
+    import torch
+
+    import gradwire as gw
+    from gradwire import session as gw_session
+
+    if any(r.metrics_port is None for r in cluster.replicas):
+        pytest.skip("this server build has no --metrics-port")
+    text = render_nginx_conf([r.port for r in cluster.replicas], _free_port(), cluster.workdir / "rr.log")
+    rr_text, count = re.subn(r"^\s*hash\s+\$gradwire_affinity\s+consistent;\n", "", text, flags=re.M)
+    assert count == 1
+    rr_port = int(re.search(r"listen\s+127\.0\.0\.1:(\d+)", rr_text).group(1))
+    rr = _start_nginx(_nginx_binary(), cluster.workdir / "round-robin", rr_text, rr_port)
+    results = {}
+    try:
+        for label, port, batch in (("round robin", rr_port, 61), ("affinity", cluster.lb_port, 62)):
+            before, start = _misses(cluster), time.monotonic()
+            for _ in range(3):
+                with gw.connect(f"127.0.0.1:{port}") as s:
+                    previous = gw_session._default
+                    gw_session.set_default_session(s)
+                    try:
+                        ours = _train(gw, batch, 12)
+                    finally:
+                        gw_session.set_default_session(previous)
+            after = _misses(cluster)
+            results[label] = {k: int(after[k] - before[k]) for k in after}
+            results[label]["seconds"] = round(time.monotonic() - start, 2)
+            for a, b in zip(ours, _train(torch, batch, 12)):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    finally:
+        _stop(rr, signal.SIGQUIT)
+    print(f"\nby-hash misses over 3 sessions x 12 training steps, 3 replicas: {results}")
+    rr_misses = results["round robin"]["part"] + results["round robin"]["value"]
+    aff_misses = results["affinity"]["part"] + results["affinity"]["value"]
+    assert results["round robin"]["not_found"] > 0, results
+    assert results["affinity"]["not_found"] <= results["round robin"]["not_found"] / 4, results
+    assert aff_misses <= rr_misses / 4, results
+
+
+# Destructive: these stop replicas for good, so they run last.
+@pytest.mark.slow
 def test_balancer_routes_around_a_killed_replica(cluster: Cluster) -> None:
     """SIGKILL one replica under load. nginx streams gRPC request bodies unbuffered,
     so it cannot replay a call that was already sent to the dying replica: those
@@ -563,111 +677,3 @@ def test_no_replica_left_is_a_grpc_unavailable(cluster: Cluster) -> None:
         ch.close()
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE, info.value
     assert "no gradwire replica answered" in info.value.details(), info.value.details()
-
-
-@pytest.mark.slow
-def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
-    """A session's calls go to one replica (its namespace is the affinity key); the loop ends where
-    PyTorch's does. (Round robin, which holds none of the session's values on the next replica, is
-    measured in test_affinity_keeps_by_hash_calls_on_the_replica_that_holds_them.)"""
-    import torch
-
-    import gradwire as gw
-    from gradwire import session as gw_session
-
-    def train(lib):
-        rng = np.random.default_rng(3)
-        X = lib.tensor(rng.standard_normal((64, 32)).astype(np.float32))
-        Y = lib.tensor(rng.integers(0, 4, 64))
-        params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
-                  for s in ((32, 64), (64,), (64, 4), (4,))]
-        for _ in range(8):
-            W1, b1, W2, b2 = params
-            loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(64), Y]).mean()
-            loss.backward()
-            with lib.no_grad():
-                for p in params:
-                    p -= 0.1 * p.grad
-                    p.grad.zero_()
-        return [p.detach().numpy() for p in params]
-
-    with gw.connect(f"127.0.0.1:{cluster.lb_port}") as s:
-        previous = gw_session._default
-        gw_session.set_default_session(s)
-        try:
-            ours = train(gw)
-        finally:
-            gw_session.set_default_session(previous)
-    for a, b in zip(ours, train(torch)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-
-
-def _train(lib, batch: int, steps: int):
-    """The MLP training loop of the resident test, `steps` steps on `batch` rows."""
-    rng = np.random.default_rng(3)
-    X = lib.tensor(rng.standard_normal((batch, 32)).astype(np.float32))
-    Y = lib.tensor(rng.integers(0, 4, batch))
-    params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
-              for s in ((32, 64), (64,), (64, 4), (4,))]
-    for _ in range(steps):
-        W1, b1, W2, b2 = params
-        loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(batch), Y]).mean()
-        loss.backward()
-        with lib.no_grad():
-            for p in params:
-                p -= 0.1 * p.grad
-                p.grad.zero_()
-    return [p.detach().numpy() for p in params]
-
-
-def _misses(cluster: Cluster) -> dict[str, float]:
-    """By-hash misses summed over the replicas: parts, resident values, and NOT_FOUND statuses."""
-    texts = [r.metrics() for r in cluster.replicas]
-    return {name: sum(_metric_sum(t, metric, **labels) for t in texts) for name, metric, labels in (
-        ("part", "gradwire_part_cache_misses_total", {}), ("value", "gradwire_value_store_misses_total", {}),
-        ("not_found", "grpc_server_handled_total", {"grpc_code": "NOT_FOUND"}),
-        ("calls", "grpc_server_handled_total", {"grpc_method": ("Evaluate", "Gradient")}))}
-
-
-@pytest.mark.slow
-def test_affinity_keeps_by_hash_calls_on_the_replica_that_holds_them(cluster: Cluster) -> None:
-    """The same training loop (3 sessions one after another, 12 steps each) through loadtest/nginx.conf
-    (consistent hashing on the session's namespace) and through the same file with its `hash` line
-    removed (round robin), against the same 3 replicas. Each run uses its own batch size, so its graphs
-    are new to every replica, and new sessions, so its resident values are too."""
-    import torch
-
-    import gradwire as gw
-    from gradwire import session as gw_session
-
-    if any(r.metrics_port is None for r in cluster.replicas):
-        pytest.skip("this server build has no --metrics-port")
-    text = render_nginx_conf([r.port for r in cluster.replicas], _free_port(), cluster.workdir / "rr.log")
-    rr_text, count = re.subn(r"^\s*hash\s+\$gradwire_affinity\s+consistent;\n", "", text, flags=re.M)
-    assert count == 1
-    rr_port = int(re.search(r"listen\s+127\.0\.0\.1:(\d+)", rr_text).group(1))
-    rr = _start_nginx(_nginx_binary(), cluster.workdir / "round-robin", rr_text, rr_port)
-    results = {}
-    try:
-        for label, port, batch in (("round robin", rr_port, 61), ("affinity", cluster.lb_port, 62)):
-            before, start = _misses(cluster), time.monotonic()
-            for _ in range(3):
-                with gw.connect(f"127.0.0.1:{port}") as s:
-                    previous = gw_session._default
-                    gw_session.set_default_session(s)
-                    try:
-                        ours = _train(gw, batch, 12)
-                    finally:
-                        gw_session.set_default_session(previous)
-            after = _misses(cluster)
-            results[label] = {k: int(after[k] - before[k]) for k in after}
-            results[label]["seconds"] = round(time.monotonic() - start, 2)
-            for a, b in zip(ours, _train(torch, batch, 12)):
-                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    finally:
-        _stop(rr, signal.SIGQUIT)
-    print(f"\nby-hash misses over 3 sessions x 12 training steps, 3 replicas: {results}")
-    rr_misses = results["round robin"]["part"] + results["round robin"]["value"]
-    aff_misses = results["affinity"]["part"] + results["affinity"]["value"]
-    assert results["affinity"]["not_found"] <= results["round robin"]["not_found"] / 4, results
-    assert aff_misses <= rr_misses / 4, results

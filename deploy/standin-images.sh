@@ -26,6 +26,7 @@ mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sourc
 command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null
 
 root=$(mktemp -d /var/tmp/gradwire-rootfs.XXXXXX)
+chmod 755 "$root"      # the image's /: mktemp made it private to root
 trap 'rm -rf "$root"' EXIT
 debootstrap --variant=minbase --include=python3,python3-pip,python-is-python3,ca-certificates,nginx-light \
   bookworm "$root" "$mirror" >/dev/null

@@ -454,6 +454,42 @@ def test_large_tensor_passes_the_balancer(cluster: Cluster) -> None:
     assert graphs.check_small(resp, x) is None
 
 
+@pytest.mark.slow
+def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
+    """Round robin sends each step to another replica, which holds none of the session's values: each
+    miss is answered by resending (bytes or ops), and the loop ends where PyTorch's does."""
+    import torch
+
+    import gradwire as gw
+    from gradwire import session as gw_session
+
+    def train(lib):
+        rng = np.random.default_rng(3)
+        X = lib.tensor(rng.standard_normal((64, 32)).astype(np.float32))
+        Y = lib.tensor(rng.integers(0, 4, 64))
+        params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
+                  for s in ((32, 64), (64,), (64, 4), (4,))]
+        for _ in range(8):
+            W1, b1, W2, b2 = params
+            loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(64), Y]).mean()
+            loss.backward()
+            with lib.no_grad():
+                for p in params:
+                    p -= 0.1 * p.grad
+                    p.grad.zero_()
+        return [p.detach().numpy() for p in params]
+
+    with gw.connect(f"127.0.0.1:{cluster.lb_port}") as s:
+        previous = gw_session._default
+        gw_session.set_default_session(s)
+        try:
+            ours = train(gw)
+        finally:
+            gw_session.set_default_session(previous)
+    for a, b in zip(ours, train(torch)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def _load_while(cluster: Cluster, action, *, retry: bool, threads: int = 6, calls: int = 100):
     """Drive load through the LB (about 2 s of it); run `action()` once 100 calls are done. Returns
     (tally, access-log entries from 0.5 s after the action on, entries logged around it)."""
@@ -558,38 +594,3 @@ def test_no_replica_left_is_a_grpc_unavailable(cluster: Cluster) -> None:
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE, info.value
     assert "no gradwire replica answered" in info.value.details(), info.value.details()
 
-
-@pytest.mark.slow
-def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
-    """Round robin sends each step to another replica, which holds none of the session's values: each
-    miss is answered by resending (bytes or ops), and the loop ends where PyTorch's does."""
-    import torch
-
-    import gradwire as gw
-    from gradwire import session as gw_session
-
-    def train(lib):
-        rng = np.random.default_rng(3)
-        X = lib.tensor(rng.standard_normal((64, 32)).astype(np.float32))
-        Y = lib.tensor(rng.integers(0, 4, 64))
-        params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
-                  for s in ((32, 64), (64,), (64, 4), (4,))]
-        for _ in range(8):
-            W1, b1, W2, b2 = params
-            loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(64), Y]).mean()
-            loss.backward()
-            with lib.no_grad():
-                for p in params:
-                    p -= 0.1 * p.grad
-                    p.grad.zero_()
-        return [p.detach().numpy() for p in params]
-
-    with gw.connect(f"127.0.0.1:{cluster.lb_port}") as s:
-        previous = gw_session._default
-        gw_session.set_default_session(s)
-        try:
-            ours = train(gw)
-        finally:
-            gw_session.set_default_session(previous)
-    for a, b in zip(ours, train(torch)):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

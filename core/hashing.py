@@ -7,6 +7,8 @@ import blake3
 import numpy as np
 
 DOMAIN = b"gradwire.tensor.v1\x00"
+# Values smaller than this are never kept resident: they travel as bytes (a handle would save nothing).
+MIN_RESIDENT_BYTES = 4096
 
 
 def tensor_hash(dtype_code: int, shape, data) -> str:

@@ -364,6 +364,14 @@ def p_data_write_into_history(lib):
     return y, x.grad
 
 
+def p_known_mismatches_fixed(lib):
+    """Values that used to differ from PyTorch's (var without degrees of freedom, int ** float)."""
+    x = lib.tensor([1.0, 2.0, 4.0])
+    return [x.var(correction=3), x.var(correction=5), x.std(correction=3), lib.ones(2, 0).var(dim=1),
+            lib.ones(2, dtype=lib.int32) ** 2.0, lib.ones(2, dtype=lib.int32) ** 2,
+            2 ** lib.ones(2, dtype=lib.int32)]
+
+
 PROGRAMS = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("p_")}
 
 
@@ -402,6 +410,8 @@ BAD_CALLS = [
     lambda l: l.ones(3).select(0, 3), lambda l: l.ones(3).narrow(0, 2, 2), lambda l: l.ones(3).t().t().view(3, 1, -1, 2),
     lambda l: l.ones(2, 3).norm(dim=2), lambda l: l.ones(2).item(), lambda l: len(l.ones(())),
     lambda l: l.ones(3, dtype=l.int64).requires_grad_(), lambda l: l.ones(2, 3).t().view(6),
+    lambda l: l.ones(2, dtype=l.int32) ** -2, lambda l: l.clamp(l.ones(2), None, None),
+    lambda l: l.linspace(1, 2, -1), lambda l: l.linspace(1, 2, 3, dtype=l.bool),
 ]
 
 

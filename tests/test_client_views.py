@@ -372,6 +372,22 @@ def p_known_mismatches_fixed(lib):
             2 ** lib.ones(2, dtype=lib.int32)]
 
 
+def p_gradients_at_exact_zeros(lib):
+    """prod's gradient with zeros in a slice, and pow's at a zero base (PyTorch's conventions)."""
+    out = []
+    for vals in ([0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.0, 2.0, 3.0]):
+        x = lib.tensor(vals, requires_grad=True)
+        x.prod().backward()
+        out.append(x.grad)
+    x = lib.tensor([[0.0, 2.0], [3.0, 0.0]], requires_grad=True)
+    x.prod(1).sum().backward()
+    y = lib.tensor([-2.0, 0.0, 2.0], requires_grad=True)
+    (lib.zeros(3) ** y).sum().backward()
+    b = lib.tensor([0.0, 0.0, 2.0], requires_grad=True)
+    (b ** lib.tensor([0.0, 1.0, 0.0])).sum().backward()
+    return out + [x.grad, y.grad, b.grad]
+
+
 PROGRAMS = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("p_")}
 
 

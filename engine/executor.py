@@ -63,6 +63,7 @@ class Plan:
     compile_seconds: float = 0.0
     groups: int = 0                  # fused groups in `steps`
     peak_elements: int = 0           # most computed elements alive at once during a run
+    program: tuple | None = None     # (checked graph, units, kept ids): what compiled.py compiles `steps` from
 
     @property
     def plain(self) -> list[tuple]:
@@ -76,6 +77,9 @@ class Plan:
         for slot, v in self.constants.items():
             self._init[slot] = v
         self._feeds = tuple(self.placeholders.items())
+        self.hits = 0                # cache hits (api.py counts them): a hot plan compiles in the background
+        self.tier = None             # compiled.py's record of this plan's compilation, once one is asked for
+        self.graph_hash = ""          # set by api.py: the key of the compile-time statistics
 
     def run(self, feeds: Mapping[str, np.ndarray], known: Mapping[int, np.ndarray] | None = None,
             cancel: Callable[[], bool] | None = None, anomaly: bool = False):
@@ -290,7 +294,7 @@ def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] 
     return Plan(n, steps, lambda: _build_steps(checked, [[i] for i in order], keep, anomaly=True), placeholders,
                 constants, tuple(outputs), [nd.op for nd in nodes], n if forward_nodes is None else forward_nodes,
                 time.perf_counter() - t0, sum(len(u) > 1 for u in units),
-                _peak_elements(nodes, checked.avals, order, keep))
+                _peak_elements(nodes, checked.avals, order, keep), (checked, units, keep))
 
 
 def _peak_elements(nodes, avals, order: Sequence[int], keep: set[int]) -> int:

@@ -21,7 +21,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import tape
+from . import codegen, tape
+from .blocks import BlockProgram, Instr
 from .executor import GROUP, POLL, Plan
 from .jit import COMPILE_AFTER, PLAN_DIR
 
@@ -43,16 +44,19 @@ synchronous = False   # tests: compile in the caller's thread (a request then wa
 class Tier:
     """A plan's compilation record: state queued -> compiled | loaded (from disk) | interpreted | failed."""
 
-    __slots__ = ("state", "seconds", "segments", "nodes", "graph_hash", "error", "done")
+    __slots__ = ("state", "seconds", "segments", "nodes", "runs", "machine_code", "graph_hash", "error", "done")
 
     def __init__(self):
         self.state, self.seconds, self.segments, self.nodes = "queued", 0.0, 0, 0
+        self.runs, self.machine_code = 0, ""
         self.graph_hash, self.error = "", ""
         self.done = threading.Event()
 
     def as_dict(self) -> dict:
+        """state; seconds (background build); segments and their nodes (tape tier); arithmetic runs compiled
+        in large groups and whether their machine code was "compiled" or "loaded" from disk."""
         return {"state": self.state, "seconds": self.seconds, "segments": self.segments, "nodes": self.nodes,
-                "error": self.error}
+                "runs": self.runs, "machine_code": self.machine_code, "error": self.error}
 
 
 def touch(plan: Plan) -> None:
@@ -112,12 +116,11 @@ def _compile(plan: Plan, tier: Tier) -> None:
     try:
         steps, n_seg, n_nodes = build(plan)
         tier.segments, tier.nodes = n_seg, n_nodes
-        if steps is None:
-            tier.state = "interpreted"
-        else:
+        tier.runs, tier.machine_code = arithmetic_runs(plan.steps if steps is None else steps)
+        if steps is not None:
             tape.warm_up()        # the tape kernel, once per process (from Numba's disk cache after the first)
             plan.steps = steps    # one store: a run in progress keeps the list it started with
-            tier.state = "compiled"
+        tier.state = "compiled" if steps is not None or tier.runs else "interpreted"
         tier.graph_hash = plan.graph_hash or f"plan-{id(plan):x}"
     except Exception as e:   # a compile must never break a plan: it keeps running interpreted
         tier.state, tier.error = "failed", f"{type(e).__name__}: {e}"
@@ -199,7 +202,71 @@ def _unit_nodes(step) -> tuple:
     return step[2] if isinstance(step[2], tuple) else (step[2],)
 
 
-def _load(source: str):
+def arithmetic_runs(steps) -> tuple[int, str]:
+    """Give each flat fused group with arithmetic runs an alternative program (codegen.py) to time against its
+    own. Returns (runs compiled, "compiled" | "loaded" | "")."""
+    groups = [st[0] for st in steps if st[4] & GROUP and isinstance(st[0], BlockProgram) and st[0].flat]
+    funcs, plans = [], []
+    for b, bp in enumerate(groups):
+        def reg_dtype(r, bp=bp):
+            k = r - bp.n_in
+            if k < 0:
+                return None
+            return bp.out_dtypes[k] if k < len(bp.out_dtypes) else bp.scratch_dtypes[k - len(bp.out_dtypes)]
+        outputs = set(range(bp.n_in, bp.n_in + len(bp.out_dtypes)))
+        found = []
+        for q, (lo, hi) in enumerate(codegen.runs(bp.program, reg_dtype)):
+            name = f"g{b}_{q}"
+            scalars = {r for r in range(bp.n_in) if not bp.sliced[r]}   # flat mode: one element, 0-d
+            src, ins, outs = codegen.run_source(name, bp.program, lo, hi, codegen.later_reads(bp.program, hi),
+                                                outputs, scalars)
+            dt = reg_dtype(bp.program[lo].dst).name
+            sig = ", ".join(["types.int64"] + [f'NB["{dt}"]' if r in scalars else f'ro("{dt}")' for r in ins]
+                            + [f'rw("{dt}")'] * len(outs))
+            funcs.append(f"@compiled(({sig}))\n{src}")
+            found.append((lo, hi, name, ins, outs))
+        plans.append((bp, found))
+    if not funcs:
+        return 0, ""
+    mod, loaded = _load(HEADER + "\n\n".join(funcs), [f[2] for _, fs in plans for f in fs])
+    for bp, found in plans:
+        if not found:
+            continue
+        program, pos = [], 0
+        for lo, hi, name, ins, outs in found:
+            program += bp.program[pos:lo]
+            scalars = [r < bp.n_in and not bp.sliced[r] for r in ins]
+            program.append(Instr(getattr(mod, name), tuple(ins), -1, False,
+                                 _RunCall(getattr(mod, name), ins, scalars, outs)))
+            pos = hi
+        program += bp.program[pos:]
+        bp.set_alternative(program)
+    return len(funcs), "loaded" if loaded else "compiled"
+
+
+class _RunCall:
+    """Calls a compiled run on one block's registers (scalars as values, block arrays as they are)."""
+
+    __slots__ = ("kernel", "ins", "scalars", "outs")
+
+    def __init__(self, kernel, ins, scalars, outs):
+        self.kernel, self.ins, self.scalars, self.outs = kernel, tuple(ins), tuple(scalars), tuple(outs)
+
+    def __call__(self, regs):
+        args = []
+        for r, scalar in zip(self.ins, self.scalars):
+            x = regs[r]
+            if scalar:
+                args.append(x[()])
+            elif x.strides[0] == 0 and x.shape[0] > 1:   # a broadcast view (a folded seed): the loop wants rows
+                args.append(np.ascontiguousarray(x))
+            else:
+                args.append(x)
+        out = [regs[r] for r in self.outs]
+        self.kernel(out[0].shape[0], *args, *out)
+
+
+def _load(source: str, names):
     """Import the module for `source` from PLAN_DIR (writing it first if new). Returns (module, loaded):
     loaded = every function came from Numba's on-disk cache."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:32]
@@ -222,6 +289,6 @@ def _load(source: str):
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    fns = [v for k, v in vars(mod).items() if k.startswith("seg") and hasattr(v, "stats")]
+    fns = [getattr(mod, k) for k in names]
     loaded = bool(fns) and all(f.stats.cache_hits and not f.stats.cache_misses for f in fns)
     return mod, loaded

@@ -1,5 +1,6 @@
 """The autodiff engine: graph IR, op table, autodiff transforms and the Numba executor (knows nothing of gRPC)."""
 from . import ops as _ops  # noqa: F401  (fills the op table)
+from . import compiled, tape  # noqa: F401  (the compiled tier)
 from .api import CACHE as _CACHE
 from .blocks import set_threads, threads
 from .api import EvalResult, GradCheck, GradResult, JvpResult, evaluate, gradient, jvp

@@ -290,5 +290,6 @@ def _load(source: str, names):
         sys.modules.pop(name, None)
         raise
     fns = [getattr(mod, k) for k in names]
-    loaded = bool(fns) and all(f.stats.cache_hits and not f.stats.cache_misses for f in fns)
+    stats = [getattr(f, "stats", None) for f in fns]   # (none with NUMBA_DISABLE_JIT=1)
+    loaded = bool(fns) and all(st is not None and st.cache_hits and not st.cache_misses for st in stats)
     return mod, loaded

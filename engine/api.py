@@ -133,15 +133,17 @@ def _cached(key, graph: Graph, build: Callable[..., tuple], *args, hot: bool = F
     Hits are counted: a hot plan (or one whose request says `hot`) compiles in the background (compiled.py)."""
     hit = CACHE.get(key)
     if hit is not None:
-        compiled.touch(hit[0])
-        if (hot or compiled.synchronous) and hit[0].tier is None:
-            compiled.submit(hit[0])
+        if type(hit[0]) is Plan:   # (Jacobian sweeps run plans of their own: not tiered)
+            compiled.touch(hit[0])
+            if (hot or compiled.synchronous) and hit[0].tier is None:
+                compiled.submit(hit[0])
         return hit, True
     prepared = build(*args)
     CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
-    prepared[0].graph_hash = graph.hash()
-    if hot or compiled.synchronous:
-        compiled.submit(prepared[0])
+    if type(prepared[0]) is Plan:
+        prepared[0].graph_hash = graph.hash()
+        if hot or compiled.synchronous:
+            compiled.submit(prepared[0])
     return prepared, False
 
 

@@ -518,11 +518,13 @@ class Segment:
         self.outs = [(t.loc[o][0], t.loc[o][1], t.loc[o][1] + math.prod(avals[o].shape), avals[o].shape)
                      for o in outs]
         self.rows = len(t.rows)
+        self.bools = t.nb > 1   # else the bool arena is never written: one shared array, no copy
+        self.feeds = [(b, lo, hi, len(avals[j].shape) > 1) for (b, lo, hi), j in zip(self.feeds, ext)]
 
     def __call__(self, *xs):
         F = self.ftemplate.copy()
-        B = self.btemplate.copy()
-        for (boolean, lo, hi), x in zip(self.feeds, xs):
-            (B if boolean else F)[lo:hi] = x.reshape(-1)
+        B = self.btemplate.copy() if self.bools else self.btemplate
+        for (boolean, lo, hi, nd), x in zip(self.feeds, xs):
+            (B if boolean else F)[lo:hi] = x.reshape(-1) if nd else x
         run_tape(self.code, self.aux, F, B)
         return [(B if boolean else F)[lo:hi].reshape(shape) for boolean, lo, hi, shape in self.outs]

@@ -120,6 +120,7 @@ def _compile(plan: Plan, tier: Tier) -> None:
         if steps is not None:
             tape.warm_up()        # the tape kernel, once per process (from Numba's disk cache after the first)
             plan.steps = steps    # one store: a run in progress keeps the list it started with
+            plan.whole = _whole(plan, steps)
         tier.state = "compiled" if steps is not None or tier.runs else "interpreted"
         tier.graph_hash = plan.graph_hash or f"plan-{id(plan):x}"
     except Exception as e:   # a compile must never break a plan: it keeps running interpreted
@@ -184,8 +185,11 @@ def build(plan: Plan):
             continue
         mset = set(p)
         ext = list(dict.fromkeys(j for i in p for j in nodes[i].inputs if j not in mset))
+        consts = {j: plan.constants[j] for j in ext if j in plan.constants and avals[j].dtype in (dt, "bool")}
+        ext = [j for j in ext if j not in consts]
         outs = [i for i in p if i in keep or any(r != k for r in read_by.get(i, ()))]
-        steps.append([tape.Segment(nodes, avals, p, ext, outs, dt), tuple(ext), tuple(outs), (), GROUP, None, p[-1]])
+        steps.append([tape.Segment(nodes, avals, p, ext, outs, dt, consts), tuple(ext), tuple(outs), (), GROUP,
+                      None, p[-1]])
         reads.append(ext)
     last_use: dict[int, int] = {}
     for k, r in enumerate(reads):
@@ -195,6 +199,18 @@ def build(plan: Plan):
         st[3] = tuple(j for j in dict.fromkeys(reads[k]) if last_use[j] == k and j not in keep)
         st[4] |= POLL
     return [tuple(st) for st in steps], len(segs), sum(len(p) for _, p, _ in segs)
+
+
+def _whole(plan: Plan, steps):
+    """(segment, feed names, output positions) when the plan is one segment over its placeholders: run then
+    calls it directly (executor.Plan.run)."""
+    if len(steps) != 1 or not isinstance(steps[0][0], tape.Segment):
+        return None
+    names = {slot: name for name, slot in plan.placeholders.items()}
+    seg, ins, outs = steps[0][0], steps[0][1], steps[0][2]
+    if not all(j in names for j in ins) or not all(o in outs for o in plan.outputs):
+        return None
+    return seg.call, tuple(names[j] for j in ins), tuple(outs.index(o) for o in plan.outputs), tape.JIT
 
 
 def _unit_nodes(step) -> tuple:

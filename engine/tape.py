@@ -207,6 +207,7 @@ def _run(code, aux, F, B):
 # Lazy, but every call passes the same four array types (made here), so it compiles once per float dtype:
 # in warm_up, or in the background compile thread before a tape is swapped into a plan.
 run_tape = njit(**COMPILED)(_run)
+JIT = hasattr(run_tape, "py_func")   # False with NUMBA_DISABLE_JIT=1: the tape then runs NumPy scalar code
 
 
 def warm_up() -> None:
@@ -496,14 +497,23 @@ def float_dtype(avals, ids) -> str | None:
 class Segment:
     """A run of nodes as (tape, arena templates); call(*inputs) -> output arrays (views of a fresh arena)."""
 
-    def __init__(self, nodes, avals, members: Sequence[int], ext: Sequence[int], outs: Sequence[int], fdt: str):
+    def __init__(self, nodes, avals, members: Sequence[int], ext: Sequence[int], outs: Sequence[int], fdt: str,
+                 constants=None):
+        """ext: the ids the call takes, in order; `constants` (id -> array): values written into the arena
+        template once, instead of being passed."""
         t = Tape(nodes, avals, fdt)
         self.feeds = []
+        fixed = []
         for j in ext:
             boolean = avals[j].dtype == "bool"
             off = t.alloc(boolean, t.size(j))
             t.loc[j] = (boolean, off)
             self.feeds.append((boolean, off, off + t.size(j)))
+        for j, v in (constants or {}).items():
+            boolean = avals[j].dtype == "bool"
+            off = t.alloc(boolean, t.size(j))
+            t.loc[j] = (boolean, off)
+            fixed.append((boolean, off, np.asarray(v).reshape(-1)))
         for i in members:
             TAPE[nodes[i].op][0](t, i, nodes[i])
         self.code = np.array(t.rows, np.int64).reshape(-1, W)
@@ -515,16 +525,31 @@ class Segment:
             self.ftemplate[off] = v
         for off, v in t.bools:
             self.btemplate[off] = v
+        for boolean, off, v in fixed:
+            (self.btemplate if boolean else self.ftemplate)[off:off + v.size] = v
         self.outs = [(t.loc[o][0], t.loc[o][1], t.loc[o][1] + math.prod(avals[o].shape), avals[o].shape)
                      for o in outs]
         self.rows = len(t.rows)
-        self.bools = t.nb > 1   # else the bool arena is never written: one shared array, no copy
-        self.feeds = [(b, lo, hi, len(avals[j].shape) > 1) for (b, lo, hi), j in zip(self.feeds, ext)]
+        self.call = self._wrapper(t.nb > 1, [len(avals[j].shape) > 1 for j in ext])
+
+    def _wrapper(self, bools: bool, nd: Sequence[bool]):
+        """The call as straight-line Python written for this segment (a loop over feeds and outputs cost as
+        much as the kernel itself for the seed example): copy the templates, write the inputs, run, slice."""
+        args = [f"x{k}" for k in range(len(self.feeds))]
+        lines = [f"def call({', '.join(args)}):", "    F = ft.copy()",
+                 "    B = bt.copy()" if bools else "    B = bt"]   # no bool values: never written, shared
+        for (boolean, lo, hi), a, multi in zip(self.feeds, args, nd):
+            lines.append(f"    {'B' if boolean else 'F'}[{lo}:{hi}] = {a}.reshape(-1)" if multi else
+                         f"    {'B' if boolean else 'F'}[{lo}:{hi}] = {a}")
+        lines.append("    run(code, aux, F, B)")
+        outs = []
+        for boolean, lo, hi, shape in self.outs:
+            v = f"{'B' if boolean else 'F'}[{lo}:{hi}]"
+            outs.append(v if len(shape) == 1 else f"{v}.reshape({tuple(shape)!r})")
+        lines.append(f"    return ({''.join(o + ', ' for o in outs)})")
+        env = {"ft": self.ftemplate, "bt": self.btemplate, "code": self.code, "aux": self.aux, "run": run_tape}
+        exec("\n".join(lines), env)
+        return env["call"]
 
     def __call__(self, *xs):
-        F = self.ftemplate.copy()
-        B = self.btemplate.copy() if self.bools else self.btemplate
-        for (boolean, lo, hi, nd), x in zip(self.feeds, xs):
-            (B if boolean else F)[lo:hi] = x.reshape(-1) if nd else x
-        run_tape(self.code, self.aux, F, B)
-        return [(B if boolean else F)[lo:hi].reshape(shape) for boolean, lo, hi, shape in self.outs]
+        return self.call(*xs)

@@ -189,7 +189,42 @@ def first_requests(case, tiered: bool, n=100):
             "p99_after_first": float(np.percentile(ts[1:], 99)), "first": ts[0]}
 
 
+def threshold(repeats):
+    """Interpreted vs compiled steady state of a 50-op chain (sin, mul, add, tanh) per tensor size, measured
+    back to back in one process (GRADWIRE_COMPILE_MAX_ELEMENTS raised by the parent): where the tape stops
+    paying, COMPILE_MAX_ELEMENTS should be."""
+    from gradwire.engine import Graph, Node, compiled, gradient
+    from gradwire.engine.api import CACHE
+    compiled.compile_after = 0
+    out = {}
+    for size in (16, 64, 256, 512, 1024, 2048, 4096, 16384):
+        nodes = [Node("placeholder", (), {"name": "x"}), Node("constant", (), {"value": np.full(size, 0.5, F32)})]
+        for k in range(50):
+            op = W4_OPS[k % 4]
+            nodes.append(Node(op, (len(nodes) - 1, 1) if op in ("mul", "add") else (len(nodes) - 1,)))
+        nodes.append(Node("sum", (len(nodes) - 1,), {"axes": None}))
+        g, xv = Graph(nodes), np.linspace(-1, 1, size, dtype=F32)
+        res = {}
+        for mode in ("interpreted", "compiled"):
+            CACHE.clear()
+            gradient(g, {"x": xv}, [len(nodes) - 1], [0], hot=(mode == "compiled"))
+            compiled.wait_idle()
+            fn = (lambda: gradient(g, {"x": xv}, [len(nodes) - 1], [0]))
+            fn()
+            ts = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for _ in range(20):
+                    fn()
+                ts.append((time.perf_counter() - t0) / 20)
+            res[mode] = statistics.median(ts)
+        out[size] = res
+    return out
+
+
 def child(case, impl, number, repeats):
+    if impl == "threshold":
+        return threshold(repeats)
     if impl.startswith("first100"):
         return first_requests(case, impl.endswith("tiered"))
     make = {"gradwire interpreted": lambda: gradwire_step(case, "interpreted"),
@@ -222,9 +257,9 @@ CASES = {
 }
 
 
-def run_child(case, impl, number, repeats):
+def run_child(case, impl, number, repeats, **env):
     out = subprocess.run([sys.executable, __file__, "--child", case, impl, str(number), str(repeats)],
-                         capture_output=True, text=True, check=True, env=dict(os.environ))
+                         capture_output=True, text=True, check=True, env={**os.environ, **env})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -275,6 +310,11 @@ def main():
              big["median"] <= 0.2 * tor["big"])]
     for name, value, ok in rows:
         print(f"| {name} | {value} | {'yes' if ok else 'no'} |")
+    th = run_child("-", "threshold", 0, repeats, GRADWIRE_COMPILE_MAX_ELEMENTS=str(1 << 20))
+    print("\nCompile threshold: a 50-op chain (sin, mul, add, tanh) + sum, forward+backward, per tensor size:")
+    print("| elements | interpreted | compiled | compiled / interpreted |\n|---|---|---|---|")
+    for size, r in th.items():
+        print(f"| {size} | {fmt(r['interpreted'])} | {fmt(r['compiled'])} | {r['compiled'] / r['interpreted']:.2f} |")
     fi, ft = first["interpreted"], first["tiered"]
     print("\nFirst 100 requests of a new 2 000-op graph (the first builds the plan):")
     print("| tiering | first | p50 | p99 | p99 of requests 2-100 |\n|---|---|---|---|---|")

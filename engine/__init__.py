@@ -27,6 +27,7 @@ def warm_up() -> None:
 
     from . import kernels
     kernels.warm_up()
+    tape.warm_up()
     g = Graph([Node("placeholder", (), {"name": "x"}), Node("dot", (0, 0)),
                Node("constant", (), {"value": np.array(2.0, np.float32)}), Node("mul", (2, 1))])
     x = np.arange(4, dtype=np.float32)

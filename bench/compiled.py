@@ -199,9 +199,11 @@ def threshold(repeats):
     out = {}
     for size in (16, 64, 256, 512, 1024, 2048, 4096, 16384):
         nodes = [Node("placeholder", (), {"name": "x"}), Node("constant", (), {"value": np.full(size, 0.5, F32)})]
+        h = 0
         for k in range(50):
             op = W4_OPS[k % 4]
-            nodes.append(Node(op, (len(nodes) - 1, 1) if op in ("mul", "add") else (len(nodes) - 1,)))
+            nodes.append(Node(op, (h, 1) if op in ("mul", "add") else (h,)))
+            h = len(nodes) - 1
         nodes.append(Node("sum", (len(nodes) - 1,), {"axes": None}))
         g, xv = Graph(nodes), np.linspace(-1, 1, size, dtype=F32)
         res = {}

@@ -14,7 +14,10 @@ import hashlib
 import importlib.util
 import logging
 import os
+import pickle
 import queue
+import select
+import signal
 import sys
 import threading
 import time
@@ -38,7 +41,8 @@ _thread: threading.Thread | None = None
 _stats: OrderedDict[str, dict] = OrderedDict()   # by graph hash, newest last
 STATS_KEPT = 512
 compile_after = COMPILE_AFTER
-YIELD_EVERY = 32   # plan units (and tape rows) encoded between GIL hand-overs to requests
+# Encode tapes in a forked child process (see _encode_elsewhere); synchronous compiles (tests) encode in-thread.
+offload = os.environ.get("GRADWIRE_COMPILE_OFFLOAD", "1") != "0"
 plan_dir = PLAN_DIR
 synchronous = False   # tests: compile in the caller's thread (a request then waits; never in a server)
 
@@ -140,22 +144,27 @@ def _compile(plan: Plan, tier: Tier) -> None:
 
 def build(plan: Plan):
     """(new steps, segments, nodes in segments); steps is None when no run of the plan is worth a segment."""
+    pieces = _encode_elsewhere(plan) if offload and not synchronous else encode(plan)
+    return assemble(plan, pieces)
+
+
+def encode(plan: Plan) -> list:
+    """The plan's units as pieces: ("step", unit index) kept as it is, or ("seg", members, ext, outs, dtype,
+    tape state). Pure computation on the plan's program (it may run in a forked child)."""
     checked, units, keep = plan.program
     nodes, avals = checked.nodes, checked.avals
-    pieces: list = []          # ("seg", members, float dtype) or ("step", original step)
+    raw: list = []          # ("seg", unit indices, float dtype) or ("step", unit index)
     run: list = []
     fdt = None
 
     def flush():
         if len(run) >= 2:
-            pieces.append(("seg", [u[0] for u, _ in run], fdt))
+            raw.append(("seg", list(run), fdt))
         else:
-            pieces.extend(("step", st, None) for _, st in run)
+            raw.extend(("step", u) for u in run)
         run.clear()
 
-    for k, (unit, step) in enumerate(zip(units, plan.steps)):
-        if k % YIELD_EVERY == 0:
-            time.sleep(0)   # hand the GIL to a waiting request now, not at the end of a 5 ms switch interval
+    for k, unit in enumerate(units):
         i = unit[0]
         ok = False
         if len(unit) == 1:
@@ -168,32 +177,50 @@ def build(plan: Plan):
                 fdt = tape.float_dtype(avals, [i, *nodes[i].inputs]) or "float32"
                 ok = tape.expressible(nodes[i], in_avals, avals[i], fdt)
         if ok:
-            run.append((unit, step))
+            run.append(k)
         else:
             flush()
-            pieces.append(("step", step, None))
+            raw.append(("step", k))
     flush()
-    segs = [p for p in pieces if p[0] == "seg"]
-    if not segs:
-        return None, 0, 0
+    if not any(p[0] == "seg" for p in raw):
+        return []
     read_by: dict[int, set] = {}     # node id -> pieces reading it
-    for k, (kind, p, _) in enumerate(pieces):
-        for i in (p if kind == "seg" else _unit_nodes(p)):
-            for j in nodes[i].inputs:
-                read_by.setdefault(j, set()).add(k)
-    steps, reads = [], []
-    for k, (kind, p, dt) in enumerate(pieces):
-        if kind == "step":
-            steps.append(list(p))
-            reads.append(p[1])
+    for k, p in enumerate(raw):
+        for u in (p[1] if p[0] == "seg" else [p[1]]):
+            for i in units[u]:
+                for j in nodes[i].inputs:
+                    read_by.setdefault(j, set()).add(k)
+    pieces = []
+    for k, p in enumerate(raw):
+        if p[0] == "step":
+            pieces.append(p)
             continue
-        mset = set(p)
-        ext = list(dict.fromkeys(j for i in p for j in nodes[i].inputs if j not in mset))
+        members = [units[u][0] for u in p[1]]
+        dt = p[2]
+        mset = set(members)
+        ext = list(dict.fromkeys(j for i in members for j in nodes[i].inputs if j not in mset))
         consts = {j: plan.constants[j] for j in ext if j in plan.constants and avals[j].dtype in (dt, "bool")}
         ext = [j for j in ext if j not in consts]
-        outs = [i for i in p if i in keep or any(r != k for r in read_by.get(i, ()))]
-        steps.append([tape.Segment(nodes, avals, p, ext, outs, dt, consts), tuple(ext), tuple(outs), (), GROUP,
-                      None, p[-1]])
+        outs = [i for i in members if i in keep or any(r != k for r in read_by.get(i, ()))]
+        state = tape.encode(nodes, avals, members, ext, outs, dt, consts)
+        pieces.append(("seg", members, ext, outs, dt, state))
+    return pieces
+
+
+def assemble(plan: Plan, pieces: list):
+    """Steps from pieces: kept steps as they are, segments as tape.Segment; buffer frees recomputed."""
+    if not pieces:
+        return None, 0, 0
+    keep = plan.program[2]
+    steps, reads = [], []
+    for p in pieces:
+        if p[0] == "step":
+            st = plan.steps[p[1]]
+            steps.append(list(st))
+            reads.append(st[1])
+            continue
+        _, members, ext, outs, dt, state = p
+        steps.append([tape.Segment(state), tuple(ext), tuple(outs), (), GROUP, None, members[-1]])
         reads.append(ext)
     last_use: dict[int, int] = {}
     for k, r in enumerate(reads):
@@ -202,7 +229,47 @@ def build(plan: Plan):
     for k, st in enumerate(steps):
         st[3] = tuple(j for j in dict.fromkeys(reads[k]) if last_use[j] == k and j not in keep)
         st[4] |= POLL
-    return [tuple(st) for st in steps], len(segs), sum(len(p) for _, p, _ in segs)
+    segs = [p for p in pieces if p[0] == "seg"]
+    return [tuple(st) for st in steps], len(segs), sum(len(p[1]) for p in segs)
+
+
+def _encode_elsewhere(plan: Plan, timeout: float = 120.0) -> list:
+    """encode(plan) in a forked child, so that encoding a long plan (~20 µs a node of Python) does not compete
+    with requests for this process's GIL; the child shares the plan by fork and sends back only arrays.
+    The child touches no lock another thread could hold (no imports, no logging, no threads) and ends
+    with os._exit. Falls back to encoding here where fork is unavailable."""
+    if not hasattr(os, "fork"):
+        return encode(plan)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child
+        code = 1
+        try:
+            os.close(r)
+            data = pickle.dumps(encode(plan), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(w, "wb") as f:
+                f.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        chunks = []
+        with os.fdopen(r, "rb", buffering=0) as f:
+            while True:
+                ready, _, _ = select.select([f], [], [], timeout)
+                if not ready:
+                    os.kill(pid, signal.SIGKILL)
+                    raise TimeoutError(f"plan encoding took over {timeout} s")
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise RuntimeError(f"the encoding process failed (status {status})")
+    return pickle.loads(b"".join(chunks))
 
 
 def _whole(plan: Plan, steps):

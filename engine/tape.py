@@ -19,7 +19,6 @@ tensor ends the run (the node stays on NumPy).
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -310,53 +309,57 @@ def float_dtype(avals, ids) -> str | None:
     return None
 
 
+def encode(nodes, avals, members: Sequence[int], ext: Sequence[int], outs: Sequence[int], fdt: str,
+           constants=None) -> dict:
+    """A run of nodes as a tape: a dict of arrays and small lists (picklable; Segment runs it).
+
+    ext: the ids the call takes, in order; `constants` (id -> array): values written into the arena template
+    once, instead of being passed."""
+    t = Tape(nodes, avals, fdt)
+    feeds, fixed = [], []
+    for j in ext:
+        boolean = avals[j].dtype == "bool"
+        off = t.alloc(boolean, t.size(j))
+        t.loc[j] = (boolean, off)
+        feeds.append((boolean, off, off + t.size(j), len(avals[j].shape) > 1))
+    for j, v in (constants or {}).items():
+        boolean = avals[j].dtype == "bool"
+        off = t.alloc(boolean, t.size(j))
+        t.loc[j] = (boolean, off)
+        fixed.append((boolean, off, np.asarray(v).reshape(-1)))
+    for k, i in enumerate(members):
+        TAPE[nodes[i].op][0](t, i, nodes[i])
+    ftemplate = np.zeros(t.nf, fdt)
+    ftemplate[1] = 1
+    btemplate = np.zeros(t.nb, np.bool_)
+    for off, v in t.floats:
+        ftemplate[off] = v
+    for off, v in t.bools:
+        btemplate[off] = v
+    for boolean, off, v in fixed:
+        (btemplate if boolean else ftemplate)[off:off + v.size] = v
+    return {"code": np.array(t.rows, np.int64).reshape(-1, W), "aux": np.array(t.aux, np.int64),
+            "ftemplate": ftemplate, "btemplate": btemplate, "feeds": feeds, "bools": t.nb > 1,
+            "outs": [(t.loc[o][0], t.loc[o][1], t.loc[o][1] + math.prod(avals[o].shape), tuple(avals[o].shape))
+                     for o in outs]}
+
+
 class Segment:
-    """A run of nodes as (tape, arena templates); call(*inputs) -> output arrays (views of a fresh arena)."""
+    """A tape and its arena templates; call(*inputs) -> output arrays (views of a fresh arena)."""
 
-    def __init__(self, nodes, avals, members: Sequence[int], ext: Sequence[int], outs: Sequence[int], fdt: str,
-                 constants=None):
-        """ext: the ids the call takes, in order; `constants` (id -> array): values written into the arena
-        template once, instead of being passed."""
-        t = Tape(nodes, avals, fdt)
-        self.feeds = []
-        fixed = []
-        for j in ext:
-            boolean = avals[j].dtype == "bool"
-            off = t.alloc(boolean, t.size(j))
-            t.loc[j] = (boolean, off)
-            self.feeds.append((boolean, off, off + t.size(j)))
-        for j, v in (constants or {}).items():
-            boolean = avals[j].dtype == "bool"
-            off = t.alloc(boolean, t.size(j))
-            t.loc[j] = (boolean, off)
-            fixed.append((boolean, off, np.asarray(v).reshape(-1)))
-        for k, i in enumerate(members):
-            if k % 64 == 63:
-                time.sleep(0)   # built in the compile thread: hand the GIL to waiting requests
-            TAPE[nodes[i].op][0](t, i, nodes[i])
-        self.code = np.array(t.rows, np.int64).reshape(-1, W)
-        self.aux = np.array(t.aux, np.int64)
-        self.ftemplate = np.zeros(t.nf, fdt)
-        self.ftemplate[1] = 1
-        self.btemplate = np.zeros(t.nb, np.bool_)
-        for off, v in t.floats:
-            self.ftemplate[off] = v
-        for off, v in t.bools:
-            self.btemplate[off] = v
-        for boolean, off, v in fixed:
-            (self.btemplate if boolean else self.ftemplate)[off:off + v.size] = v
-        self.outs = [(t.loc[o][0], t.loc[o][1], t.loc[o][1] + math.prod(avals[o].shape), avals[o].shape)
-                     for o in outs]
-        self.rows = len(t.rows)
-        self.call = self._wrapper(t.nb > 1, [len(avals[j].shape) > 1 for j in ext])
+    def __init__(self, state: dict):
+        self.code, self.aux = state["code"], state["aux"]
+        self.ftemplate, self.btemplate = state["ftemplate"], state["btemplate"]
+        self.feeds, self.outs, self.rows = state["feeds"], state["outs"], len(state["code"])
+        self.call = self._wrapper(state["bools"])
 
-    def _wrapper(self, bools: bool, nd: Sequence[bool]):
+    def _wrapper(self, bools: bool):
         """The call as straight-line Python written for this segment (a loop over feeds and outputs cost as
         much as the kernel itself for the seed example): copy the templates, write the inputs, run, slice."""
         args = [f"x{k}" for k in range(len(self.feeds))]
         lines = [f"def call({', '.join(args)}):", "    F = ft.copy()",
                  "    B = bt.copy()" if bools else "    B = bt"]   # no bool values: never written, shared
-        for (boolean, lo, hi), a, multi in zip(self.feeds, args, nd):
+        for (boolean, lo, hi, multi), a in zip(self.feeds, args):
             lines.append(f"    {'B' if boolean else 'F'}[{lo}:{hi}] = {a}.reshape(-1)" if multi else
                          f"    {'B' if boolean else 'F'}[{lo}:{hi}] = {a}")
         lines.append("    run(code, aux, F, B)")

@@ -236,7 +236,7 @@ def child(case, impl, number, repeats):
             "PyTorch eager": lambda: torch_step(case),
             "hand-written @njit": lambda: njit_step(case)}[impl]
     fn, info = make()
-    for _ in range(3):
+    for _ in range(8):   # warm up; fused groups time their two programs on their first runs
         fn()
     samples = []
     for _ in range(repeats):
@@ -244,6 +244,16 @@ def child(case, impl, number, repeats):
         for _ in range(number):
             fn()
         samples.append((time.perf_counter() - t0) / number)
+    if impl.startswith("gradwire"):
+        from gradwire.engine.api import CACHE
+        from gradwire.engine.blocks import BlockProgram
+        for plan, *_ in CACHE._items.values():
+            for st in plan.steps:
+                bp = st[0]
+                if isinstance(bp, BlockProgram) and bp.alt is not None:
+                    info.setdefault("groups", []).append(
+                        {"ufuncs_s": min(bp.timings[0]), "compiled_runs_s": min(bp.timings[1]),
+                         "kept": "compiled runs" if bp.chosen is bp.alt else "ufuncs"})
     return {"median": statistics.median(samples), "min": min(samples), **info}
 
 
@@ -300,6 +310,9 @@ def main():
                 note = (f"background compile {r['compile_s']:.2f} s ({r['state']}"
                         f"{', machine code ' + r['machine_code'] if r['machine_code'] else ''}), "
                         f"{r['answered_while_compiling']} requests answered meanwhile")
+            for grp in r.get("groups", []):
+                note += (f"; group timed {fmt(grp['ufuncs_s'])} ufuncs vs {fmt(grp['compiled_runs_s'])} compiled "
+                         f"runs, kept {grp['kept']}")
             print(f"| {title} | {impl} | {fmt(r['median'])} | {r['median'] / torch_t:.3f}× | {note} |")
     s = res["small", "gradwire compiled"]
     seed = res["seed", "gradwire compiled"]

@@ -48,7 +48,7 @@ synchronous = False   # tests: compile in the caller's thread (a request then wa
 
 
 class Tier:
-    """A plan's compilation record: state queued -> compiled | loaded (from disk) | interpreted | failed."""
+    """A plan's compilation record: state queued -> compiled | interpreted (nothing to compile) | failed."""
 
     __slots__ = ("state", "seconds", "segments", "nodes", "runs", "machine_code", "graph_hash", "error", "done")
 
@@ -119,6 +119,7 @@ def stats() -> dict:
 
 def _compile(plan: Plan, tier: Tier) -> None:
     t0 = time.perf_counter()
+    tier.graph_hash = plan.graph_hash or f"plan-{id(plan):x}"
     try:
         steps, n_seg, n_nodes = build(plan)
         tier.segments, tier.nodes = n_seg, n_nodes
@@ -128,17 +129,15 @@ def _compile(plan: Plan, tier: Tier) -> None:
             plan.steps = steps    # one store: a run in progress keeps the list it started with
             plan.whole = _whole(plan, steps)
         tier.state = "compiled" if steps is not None or tier.runs else "interpreted"
-        tier.graph_hash = plan.graph_hash or f"plan-{id(plan):x}"
     except Exception as e:   # a compile must never break a plan: it keeps running interpreted
         tier.state, tier.error = "failed", f"{type(e).__name__}: {e}"
         log.warning("plan compile failed, staying interpreted: %s", tier.error)
     tier.seconds = time.perf_counter() - t0
-    if tier.graph_hash:
-        with _lock:
-            _stats[tier.graph_hash] = tier.as_dict()
-            _stats.move_to_end(tier.graph_hash)
-            while len(_stats) > STATS_KEPT:
-                _stats.popitem(last=False)
+    with _lock:
+        _stats[tier.graph_hash] = tier.as_dict()
+        _stats.move_to_end(tier.graph_hash)
+        while len(_stats) > STATS_KEPT:
+            _stats.popitem(last=False)
     tier.done.set()
 
 

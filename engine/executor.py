@@ -49,7 +49,8 @@ class Plan:
 
     A step is (kernel, input slots, output slot(s), slots to free, flags, dtype, node id for messages).
     `steps` runs fused groups; `plain` is the same program one node at a time, used to name the first
-    node producing NaN/Inf in anomaly mode (built on first use: most requests never ask).
+    node producing NaN/Inf in anomaly mode (built on first use: most requests never ask). The compiled tier
+    (compiled.py) may replace `steps` with an equivalent list, in one assignment, and set `whole`.
     """
 
     n: int

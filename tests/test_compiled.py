@@ -285,6 +285,21 @@ def test_failed_compile_keeps_plan_interpreted(background, monkeypatch):
     ref = gradient(g, {"x": x}, [s], [0], hot=True)
     assert _plan().tier.done.wait(60) and _plan().tier.state == "failed"
     assert _bits(gradient(g, {"x": x}, [s], [0]).gradients[0], ref.gradients[0])
+    st = plan_cache_stats()["compiled"][g.hash()]
+    assert st["state"] == "failed" and "RuntimeError: no" in st["error"]
+
+
+def test_forked_encoder_gives_the_threads_encoding():
+    g, s = chain(ARITH + TRANSCENDENTAL)
+    with tiers.tier("interpreted"):
+        gradient(g, {"x": np.ones(16, np.float32)}, [s], [0])
+        plan = _plan()
+        here, there = compiled.encode(plan), compiled._encode_elsewhere(plan)
+    assert len(here) == len(there) and [p[:5] for p in here] == [p[:5] for p in there]
+    for a, b in zip(here, there):
+        if a[0] == "seg":
+            for k in ("code", "aux", "ftemplate", "btemplate"):
+                assert _bits(a[5][k], b[5][k])
 
 
 # Large groups: compiled arithmetic runs ---------------------------------------------------------------------

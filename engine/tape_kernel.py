@@ -195,4 +195,4 @@ JIT = hasattr(run_tape, "py_func")   # False with NUMBA_DISABLE_JIT=1: the tape 
 def warm_up() -> None:
     """Load (or compile, once per cache directory) the tape kernel for both float dtypes."""
     for dt in (np.float32, np.float64):
-        run_tape(np.zeros((0, W), np.int64), np.zeros(1, np.int64), np.zeros(1, dt), np.zeros(1, np.bool_))
+        run_tape(np.zeros((0, W), np.int64), np.zeros(1, np.int64), np.array([0, 1], dt), np.zeros(1, np.bool_))

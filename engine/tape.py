@@ -310,7 +310,7 @@ def float_dtype(avals, ids) -> str | None:
 
 
 def encode(nodes, avals, members: Sequence[int], ext: Sequence[int], outs: Sequence[int], fdt: str,
-           constants=None) -> dict:
+           constants=None, tick=lambda: None) -> dict:
     """A run of nodes as a tape: a dict of arrays and small lists (picklable; Segment runs it).
 
     ext: the ids the call takes, in order; `constants` (id -> array): values written into the arena template
@@ -327,7 +327,8 @@ def encode(nodes, avals, members: Sequence[int], ext: Sequence[int], outs: Seque
         off = t.alloc(boolean, t.size(j))
         t.loc[j] = (boolean, off)
         fixed.append((boolean, off, np.asarray(v).reshape(-1)))
-    for k, i in enumerate(members):
+    for i in members:
+        tick()   # (the compile thread's turn to hand the GIL to requests)
         TAPE[nodes[i].op][0](t, i, nodes[i])
     ftemplate = np.zeros(t.nf, fdt)
     ftemplate[1] = 1

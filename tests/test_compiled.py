@@ -192,7 +192,9 @@ def background(monkeypatch):
     CACHE.clear()
 
 
-def test_hot_plan_compiles_in_background_and_swaps_in(background):
+@pytest.mark.parametrize("offload", [False, True], ids=["sliced-thread", "forked-child"])
+def test_hot_plan_compiles_in_background_and_swaps_in(background, monkeypatch, offload):
+    monkeypatch.setattr(compiled, "offload", offload)
     g, s = chain(ARITH * 2)
     x = RNG.standard_normal(16).astype(np.float32)
     ref = gradient(g, {"x": x}, [s], [0])

@@ -89,7 +89,7 @@ class Plan:
         if whole is not None and not anomaly and not known:   # one compiled kernel call (compiled.py)
             fn, names, pick, quiet = whole
             if quiet:    # compiled code raises no floating-point warnings
-                r = fn(*[feeds[k] for k in names])
+                r = fn(feeds[names[0]]) if len(names) == 1 else fn(*[feeds[k] for k in names])
             else:
                 token = fperr.ignore()
                 try:

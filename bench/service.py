@@ -25,9 +25,7 @@ import argparse
 import asyncio
 import collections
 import os
-import re
 import statistics
-import subprocess
 import sys
 import textwrap
 import time
@@ -38,6 +36,7 @@ import numpy as np
 import gradwire as gw
 from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
+from servers import start, stop
 
 # Forks N workers before grpc is imported (gRPC's multiprocessing example does the same): each one
 # binds the reserved port with SO_REUSEPORT and the kernel spreads connections over them.
@@ -89,26 +88,7 @@ AIO_ECHO_SERVER = textwrap.dedent("""
         await server.wait_for_termination()
     asyncio.run(main())
 """)
-READY = re.compile(r"ready on (\S+):(\d+)")
 CONCURRENCY = (1, 8, 32, 64)
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
-    raise RuntimeError(f"{cmd} exited before it was ready")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def tree(pid: int) -> list[int]:

@@ -19,26 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import subprocess
 import sys
 import textwrap
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ECHO = textwrap.dedent("""
-    from concurrent.futures import ThreadPoolExecutor
-    import grpc
-    identity = lambda b: b
-    handler = grpc.method_handlers_generic_handler("echo.Echo", {
-        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req, identity, identity)})
-    server = grpc.server(ThreadPoolExecutor(8), handlers=[handler])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(f"echo ready on 127.0.0.1:{port}", flush=True)
-    server.wait_for_termination()
-""")
-READY = re.compile(r"ready on (\S+):(\d+)")
+from servers import ECHO_SERVER, start
 
 # Each case is a program run in a fresh process; it prints one JSON line.
 CASE = textwrap.dedent(r"""
@@ -177,15 +162,6 @@ ENGINE = textwrap.dedent(r"""
 """)
 
 
-def start(cmd):
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
-    raise RuntimeError(f"{cmd} exited before it was ready")
-
-
 def run(args):
     out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=900)
     if out.returncode:
@@ -197,7 +173,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=60)
     steps = parser.parse_args().steps
-    echo, echo_target = start([sys.executable, "-c", ECHO])
+    echo, echo_target = start([sys.executable, "-c", ECHO_SERVER])
     server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0"])
     try:
         r = {kind: run([CASE, kind, echo_target if kind == "echo" else target, str(steps)]) for kind in

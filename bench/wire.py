@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
-import textwrap
 import time
 
 import grpc
@@ -27,32 +24,7 @@ import gradwire as gw
 from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
-
-ECHO_SERVER = textwrap.dedent("""
-    import sys
-    from concurrent.futures import ThreadPoolExecutor
-    import grpc
-    identity = lambda b: b
-    handler = grpc.method_handlers_generic_handler("echo.Echo", {
-        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req, identity, identity)})
-    server = grpc.server(ThreadPoolExecutor(8), handlers=[handler],
-                         options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    print(f"echo ready on 127.0.0.1:{port}", flush=True)
-    server.wait_for_termination()
-""")
-READY = re.compile(r"ready on (\S+):(\d+)")
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in proc.stdout:
-        m = READY.search(line)
-        if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
-    raise RuntimeError(f"{cmd} exited before it was ready")
-
+from servers import ECHO_SERVER, start
 
 def times(fn, calls: int) -> list[float]:
     for _ in range(min(50, calls)):

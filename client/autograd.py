@@ -5,11 +5,10 @@ import math
 
 import numpy as np
 
-from gradwire import errors
+from gradwire._torch_names import grad_fn_name, records_history, saves_tensors
 from gradwire.core import codec, signature
 from gradwire.core.dtypes import LEGACY_NAMES
 from gradwire.core.signature import Aval
-from gradwire._torch_names import grad_fn_name, records_history, saves_tensors
 from gradwire.graph import Node, differentiable_history
 from gradwire.tensor import Tensor, leaf_from_data
 

@@ -114,6 +114,10 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False) -> Tensor:
     """Evenly spaced points; the second half is counted back from `end`, as PyTorch does."""
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     start, end, steps = float(start), float(end), int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    if out.name == "bool":
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     i = np.arange(steps, dtype=np.float64)
     if steps == 1:
         value = np.array([start])

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 
 from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb

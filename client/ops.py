@@ -159,6 +159,11 @@ def div(input, other):
 
 def pow(input, exponent):
     if isinstance(input, Tensor) and _is_scalar(exponent):
+        integral = input._node.dtype in ("int32", "int64", "bool")
+        if integral and isinstance(exponent, (float, np.floating)):
+            input = cast(input, dtypes.DEFAULT_FLOAT)       # int tensor ** 2.0 is float, as result_type says
+        elif integral and not isinstance(exponent, (bool, np.bool_)) and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         return apply("pow_scalar", input, attrs={"exponent": float(exponent)})
     return apply("pow", input, exponent)
 
@@ -172,6 +177,8 @@ def minimum(input, other):
 
 
 def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     return apply("clamp", input, attrs={"min": None if min is None else float(min),
                                         "max": None if max is None else float(max)})
 
@@ -265,7 +272,8 @@ def min(input, dim=None, keepdim=False, *, other=None):
 
 
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
-    """Mean squared deviation, divided by n - correction (1 by default, like PyTorch's unbiased var)."""
+    """Mean squared deviation, divided by max(0, n - correction) (correction 1 by default, like PyTorch's
+    unbiased var): with no degrees of freedom left the result is inf or nan, as in PyTorch."""
     correction = (1 if unbiased else 0) if correction is None else correction
     axes = _axes(dim)
     shape = tuple(input.shape)
@@ -274,7 +282,7 @@ def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
         n *= shape[a]
     centered = input - mean(input, dim, keepdim=True)
     total = apply("sum", centered * centered, attrs={"axes": axes, "keepdims": bool(keepdim)})
-    return apply("div", total, float(n - correction), label="VarBackward0")
+    return apply("div", total, float(builtins_max(0, n - correction)), label="VarBackward0")
 
 
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):

@@ -119,7 +119,7 @@ class Session:
         holds the same content from an earlier request), else its bytes, which a resident request leaves
         on the server (remembered once the call succeeds)."""
         h = node.resident if self.resident else None
-        if h is None and keep and node.value is not None and node.value.nbytes >= RESIDENT_MIN_BYTES:
+        if h is None and keep and node.value is not None and node.value.nbytes >= hashing.MIN_RESIDENT_BYTES:
             content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
             if content in self._held:
                 h = node.resident = content      # optimistic: a miss resends the bytes
@@ -269,8 +269,6 @@ class Session:
         return self._call("GetServerInfo", pb.ServerInfoRequest())
 
 
-# Values smaller than this always travel as bytes (a handle would not save anything).
-RESIDENT_MIN_BYTES = 4096
 # Results up to this size come back with their data even when nobody reads them yet: the transfer is
 # cheaper than the round trip a later read would cost.
 FETCH_BYTES = 64 << 10

@@ -10,6 +10,8 @@ import numpy as np
 from gradwire.v1 import gradwire_pb2 as pb
 
 DOMAIN = b"gradwire.tensor.v1\x00"
+# Values smaller than this are never kept resident: they travel as bytes (a handle would save nothing).
+MIN_RESIDENT_BYTES = 4096
 PART_DOMAIN = b"gradwire.graph.v1\x00"
 
 

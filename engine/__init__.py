@@ -1,5 +1,6 @@
 """The autodiff engine: graph IR, op table, autodiff transforms and the Numba executor (knows nothing of gRPC)."""
 from . import ops as _ops  # noqa: F401  (fills the op table)
+from . import compiled, tape  # noqa: F401  (the compiled tier)
 from .api import CACHE as _CACHE
 from .blocks import set_threads, threads
 from .api import EvalResult, GradCheck, GradResult, JvpResult, evaluate, gradient, jvp
@@ -13,7 +14,10 @@ from .registry import OPS
 
 
 def plan_cache_stats() -> dict:
-    return _CACHE.stats()
+    """hits, misses, size, capacity, and `compiled`: per plan the compiled tier worked on, its state, background
+    compile seconds, segments and nodes compiled (docs/engine-api.md)."""
+    from . import compiled
+    return {**_CACHE.stats(), "compiled": compiled.stats()}
 
 
 def plan_cache_top(n: int) -> list:
@@ -34,6 +38,7 @@ def warm_up() -> None:
 
     from . import kernels
     kernels.warm_up()
+    tape.warm_up()
     g = Graph([Node("placeholder", (), {"name": "x"}), Node("dot", (0, 0)),
                Node("constant", (), {"value": np.array(2.0, np.float32)}), Node("mul", (2, 1))])
     x = np.arange(4, dtype=np.float32)

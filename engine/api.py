@@ -9,7 +9,7 @@ import numpy as np
 
 from gradwire.core.dtypes import DTYPES
 
-from . import autodiff
+from . import autodiff, compiled
 from .errors import GraphError, LimitError
 from .executor import Anomaly, Plan, PlanCache, compile_plan
 from .graph import Graph, Node
@@ -143,14 +143,23 @@ def _check_peak(plan: Plan, limits: Limits, what: str) -> Plan:
     return plan
 
 
-def _cached(key, graph: Graph, build: Callable[..., tuple], *args):
+def _cached(key, graph: Graph, build: Callable[..., tuple], *args, hot: bool = False):
     """The prepared plan for `key`; `build(*args)` (validation, transforms, compile) runs on a miss only.
-    Taking the builder's arguments rather than a closure keeps the cache-hit path free of allocations."""
+    Taking the builder's arguments rather than a closure keeps the cache-hit path free of allocations.
+    Hits are counted: a hot plan (or one whose request says `hot`) compiles in the background (compiled.py)."""
     hit = CACHE.get(key)
     if hit is not None:
+        if type(hit[0]) is Plan:   # (Jacobian sweeps run plans of their own: not tiered)
+            compiled.touch(hit[0])
+            if (hot or compiled.synchronous) and hit[0].tier is None:
+                compiled.submit(hit[0])
         return hit, True
     prepared = build(*args)
     CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
+    if type(prepared[0]) is Plan:
+        prepared[0].graph_hash = graph.hash()
+        if hot or compiled.synchronous:
+            compiled.submit(prepared[0])
     return prepared, False
 
 
@@ -167,10 +176,10 @@ def _build_eval(graph, inputs, known, limits, outputs):
 
 
 def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], *, known=None,
-             limits: Limits | None = None, anomaly: bool = False, cancel=None) -> EvalResult:
+             limits: Limits | None = None, anomaly: bool = False, cancel=None, hot: bool = False) -> EvalResult:
     limits = limits or DEFAULT_LIMITS
     key = ("eval", graph.hash(), _key(outputs), _signature(inputs, limits), _known_sig(known), limits)
-    (plan,), hit = _cached(key, graph, _build_eval, graph, inputs, known, limits, outputs)
+    (plan,), hit = _cached(key, graph, _build_eval, graph, inputs, known, limits, outputs, hot=hot)
     values, found = plan.run(inputs, known, cancel, anomaly)
     return EvalResult(values, found, hit)
 
@@ -188,12 +197,13 @@ def _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra):
 
 def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], wrt: Sequence[int], *,
              seeds: Sequence[int] | None = None, create_graph: bool = False, extra: Sequence[int] = (),
-             known=None, limits: Limits | None = None, anomaly: bool = False, cancel=None) -> GradResult:
+             known=None, limits: Limits | None = None, anomaly: bool = False, cancel=None,
+             hot: bool = False) -> GradResult:
     limits = limits or DEFAULT_LIMITS
     key = ("grad", graph.hash(), _key(outputs, wrt, seeds or None, extra), _signature(inputs, limits),
            _known_sig(known), limits)
     (plan, ext, grads, unused, n), hit = _cached(key, graph, _build_grad, graph, inputs, known, limits, outputs,
-                                                 wrt, seeds, extra)
+                                                 wrt, seeds, extra, hot=hot)
     values, found = plan.run(inputs, known, cancel, anomaly)
     m = len(grads)
     return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],
@@ -220,7 +230,7 @@ def _prepare_jvp(graph, inputs, known, limits, outputs, primals, tangent_avals):
 
 def jvp(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], primals: Sequence[int],
         tangents: Sequence[np.ndarray], *, known=None, limits: Limits | None = None, anomaly: bool = False,
-        cancel=None) -> JvpResult:
+        cancel=None, hot: bool = False) -> JvpResult:
     limits = limits or DEFAULT_LIMITS
     outputs, primals = _ids(graph, outputs, "output"), _ids(graph, primals, "primal")
     if len(tangents) != len(primals):
@@ -229,7 +239,7 @@ def jvp(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], 
     key = ("jvp", graph.hash(), outputs, primals, tsig, _signature(inputs, limits), _known_sig(known), limits)
     tavals = [Aval(t.shape, t.dtype.name) for t in tangents]
     (plan, names, dtypes), hit = _cached(key, graph, _prepare_jvp, graph, inputs, known, limits, outputs, primals,
-                                         tavals)
+                                         tavals, hot=hot)
     feeds = dict(inputs)
     for name, t, dt in zip(names, tangents, dtypes):
         feeds[name] = t.astype(dt, copy=False)

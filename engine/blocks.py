@@ -17,6 +17,7 @@ This module knows nothing of graphs: a program is a list of (kernel, source regi
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -86,6 +87,10 @@ class Instr:
     srcs: tuple[int, ...]  # registers
     dst: int
     ufunc: bool
+    call: Callable | None = None   # a compiled run (codegen.py): call(regs) writes its output registers itself
+
+
+CALIBRATE = 3   # runs of each program before a group keeps the faster one
 
 
 class BlockProgram:
@@ -119,20 +124,46 @@ class BlockProgram:
         n_threads = max(1, min(n_threads, self.nblocks))
         per = -(-self.nblocks // n_threads) if self.nblocks else 0
         self.ranges = [(b, min(b + per, self.nblocks)) for b in range(0, self.nblocks, per)] if per else []
+        self.alt = None       # the same program with compiled arithmetic runs (set by compiled.py)
+        self.chosen = None    # the program kept once both were timed
+        self.timings = ([], [])
+
+    def set_alternative(self, program: Sequence[Instr]) -> None:
+        """Offer a program giving the same bits; the next runs time both and keep the faster."""
+        self.chosen = None
+        self.timings = ([], [])
+        self.alt = tuple(program)
+
+    def _pick(self):
+        if self.alt is None:
+            return self.program, None
+        if self.chosen is not None:
+            return self.chosen, None
+        base, alt = self.timings
+        if len(base) >= CALIBRATE and len(alt) >= CALIBRATE:
+            self.chosen = self.alt if min(alt) < min(base) else self.program
+            return self.chosen, None
+        k = 1 if len(alt) < len(base) else 0
+        return (self.alt if k else self.program), self.timings[k]
 
     def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
         outs = tuple(np.empty(self.shape, dt) for dt in self.out_dtypes)
         if self.size == 0:
             return outs
+        program, timing = self._pick()
+        t0 = time.perf_counter()
         ins = [self._prepare(a, s) for a, s in zip(inputs, self.sliced)]
         flat_outs = [o.reshape(self.run_shape) for o in outs]
         if len(self.ranges) == 1:
-            self._run_range(ins, flat_outs, *self.ranges[0])
+            self._run_range(ins, flat_outs, *self.ranges[0], program)
         else:
-            futures = [_workers().submit(self._run_range, ins, flat_outs, lo, hi) for lo, hi in self.ranges[1:]]
-            self._run_range(ins, flat_outs, *self.ranges[0])
+            futures = [_workers().submit(self._run_range, ins, flat_outs, lo, hi, program)
+                       for lo, hi in self.ranges[1:]]
+            self._run_range(ins, flat_outs, *self.ranges[0], program)
             for f in futures:
                 f.result()
+        if timing is not None:
+            timing.append(time.perf_counter() - t0)
         return outs
 
     def _prepare(self, a: np.ndarray, sliced: bool) -> np.ndarray:
@@ -144,7 +175,7 @@ class BlockProgram:
             return a.reshape(-1)
         return np.ascontiguousarray(a).reshape(-1)
 
-    def _run_range(self, ins, outs, lo: int, hi: int) -> None:
+    def _run_range(self, ins, outs, lo: int, hi: int, program) -> None:
         with fperr.ignored():   # worker threads do not inherit the caller's error state
             rows = self.rows
             tail = self.run_shape[1:]
@@ -155,7 +186,6 @@ class BlockProgram:
                 full_scratch.append(pools[dt][taken[dt]])
                 taken[dt] += 1
             total = self.run_shape[0]
-            program = self.program
             for b in range(lo, hi):
                 r0 = b * rows
                 r1 = min(r0 + rows, total)
@@ -165,7 +195,9 @@ class BlockProgram:
                 shape = (n,) + tail
                 regs += [buf[:n * self.inner].reshape(shape) for buf in full_scratch]
                 for op in program:
-                    if op.ufunc:
+                    if op.call is not None:
+                        op.call(regs)
+                    elif op.ufunc:
                         op.fn(*[regs[s] for s in op.srcs], out=regs[op.dst])
                     else:
                         np.copyto(regs[op.dst], op.fn(*[regs[s] for s in op.srcs]), casting="unsafe")

@@ -49,7 +49,8 @@ class Plan:
 
     A step is (kernel, input slots, output slot(s), slots to free, flags, dtype, node id for messages).
     `steps` runs fused groups; `plain` is the same program one node at a time, used to name the first
-    node producing NaN/Inf in anomaly mode (built on first use: most requests never ask).
+    node producing NaN/Inf in anomaly mode (built on first use: most requests never ask). The compiled tier
+    (compiled.py) may replace `steps` with an equivalent list, in one assignment, and set `whole`.
     """
 
     n: int
@@ -63,6 +64,7 @@ class Plan:
     compile_seconds: float = 0.0
     groups: int = 0                  # fused groups in `steps`
     peak_elements: int = 0           # most computed elements alive at once during a run
+    program: tuple | None = None     # (checked graph, units, kept ids): what compiled.py compiles `steps` from
 
     @property
     def plain(self) -> list[tuple]:
@@ -76,9 +78,27 @@ class Plan:
         for slot, v in self.constants.items():
             self._init[slot] = v
         self._feeds = tuple(self.placeholders.items())
+        self.hits = 0                # cache hits (api.py counts them): a hot plan compiles in the background
+        self.tier = None             # compiled.py's record of this plan's compilation, once one is asked for
+        self.graph_hash = ""          # set by api.py: the key of the compile-time statistics
+        self.whole = None            # compiled.py: (kernel, feed names, output positions) when one call is the plan
 
     def run(self, feeds: Mapping[str, np.ndarray], known: Mapping[int, np.ndarray] | None = None,
             cancel: Callable[[], bool] | None = None, anomaly: bool = False):
+        whole = self.whole
+        if whole is not None and not anomaly and not known:   # one compiled kernel call (compiled.py)
+            fn, names, pick, quiet = whole
+            if quiet:    # compiled code raises no floating-point warnings
+                r = fn(feeds[names[0]]) if len(names) == 1 else fn(*[feeds[k] for k in names])
+            else:
+                token = fperr.ignore()
+                try:
+                    r = fn(*[feeds[k] for k in names])
+                finally:
+                    fperr.restore(token)
+            if cancel is not None and cancel():
+                raise Cancelled("the call was cancelled or its deadline passed while computing", -1, "")
+            return [r[k] for k in pick], None
         vals = self._init.copy()
         for name, slot in self._feeds:
             vals[slot] = feeds[name]
@@ -290,7 +310,7 @@ def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] 
     return Plan(n, steps, lambda: _build_steps(checked, [[i] for i in order], keep, anomaly=True), placeholders,
                 constants, tuple(outputs), [nd.op for nd in nodes], n if forward_nodes is None else forward_nodes,
                 time.perf_counter() - t0, sum(len(u) > 1 for u in units),
-                _peak_elements(nodes, checked.avals, order, keep))
+                _peak_elements(nodes, checked.avals, order, keep), (checked, units, keep))
 
 
 def _peak_elements(nodes, avals, order: Sequence[int], keep: set[int]) -> int:

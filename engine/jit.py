@@ -29,3 +29,25 @@ FUSE_MIN_ELEMENTS = int(os.environ.get("GRADWIRE_FUSE_MIN_ELEMENTS", 1 << 15))
 
 def kernel(fn):
     return njit(**KERNEL)(fn)
+
+# Compiled plans (codegen.py, compiled.py). error_model="numpy": a float division by zero gives Inf/NaN, as in
+# NumPy, instead of raising ZeroDivisionError (Numba's Python default). No fastmath for whole plans: their
+# elementwise code must give the interpreted plan's bits, and reductions follow NumPy's pairwise order.
+COMPILED = dict(cache=True, nogil=True, error_model="numpy")
+# A plan becomes hot, and compiles in the background, at this many cache hits (0: never by count).
+COMPILE_AFTER = int(os.environ.get("GRADWIRE_COMPILE_AFTER", 16))
+# Nodes with more elements than this stay on NumPy: in bench/compiled.py's threshold table (a sin/mul/add/tanh
+# chain, forward+backward) the tape took 0.1-0.7x the interpreted time up to 512 elements and 2.6x at 1 024
+# (scalar libm against NumPy's SIMD functions).
+COMPILE_MAX_ELEMENTS = int(os.environ.get("GRADWIRE_COMPILE_MAX_ELEMENTS", 512))
+# Generated plan sources live here, next to Numba's cache of their machine code: a restart (or another replica
+# sharing the directory) loads them instead of compiling again.
+PLAN_DIR = os.environ.get("GRADWIRE_PLAN_DIR") or os.path.join(
+    os.environ.get("NUMBA_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "gradwire"),
+    "gradwire-plans")
+
+
+def compiled(argtypes):
+    """The decorator of generated plan code: eager for `argtypes`, so nothing compiles on a request's path.
+    Inputs are declared read-only; Numba converts writable arrays to them, so one specialization serves both."""
+    return njit(argtypes, **COMPILED)

@@ -70,13 +70,17 @@ unary("logical_not", np.logical_not, None)
 
 
 def _pow_vjp_x(g, out, x, y):
-    return g * (y * x.pow(y - 1.0))
+    # y * x**(y-1); PyTorch defines it as 0 where y == 0 (0 * 0**-1 would be nan at x == 0).
+    d = y * x.pow(y - 1.0)
+    return g * y.eq(0.0).where(d.zeros_like(), d)
 
 
 def _pow_vjp_y(g, out, x, y):
-    # d/dy x**y = x**y log x; PyTorch defines it as 0 where x == 0 (and y >= 0).
-    safe = x.eq(0.0).where(x.ones_like(), x)
-    return g * x.eq(0.0).where(out.zeros_like(), out * safe.log())
+    # d/dy x**y = x**y log x; PyTorch defines it as 0 where x == 0 and y >= 0 (0**-2 * log 0 stays -inf).
+    zero = x.eq(0.0)
+    safe = zero.where(x.ones_like(), x)
+    d = zero.where(out * x.log(), out * safe.log())
+    return g * zero.logical_and(y >= 0.0).where(out.zeros_like(), d)
 
 
 def _max_vjp(first: bool):

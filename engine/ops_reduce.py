@@ -53,9 +53,20 @@ _defreduce("sum", lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdi
 _defreduce("mean", lambda x, axes, keepdims: np.mean(x, axis=axes, keepdims=keepdims),
            lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims) / float(max(_count(x, axes), 1)),
            jvp=_mean_jvp)
+def _prod_vjp(g, out, x, axes, keepdims):
+    """g * out / x, with exact zeros handled as PyTorch does: at the only zero of a slice the gradient is
+    the product of the others; with two or more zeros every gradient of the slice is 0."""
+    zero = x.eq(0.0)
+    safe = zero.where(x.ones_like(), x)
+    ge, oe = _expand(g, x, axes, keepdims), _expand(out, x, axes, keepdims)
+    zeros = _expand(zero.cast(dtype=x.dtype).sum(axes=axes, keepdims=keepdims), x, axes, keepdims)
+    others = _expand(safe.prod(axes=axes, keepdims=keepdims), x, axes, keepdims)
+    return zero.where(zeros.eq(1.0).where(ge * others, ge.zeros_like()), ge * oe / safe)
+
+
 _defreduce("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keepdims,
                                                      dtype=None if x.dtype.kind == "f" else np.int64),
-           lambda g, out, x, axes, keepdims: _expand(g * out, x, axes, keepdims) / x)
+           _prod_vjp)
 _defreduce("max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims), _extreme_vjp)
 _defreduce("min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims), _extreme_vjp)
 _defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims), None)

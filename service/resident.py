@@ -78,7 +78,7 @@ class Residency:
 
     def kept(self, t: pb.Tensor, value: np.ndarray, where: str) -> np.ndarray:
         """A tensor sent by bytes: kept for later requests when this one is resident."""
-        if self.keep and value.nbytes:
+        if self.keep and value.nbytes >= hashing.MIN_RESIDENT_BYTES:
             self.store.put(self.principal(where), hashing.tensor_hash(t.dtype, value.shape, t.data), value)
         return value
 
@@ -87,10 +87,9 @@ class Residency:
         request is not resident), else the handle of the value kept here."""
         for k, a in enumerate(arrays):
             t = field.add()
-            if not self.keep:
-                codec.tensor_to_proto(a, t)
-                continue
             codec.tensor_to_proto(a, t)
+            if not self.keep or len(t.data) < hashing.MIN_RESIDENT_BYTES:
+                continue
             h = hashing.tensor_hash(t.dtype, a.shape, t.data)
             self.store.put(self.principal("options.resident"), h, np.asarray(a))
             t.handle = h

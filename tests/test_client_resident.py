@@ -3,6 +3,7 @@ are isolated, and a server that loses values (eviction, restart) costs a resend,
 from __future__ import annotations
 
 import signal
+import time
 
 import grpc
 import numpy as np
@@ -85,8 +86,9 @@ def test_training_loop_keeps_parameters_resident_and_matches_torch(serve):
             for _ in range(5):
                 _mlp_step(gw, X, Y, params)
             assert counter.calls == {"Gradient": 5}
-            # Parameters and data go by handle: each request is the graph by hash plus handles.
-            assert max(size for _, size in sizes(counter)) < 4000, sizes(counter)
+            # The data and the large parameter go by handle: a request is the graph by hash, handles, and the
+            # small tensors (under 4 KiB, which always travel as bytes) — not the 16 kB of data and weights.
+            assert max(size for _, size in sizes(counter)) < 6000, sizes(counter)
             got = [p.detach().numpy() for p in params]
         finally:
             gw_session.set_default_session(previous)
@@ -110,14 +112,21 @@ def test_eviction_mid_loop_gives_the_same_results(serve):
 
 
 def test_a_new_server_continues_the_loop_from_what_the_client_holds(server_process):
-    proc, target = server_process("--port", "0")
+    proc, target = server_process("--processes", "1")
     port = target.rsplit(":", 1)[1]
     procs = [proc]
 
     def restart():
         procs[-1].send_signal(signal.SIGKILL)
         procs[-1].wait(30)
-        procs.append(server_process("--port", port)[0])
+        for attempt in range(40):       # the killed process's socket may take a moment to close
+            try:
+                procs.append(server_process("--processes", "1", "--port", port)[0])
+                return
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == 39:
+                    raise
+                time.sleep(0.25)
 
     with gw.connect(target) as s:
         previous = gw_session._default

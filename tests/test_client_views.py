@@ -364,6 +364,30 @@ def p_data_write_into_history(lib):
     return y, x.grad
 
 
+def p_known_mismatches_fixed(lib):
+    """Values that used to differ from PyTorch's (var without degrees of freedom, int ** float)."""
+    x = lib.tensor([1.0, 2.0, 4.0])
+    return [x.var(correction=3), x.var(correction=5), x.std(correction=3), lib.ones(2, 0).var(dim=1),
+            lib.ones(2, dtype=lib.int32) ** 2.0, lib.ones(2, dtype=lib.int32) ** 2,
+            2 ** lib.ones(2, dtype=lib.int32)]
+
+
+def p_gradients_at_exact_zeros(lib):
+    """prod's gradient with zeros in a slice, and pow's at a zero base (PyTorch's conventions)."""
+    out = []
+    for vals in ([0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [1.0, 2.0, 3.0]):
+        x = lib.tensor(vals, requires_grad=True)
+        x.prod().backward()
+        out.append(x.grad)
+    x = lib.tensor([[0.0, 2.0], [3.0, 0.0]], requires_grad=True)
+    x.prod(1).sum().backward()
+    y = lib.tensor([-2.0, 0.0, 2.0], requires_grad=True)
+    (lib.zeros(3) ** y).sum().backward()
+    b = lib.tensor([0.0, 0.0, 2.0], requires_grad=True)
+    (b ** lib.tensor([0.0, 1.0, 0.0])).sum().backward()
+    return out + [x.grad, y.grad, b.grad]
+
+
 PROGRAMS = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("p_")}
 
 
@@ -402,6 +426,8 @@ BAD_CALLS = [
     lambda l: l.ones(3).select(0, 3), lambda l: l.ones(3).narrow(0, 2, 2), lambda l: l.ones(3).t().t().view(3, 1, -1, 2),
     lambda l: l.ones(2, 3).norm(dim=2), lambda l: l.ones(2).item(), lambda l: len(l.ones(())),
     lambda l: l.ones(3, dtype=l.int64).requires_grad_(), lambda l: l.ones(2, 3).t().view(6),
+    lambda l: l.ones(2, dtype=l.int32) ** -2, lambda l: l.clamp(l.ones(2), None, None),
+    lambda l: l.linspace(1, 2, -1), lambda l: l.linspace(1, 2, 3, dtype=l.bool),
 ]
 
 

@@ -14,13 +14,15 @@ from gradwire.engine.infer import infer
 from gradwire.engine.registry import Aval
 from graphs import G, close, extend, fd_jacobian
 from op_table import CASES, UNARY, Example
+import tiers
 
 # The autograd oracle warns on empty inputs and constant outputs, and NumPy on log(0) in the oracle.
 pytestmark = pytest.mark.filterwarnings("ignore:Output seems independent of input:UserWarning",
                                         "ignore::RuntimeWarning")
 
 FAST = settings(max_examples=20, derandomize=True, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
 SWEEP = settings(FAST, max_examples=300)
 DATA_OPS = sorted(n for n in OPS if n not in ("placeholder", "constant"))  # those two are in every graph
 
@@ -93,10 +95,17 @@ def check_op(name: str, data) -> None:
     close(np.where(np.isfinite(want), r.tangents[0], 0.0), expect, rtol=ex.tol, what=f"{name} jvp vs fd")
 
 
+@pytest.fixture(params=tiers.TIERS)
+def tier(request):
+    """Each op-table test runs on interpreted plans and on plans compiled before their first run."""
+    with tiers.tier(request.param):
+        yield request.param
+
+
 @pytest.mark.parametrize("name", DATA_OPS)
 @FAST
 @given(data=st.data())
-def test_op(name, data):
+def test_op(name, data, tier):
     """forward vs NumPy; VJP vs central differences and autograd; JVP vs central differences."""
     check_op(name, data)
 
@@ -105,7 +114,7 @@ def test_op(name, data):
 @pytest.mark.parametrize("name", DATA_OPS)
 @SWEEP
 @given(data=st.data())
-def test_op_sweep(name, data):
+def test_op_sweep(name, data, tier):
     check_op(name, data)
 
 

@@ -141,22 +141,26 @@ async function main() {
   check('Evaluate by hash', close(values(r.outputs[0]), [1.5, -4, 0.75]) && close(values(r.outputs[1]), [-1.75]));
   report.rpcs.Evaluate = values(r.outputs[1])[0];
 
-  // Resident values: the handle computed here names x; first NOT_FOUND, then sent once, then by handle.
-  const handle = tensorHandle(X);
+  // Resident values (4096 bytes or more: smaller ones always travel as bytes): the handle computed here
+  // names big; first NOT_FOUND, then sent once, then by handle; a result's handle is its content's too.
+  const big = f64Tensor(Array.from({ length: 1024 }, (_, k) => k / 512 - 1));
+  const handle = tensorHandle(big);
   report.hashes.handle = handle;
-  const named = { dtype: 'FLOAT64', shape: [3], handle };
-  e = await expectStatus('NOT_FOUND', c, 'Gradient', { graph: byHash(h), inputs: { x: named }, outputs: [3], wrt: [0] });
-  check('NOT_FOUND names the handle', e.details.includes(handle), e.details);
-  r = (await call(c, 'Gradient', { graph: byHash(h), inputs: { x: X }, outputs: [3], wrt: [0],
-                                   options: { resident: true, fetch: [3], fetch_gradients: true } })).res;
-  check('resident Gradient', r && close(values(r.gradients[0]), [1.5, -2, 0.25]));
-  r = (await call(c, 'Gradient', { graph: byHash(h), inputs: { x: named }, outputs: [3], wrt: [0],
-                                   options: { resident: true, fetch: [3], fetch_gradients: true } }));
-  check('Gradient by handle', !r.err && close(values(r.res.gradients[0]), [1.5, -2, 0.25]), r.err?.details);
-  report.rpcs.Gradient = r.res && values(r.res.gradients[0]);
-  const returned = r.res?.values?.[0];
-  check('handle of a result', returned && returned.handle === tensorHandle({ ...returned, data: Buffer.from(returned.data) }),
-        JSON.stringify(returned?.handle));
+  const named = { dtype: 'FLOAT64', shape: ['1024'], handle };
+  const sq = partHash(square);
+  const resident = { resident: true, fetch: [2], fetch_gradients: false };
+  let e2 = await expectStatus('NOT_FOUND', c, 'Gradient', { graph: full(square), inputs: { x: named }, outputs: [2], wrt: [0] });
+  check('NOT_FOUND names the handle', e2.details.includes(handle), e2.details);
+  r = (await call(c, 'Gradient', { graph: full(square), inputs: { x: big }, outputs: [2], wrt: [0], options: resident })).res;
+  const twice = values(big).map((v) => 2 * v);
+  const grad = r.gradients[0];
+  check('resident gradient comes back as a handle', grad.handle && grad.data.length === 0, JSON.stringify(grad.handle));
+  check('handle of a result', grad.handle === tensorHandle({ ...big, data: Buffer.from(new Float64Array(twice).buffer) }),
+        grad.handle);
+  r = await call(c, 'Gradient', { graph: byHash(sq), inputs: { x: named }, outputs: [2], wrt: [0],
+                                  options: { resident: true, fetch: [2], fetch_gradients: true } });
+  check('Gradient by handle', !r.err && close(values(r.res.gradients[0]), twice), r.err?.details);
+  report.rpcs.Gradient = r.res && values(r.res.values[0])[0];
 
   // Jvp, Jacobian, Hessian, CheckGradients
   r = (await call(c, 'Jvp', { graph: byHash(h), inputs: { x: X }, outputs: [3], primals: [0], tangents: [f64Tensor([1, 1, 1])] })).res;
@@ -181,8 +185,8 @@ async function main() {
   await expectStatus('RESOURCE_EXHAUSTED', c, 'Evaluate', { graph: byHash(h), inputs: { x: { dtype: 'FLOAT64', shape: [1 << 30] } }, outputs: [3] });
   const heavy = { nodes: [node('placeholder', [], { name: { s: 'x' } })] };
   for (let k = 0; k < 400; k++) { const y = heavy.nodes.length - 1; heavy.nodes.push(node('matmul', [y, 0])); heavy.nodes.push(node('tanh', [y + 1])); }
-  const big = f64Tensor(Array.from({ length: 256 * 256 }, (_, k) => Math.sin(k) / 16), [256, 256]);
-  await expectStatus('DEADLINE_EXCEEDED', c, 'Evaluate', { graph: full(heavy), inputs: { x: big }, outputs: [heavy.nodes.length - 1] }, { deadlineMs: 300 });
+  const heavyX = f64Tensor(Array.from({ length: 256 * 256 }, (_, k) => Math.sin(k) / 16), [256, 256]);
+  await expectStatus('DEADLINE_EXCEEDED', c, 'Evaluate', { graph: full(heavy), inputs: { x: heavyX }, outputs: [heavy.nodes.length - 1] }, { deadlineMs: 300 });
   const t = new pkg.Autodiff(tokenTarget, grpc.credentials.createInsecure());
   await expectStatus('UNAUTHENTICATED', t, 'Evaluate', { graph: full(linear), inputs: { x: X }, outputs: [3] });
   const ok = await call(t, 'Evaluate', { graph: full(linear), inputs: { x: X }, outputs: [3] }, { metadata: md({ authorization: `Bearer ${token}` }) });

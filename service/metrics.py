@@ -1,7 +1,9 @@
 """Prometheus metrics, all with bounded label sets: go-grpc-prometheus style call metrics, admission
-(queue length, wait time, refusals), plan compile times as a histogram, plan and part cache stats."""
+(queue length, wait time, refusals), plan compile times as a histogram, plan and part cache stats, the
+compiled tier's plans, the resident value store."""
 from __future__ import annotations
 
+import collections
 import threading
 
 import grpc
@@ -45,6 +47,16 @@ class _ServerStats:
                                   value=stats["misses"])
         yield GaugeMetricFamily("gradwire_plan_cache_size", "Plans in the engine's cache.",
                                 value=stats["size"])
+        tiers = GaugeMetricFamily("gradwire_compiled_plans",
+                                  "Plans the compiled tier worked on (the most recent ones), by state.",
+                                  labels=["state"])
+        states = collections.Counter(v["state"] for v in stats["compiled"].values())
+        for state in ("queued", "compiled", "interpreted", "failed"):
+            tiers.add_metric([state], states[state])
+        yield tiers
+        yield GaugeMetricFamily("gradwire_compiled_plan_seconds",
+                                "Background seconds spent compiling those plans.",
+                                value=sum(v.get("seconds") or 0.0 for v in stats["compiled"].values()))
         yield CounterMetricFamily("gradwire_part_cache_hits", "Graph parts resolved by hash.",
                                   value=self._parts.hits)
         yield CounterMetricFamily("gradwire_part_cache_misses",

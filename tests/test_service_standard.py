@@ -94,8 +94,12 @@ def test_metrics_endpoint_counts_calls_and_plan_cache(stub, wire, session_server
     for name in ("gradwire_queue_length", "gradwire_queue_wait_seconds_count"):
         assert sample(after, name) is not None, name
     for name in ("gradwire_plan_cache_size", "gradwire_part_cache_hits_total",
-                 "gradwire_part_cache_misses_total", "gradwire_requests_in_flight"):
+                 "gradwire_part_cache_misses_total", "gradwire_requests_in_flight",
+                 "gradwire_value_store_bytes", "gradwire_value_store_entries", "gradwire_value_store_hits_total",
+                 "gradwire_value_store_misses_total", "gradwire_value_store_evictions_total",
+                 "gradwire_compiled_plan_seconds"):
         assert sample(after, name) is not None, name
+    assert 'gradwire_compiled_plans{state="compiled"}' in after
 
 
 def test_server_info_lists_the_most_used_plans(stub, wire, make_server):

@@ -816,7 +816,9 @@ def _detached_node(node: Node) -> Node:
     if not node.requires_grad:
         return node
     if node.value is not None:
-        return Node(node.session, None, value=node.value)
+        leaf = Node(node.session, None, value=node.value)
+        leaf.resident = node.resident          # the same value: where the server holds it, by handle
+        return leaf
     return _ops.node_op("stop_gradient", node)
 
 

@@ -116,9 +116,9 @@ CASE = textwrap.dedent(r"""
     out = {"ms": median_ms(ts), "client_cpu_ms": median_ms(cpu)}
     if lib_name == "gradwire":
         out["rpcs_per_step"] = calls[0] / steps      # before reading the final values (one more request)
-    out["final"] = final()
     else:
         out["threads"] = torch_threads
+    out["final"] = final()
     print(json.dumps(out))
 """)
 

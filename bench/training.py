@@ -113,11 +113,12 @@ CASE = textwrap.dedent(r"""
         t, c = time.perf_counter(), time.process_time()
         step(k)
         ts.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
-    out = {"ms": median_ms(ts), "client_cpu_ms": median_ms(cpu), "final": final()}
+    out = {"ms": median_ms(ts), "client_cpu_ms": median_ms(cpu)}
     if lib_name == "gradwire":
-        out["rpcs_per_step"] = calls[0] / steps
+        out["rpcs_per_step"] = calls[0] / steps      # before reading the final values (one more request)
     else:
         out["threads"] = torch_threads
+    out["final"] = final()
     print(json.dumps(out))
 """)
 
@@ -162,6 +163,11 @@ ENGINE = textwrap.dedent(r"""
 """)
 
 
+# One client: one worker process whose BLAS may use both cores (the server's defaults — a worker per core,
+# one BLAS thread per request — are for many concurrent callers; PyTorch's step uses both cores too).
+SERVER_FLAGS = ("--processes", "1", "--blas-threads", "2")
+
+
 def run(args):
     out = subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, timeout=900)
     if out.returncode:
@@ -174,7 +180,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     steps = parser.parse_args().steps
     echo, echo_target = start([sys.executable, "-c", ECHO_SERVER])
-    server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0"])
+    server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0", *SERVER_FLAGS])
     try:
         r = {kind: run([CASE, kind, echo_target if kind == "echo" else target, str(steps)]) for kind in
              ("echo", "torch-linreg", "gradwire-linreg", "torch-mlp", "gradwire-mlp", "torch-mlp-rebuilt",

@@ -16,13 +16,15 @@ import numpy as np
 
 
 class Storage:
-    """The value a base tensor and all its views share. `node` is the whole current value."""
+    """The value a base tensor and all its views share. `node` is the whole current value; `owner` a weak
+    reference to the base tensor (whose liveness says whether a new value is worth bringing back)."""
 
-    __slots__ = ("node", "generation")
+    __slots__ = ("node", "generation", "owner")
 
-    def __init__(self, node):
+    def __init__(self, node, owner=None):
         self.node = node
         self.generation = 0
+        self.owner = owner
 
     def write(self, node) -> None:
         self.node = node

@@ -119,7 +119,7 @@ class Tensor:
     def _wrap(cls, node: Node, version: VersionCounter | None = None) -> "Tensor":
         """A new base tensor (its own storage) holding node."""
         t = cls.__new__(cls)
-        t._storage = Storage(node)
+        t._storage = Storage(node, weakref.ref(t))
         t._chain = ()
         t._cached, t._gen = node, 0
         t._vc = version or VersionCounter()
@@ -217,7 +217,10 @@ class Tensor:
             value = _ops.node_op("with_value", base, value, label=name, requires_grad=True)
         st.write(value)
         if value.handle is None or value.handle() is None:
-            value.handle = weakref.ref(self)     # alive: a request that computes it brings its value back
+            # Alive while the base tensor is (not the alias written through, often a temporary `.data`):
+            # a request that computes it then brings its value (or handle) back.
+            owner = st.owner() if st.owner is not None else None
+            value.handle = weakref.ref(owner if owner is not None else self)
         self._vc.value += 1
         return self
 
@@ -368,7 +371,7 @@ class Tensor:
         return self
 
     def _own_storage(self, node: Node) -> None:
-        self._storage, self._chain, self._detached = Storage(node), (), False
+        self._storage, self._chain, self._detached = Storage(node, weakref.ref(self)), (), False
         self._cached, self._gen = node, 0
         self._strides, self._offset = contiguous_strides(node.shape), 0
         node.handle = weakref.ref(self)
@@ -813,7 +816,9 @@ def _detached_node(node: Node) -> Node:
     if not node.requires_grad:
         return node
     if node.value is not None:
-        return Node(node.session, None, value=node.value)
+        leaf = Node(node.session, None, value=node.value)
+        leaf.resident = node.resident          # the same value: where the server holds it, by handle
+        return leaf
     return _ops.node_op("stop_gradient", node)
 
 

@@ -38,7 +38,7 @@ class ServerConfig:
     part_cache_entries: int = 4096
     part_cache_bytes: int = 256 * MiB
     # Resident values (Options.resident): tensors kept per caller for later requests, least recently used out.
-    value_store_bytes: int = 1024 * MiB
+    value_store_bytes: int = 512 * MiB
     # Prometheus HTTP endpoint: None is off, 0 picks a free port (tests), N listens on N.
     metrics_port: int | None = None
     # PEM files; both or neither.

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import gradwire as gw
-from client_fixtures import CountingInterceptor
+from client_fixtures import CountingInterceptor, full_nodes
 from gradwire import session as gw_session
 from gradwire.core import codec, hashing
 from gradwire.service.config import ServerConfig
@@ -23,15 +23,19 @@ def sizes(counter) -> list[tuple[str, int]]:
     return [(m, r.ByteSize()) for m, r in counter.requests]
 
 
-def _mlp_step(lib, X, Y, params, lr=0.1):
+def _mlp_step(lib, X, Y, params, lr=0.1, style="sub"):
     W1, b1, W2, b2 = params
     logits = lib.relu(X @ W1 + b1) @ W2 + b2
     loss = -(lib.log_softmax(logits, 1)[lib.arange(X.shape[0]), Y]).mean()
     loss.backward()
     with lib.no_grad():
         for p in params:
-            p -= lr * p.grad
-            p.grad.zero_()
+            if style == "sub":
+                p -= lr * p.grad
+                p.grad.zero_()
+            else:                         # through temporary .data aliases, as optimizers from scratch do
+                p.data.sub_(lr * p.grad)
+                p.grad.data.zero_()
     return loss
 
 
@@ -74,18 +78,20 @@ def test_bytes_cross_once_and_results_stay_until_read(serve):
         assert first == pytest.approx(float((np.arange(20000, dtype=np.float64) * 2 + 1).sum()), rel=1e-5)
 
 
-def test_training_loop_keeps_parameters_resident_and_matches_torch(serve):
+@pytest.mark.parametrize("style", ["sub", "data"])
+def test_training_loop_keeps_parameters_resident_and_matches_torch(serve, style):
     counter = CountingInterceptor()
     with serve() as (target, _), gw.connect(target, interceptors=[counter]) as s:
         previous = gw_session._default
         gw_session.set_default_session(s)
         try:
             X, Y, params = _mlp(gw)
-            _mlp_step(gw, X, Y, params)
+            _mlp_step(gw, X, Y, params, style=style)
             counter.reset()
             for _ in range(5):
-                _mlp_step(gw, X, Y, params)
+                _mlp_step(gw, X, Y, params, style=style)
             assert counter.calls == {"Gradient": 5}
+            assert all(full_nodes(r) == 0 for _, r in counter.requests[1:])  # the same graph, by hash
             # The data and the large parameter go by handle: a request is the graph by hash, handles, and the
             # small tensors (under 4 KiB, which always travel as bytes) — not the 16 kB of data and weights.
             assert max(size for _, size in sizes(counter)) < 6000, sizes(counter)

@@ -494,30 +494,14 @@ def test_resident_training_loop_through_the_balancer(cluster: Cluster) -> None:
     import gradwire as gw
     from gradwire import session as gw_session
 
-    def train(lib):
-        rng = np.random.default_rng(3)
-        X = lib.tensor(rng.standard_normal((64, 32)).astype(np.float32))
-        Y = lib.tensor(rng.integers(0, 4, 64))
-        params = [lib.tensor((rng.standard_normal(s) * 0.3).astype(np.float32), requires_grad=True)
-                  for s in ((32, 64), (64,), (64, 4), (4,))]
-        for _ in range(8):
-            W1, b1, W2, b2 = params
-            loss = -(lib.log_softmax(lib.relu(X @ W1 + b1) @ W2 + b2, 1)[lib.arange(64), Y]).mean()
-            loss.backward()
-            with lib.no_grad():
-                for p in params:
-                    p -= 0.1 * p.grad
-                    p.grad.zero_()
-        return [p.detach().numpy() for p in params]
-
     with gw.connect(f"127.0.0.1:{cluster.lb_port}") as s:
         previous = gw_session._default
         gw_session.set_default_session(s)
         try:
-            ours = train(gw)
+            ours = _train(gw, 64, 8)
         finally:
             gw_session.set_default_session(previous)
-    for a, b in zip(ours, train(torch)):
+    for a, b in zip(ours, _train(torch, 64, 8)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 

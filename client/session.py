@@ -4,16 +4,19 @@ from __future__ import annotations
 import atexit
 import contextvars
 import json
+import math
 import os
 import re
 import secrets
 import threading
 
 import grpc
-from gradwire.core import codec, hashing
+import numpy as np
+
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
+from gradwire.core import codec, hashing
 from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
@@ -183,7 +186,8 @@ class Session:
     @staticmethod
     def _forget(graph: RequestGraph, h: str) -> bool:
         """The server lost the resident value `h`: send what the client holds instead (its bytes, or the
-        ops that compute it). False when some node with that value can be neither."""
+        ops that compute it). False when no node of this request names it; NotFound when one can be
+        neither sent nor computed again."""
         nodes = [n for n in graph.order if n.resident == h]
         for node in nodes:
             if node.value is None and (node.op is None or node.op == "constant"):
@@ -195,7 +199,8 @@ class Session:
 
     # -- requests --------------------------------------------------------------------------------
     def _fetch(self, nodes) -> list[int]:
-        """Result ids whose data the client wants now: what it reads, and what is small enough to be free."""
+        """The result nodes whose data the client wants now: what is small enough to be free, and parameter
+        updates left unread too long."""
         return [n for n in nodes if not self.resident or _nbytes(n) <= FETCH_BYTES
                 or (n.pending_leaf and n.depth >= MAX_UNREAD_UPDATES)]
 
@@ -281,10 +286,7 @@ _RESIDENT_MISS = re.compile(r"resident value ([0-9a-f]{64})")
 
 
 def _nbytes(node) -> int:
-    n = 1
-    for d in node.shape:
-        n *= d
-    return n * (8 if node.dtype in ("float64", "int64") else 1 if node.dtype == "bool" else 4)
+    return math.prod(node.shape) * np.dtype(node.dtype).itemsize
 
 
 def _store(nodes, tensors) -> None:

@@ -14,7 +14,7 @@ from gradwire._torch_names import grad_fn_name
 from gradwire._views import (SCATTER, Step, Storage, VersionCounter, contiguous_strides, has_overlap,
                              is_contiguous, step_strides)
 from gradwire.core.dtypes import LEGACY_NAMES, can_cast
-from gradwire.core.shapes import axis as _normalize_dim, broadcast
+from gradwire.core.shapes import broadcast
 from gradwire.graph import Node
 
 
@@ -239,7 +239,7 @@ class Tensor:
         shape = self._node.shape
         if dim is None:
             return Size(shape)
-        return shape[_dim(dim, len(shape))]
+        return shape[_ops._dim(dim, len(shape))]
 
     @property
     def dtype(self) -> dtypes.DType:
@@ -258,7 +258,7 @@ class Tensor:
     nelement = numel
 
     def stride(self, dim=None):
-        return self._strides if dim is None else self._strides[_dim(dim, self.ndim)]
+        return self._strides if dim is None else self._strides[_ops._dim(dim, self.ndim)]
 
     def storage_offset(self) -> int:
         return self._offset
@@ -805,10 +805,6 @@ def _sizes(args) -> tuple:
     if len(args) == 1 and not isinstance(args[0], numbers.Integral):
         return tuple(args[0])
     return tuple(args)
-
-
-def _dim(dim, ndim: int) -> int:
-    return _normalize_dim(int(dim), ndim)
 
 
 def _detached_node(node: Node) -> Node:

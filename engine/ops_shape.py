@@ -121,16 +121,10 @@ defop("slice_scatter", impl=_slice_scatter_impl,
 
 
 # diagonal / diagonal_scatter -------------------------------------------------------------------
-def _diagonal_cells(shape, offset, axis1, axis2):
-    n = min(shape[axis1], shape[axis2] - offset) if offset >= 0 else min(shape[axis1] + offset, shape[axis2])
-    k = np.arange(max(n, 0))
-    return k + max(-offset, 0), k + max(offset, 0)
-
-
 def _diagonal_scatter_impl(base, src, offset, axis1, axis2):
     out = base.copy()
-    rows, cols = _diagonal_cells(base.shape, offset, axis1, axis2)
-    np.moveaxis(out, (axis1, axis2), (-2, -1))[..., rows, cols] = src
+    k = np.arange(src.shape[-1])        # the diagonal's length, as the signature checked it
+    np.moveaxis(out, (axis1, axis2), (-2, -1))[..., k + max(-offset, 0), k + max(offset, 0)] = src
     return out
 
 

@@ -36,7 +36,6 @@ class Residency:
         self.store = store
         self.keep = options.resident
         self.fetch = set(options.fetch)
-        self.fetch_gradients = options.fetch_gradients
         self._caller = CALLER.get()
         self.missing: list[tuple[str, str]] = []     # (hash, field) of handles this server does not hold
 

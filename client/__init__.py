@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math as _math
+import sys as _sys
 
 from gradwire import autograd as _autograd
 from gradwire import factories as _factories
@@ -33,13 +34,9 @@ manual_seed = _factories.manual_seed
 
 _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
               "full_like", "randn", "rand", "linspace", "eye")
-_FUNCTIONS = ("dot", "matmul", "sin", "cos", "tan", "exp", "log", "tanh", "sigmoid", "relu",
-              "sqrt", "abs", "square", "sign", "neg", "add", "sub", "mul", "div", "pow",
-              "maximum", "minimum", "clamp", "where", "sum", "mean", "prod", "amax", "amin",
-              "norm", "softmax", "log_softmax", "logsumexp", "cat", "stack", "reshape",
-              "permute", "transpose", "unsqueeze", "squeeze", "all", "any", "max", "min",
-              "argmax", "argmin", "var", "std", "flatten", "select", "narrow", "unbind", "split", "chunk",
-              "diagonal", "swapaxes", "swapdims")
+_FUNCTIONS = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where", "cat", "stack",
+              "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
+              "unbind", "split", "chunk", "diagonal", "swapaxes", "swapdims")
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:
@@ -51,6 +48,10 @@ for _name in _AUTOGRAD:
 for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
+# The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
+from gradwire import api_elementwise, api_linalg, api_reductions  # noqa: E402,F401
+from gradwire import declare as _declare  # noqa: E402
+_DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad"):
     setattr(Session, _name, globals()[_name])
@@ -61,4 +62,4 @@ __all__ = ["connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
            "float32", "float64", "int32", "int64", "bool", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",
-           "Internal", *_FACTORIES, *_FUNCTIONS, *_AUTOGRAD]
+           "Internal", *_FACTORIES, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]

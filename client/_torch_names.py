@@ -2,13 +2,10 @@
 backward node saves (those are what version counters and retain_graph protect)."""
 from __future__ import annotations
 
-# op -> grad_fn name. An op missing here (say, one only the server's backward graphs use) still records
+# op -> grad_fn name (declarations in the api_* modules add theirs through declare.autograd). An op missing here (say, one only the server's backward graphs use) still records
 # history, under a name made from its own.
-_NAMES: dict[str, str] = {
-    "neg": "NegBackward0", "exp": "ExpBackward0", "log": "LogBackward0", "sin": "SinBackward0",
-    "cos": "CosBackward0", "tan": "TanBackward0", "tanh": "TanhBackward0", "sigmoid": "SigmoidBackward0",
-    "relu": "ReluBackward0", "abs": "AbsBackward0", "sqrt": "SqrtBackward0", "square": "PowBackward0",
-    "sign": "SignBackward0", "add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
+NAMES: dict[str, str] = {
+    "add": "AddBackward0", "sub": "SubBackward0", "mul": "MulBackward0",
     "div": "DivBackward0", "pow": "PowBackward1", "maximum": "MaximumBackward0", "minimum": "MinimumBackward0",
     "pow_scalar": "PowBackward0", "clamp": "ClampBackward1", "where": "WhereBackward0", "cast": "ToCopyBackward0",
     "sum": "SumBackward0", "mean": "MeanBackward0", "prod": "ProdBackward0", "max": "MaxBackward1",
@@ -27,9 +24,7 @@ _NAMES: dict[str, str] = {
 # the dividend when the divisor requires grad), "first"; output True when the result is saved. Only saved
 # tensors make an in-place change fail the backward, and make a second backward need retain_graph.
 SAVES: dict[str, tuple[str | None, bool]] = {
-    "exp": (None, True), "log": ("all", False), "sin": ("all", False), "cos": ("all", False),
-    "tan": (None, True), "tanh": (None, True), "sigmoid": (None, True), "relu": (None, True),
-    "abs": ("all", False), "sqrt": (None, True), "square": ("all", False), "mul": ("cross", False),
+    "mul": ("cross", False),
     "div": ("div", False), "pow": ("all", True), "maximum": ("all", False), "minimum": ("all", False),
     "pow_scalar": ("all", False), "clamp": ("all", False), "where": ("first", False),
     "prod": ("all", True), "max": ("all", True), "min": ("all", True), "norm": ("all", True),
@@ -60,18 +55,18 @@ def saves_output(op: str) -> bool:
 
 
 # Results PyTorch gives no grad_fn: booleans, indices, and values that do not depend on their input's.
-_NO_HISTORY = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+NO_HISTORY = set({"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                          "logical_not", "all", "any", "argmax", "argmin", "stop_gradient", "ones_like",
                          "zeros_like", "constant", "placeholder"})
 
 
 def records_history(op: str) -> bool:
     """Whether PyTorch gives this op's result a grad_fn (comparisons, logical ops do not)."""
-    return op not in _NO_HISTORY
+    return op not in NO_HISTORY
 
 
 def saves_tensors(op: str) -> bool:
-    inputs, output = SAVES.get(op, (None, op not in _NAMES))
+    inputs, output = SAVES.get(op, (None, op not in NAMES))
     return inputs is not None or output
 
 
@@ -79,7 +74,7 @@ def grad_fn_name(op: str, attrs: dict, input_ndims: list[int | None],
                  output_ndim: int | None = None) -> str:
     """The PyTorch class name, refined where PyTorch picks an overload by arguments
     (from whatever ranks are known; no round trip is made for a cosmetic name)."""
-    name = _NAMES[op] if op in _NAMES else \
+    name = NAMES[op] if op in NAMES else \
         "".join(w.capitalize() for w in op.split("_")) + "Backward0"
     if op == "matmul":
         a, b = (input_ndims + [None, None])[:2]

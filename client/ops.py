@@ -127,19 +127,6 @@ def _axes(dim):
 
 
 # -- elementwise ------------------------------------------------------------------------------
-def _unary(op):
-    def fn(input):
-        return apply(op, input)
-    fn.__name__ = op
-    fn.__doc__ = f"Elementwise {op}, as torch.{op}."
-    return fn
-
-
-exp, log, sin, cos, tan, tanh = (_unary(o) for o in ("exp", "log", "sin", "cos", "tan", "tanh"))
-sigmoid, relu, sqrt, abs, square, sign, neg = (_unary(o) for o in (
-    "sigmoid", "relu", "sqrt", "abs", "square", "sign", "neg"))
-
-
 def add(input, other):
     return apply("add", input, other)
 

@@ -460,11 +460,12 @@ class Tensor:
         return self._write(value, "CopyBackwards")
 
     # -- in place ------------------------------------------------------------------------------
-    def _in_place(self, op: str, *args, **kwargs) -> "Tensor":
-        """An op whose result replaces this tensor's value in place (PyTorch's `x.add_(y)`)."""
+    def _in_place(self, op, *args, **kwargs) -> "Tensor":
+        """An op (a function of gradwire.ops by name, or a declared function) whose result replaces this
+        tensor's value in place (PyTorch's `x.add_(y)`)."""
         node = self._node
         self._check_writable()
-        out = getattr(_ops, op)(self, *args, **kwargs)
+        out = (op if callable(op) else getattr(_ops, op))(self, *args, **kwargs)
         result = out._node
         # PyTorch saves the original of a tensor an in-place op overwrites (not the tensor), and the result
         # it saves is this tensor after the write.
@@ -640,13 +641,13 @@ class Tensor:
         return _ops.matmul(other, self)
 
     def __neg__(self):
-        return _ops.neg(self)
+        return self.neg()
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _ops.abs(self)
+        return self.abs()
 
     def __eq__(self, other):
         return False if other is None else _ops.compare("eq", self, other)
@@ -677,64 +678,7 @@ class Tensor:
 
     __hash__ = object.__hash__      # identity, as torch.Tensor
 
-    # -- methods mirroring functions -------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        return _ops.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return _ops.mean(self, dim, keepdim)
-
-    def prod(self, dim=None, keepdim=False):
-        return _ops.prod(self, dim, keepdim)
-
-    def max(self, dim=None, keepdim=False):
-        return _ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return _ops.min(self, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim=False):
-        return _ops.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim=False):
-        return _ops.argmin(self, dim, keepdim)
-
-    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
-        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
-
-    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None):
-        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
-
-    def amax(self, dim=None, keepdim=False):
-        return _ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim=False):
-        return _ops.amin(self, dim, keepdim)
-
-    def all(self, dim=None, keepdim=False):
-        return _ops.all(self, dim, keepdim)
-
-    def any(self, dim=None, keepdim=False):
-        return _ops.any(self, dim, keepdim)
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        return _ops.norm(self, p, dim, keepdim)
-
-    def logsumexp(self, dim, keepdim=False):
-        return _ops.logsumexp(self, dim, keepdim)
-
-    def softmax(self, dim):
-        return _ops.softmax(self, dim)
-
-    def log_softmax(self, dim):
-        return _ops.log_softmax(self, dim)
-
-    def dot(self, other):
-        return _ops.dot(self, other)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
-
+    # -- methods mirroring functions (the rest come from the declarations in api_*.py) ---------------
     def clamp(self, min=None, max=None):
         return _ops.clamp(self, min, max)
 
@@ -742,45 +686,6 @@ class Tensor:
 
     def pow(self, exponent):
         return _ops.pow(self, exponent)
-
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sin(self):
-        return _ops.sin(self)
-
-    def cos(self):
-        return _ops.cos(self)
-
-    def tan(self):
-        return _ops.tan(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def square(self):
-        return _ops.square(self)
-
-    def sign(self):
-        return _ops.sign(self)
-
-    def neg(self):
-        return _ops.neg(self)
 
 
 from gradwire import ops as _ops  # noqa: E402  (ops builds on Tensor)
@@ -795,7 +700,7 @@ def _in_place_method(op: str):
 
 
 # x.op_(...): the out-of-place op's result written into x (PyTorch's trailing-underscore methods).
-for _op in ("mul", "div", "pow", "neg", "abs", "sqrt", "exp", "log", "relu", "sigmoid", "tanh"):
+for _op in ("mul", "div", "pow"):
     setattr(Tensor, _op + "_", _in_place_method(_op))
 del _op
 

@@ -603,3 +603,11 @@ def _with_value(name, data, rng):
     other = smooth(rng, shp)
     # The oracle: the value is `other`'s, the derivative is the identity in the history input.
     return Example([smooth(rng, shp), other], {}, lambda h, v: v, (0,), grad_ref=lambda h, v: h)
+
+
+# Each op family's cases live in op_cases_<family>.py beside this file; importing one registers its cases.
+import importlib  # noqa: E402
+import pathlib  # noqa: E402
+
+for _path in sorted(pathlib.Path(__file__).parent.glob("op_cases_*.py")):
+    importlib.import_module(_path.stem)

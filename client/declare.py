@@ -1,0 +1,195 @@
+"""PyTorch's names, declared once: one function per name gives `torch.f`, `Tensor.f`, `Tensor.f_`, its aliases and
+its docs, and the autograd bookkeeping (grad_fn name, saved tensors) of the engine op it records.
+
+    @declare("atan2", aliases=("arctan2",), inplace=True)
+    def atan2(input, other):
+        return apply("atan2", input, other)
+
+    unary("asin", grad_fn="AsinBackward0", saves="all", aliases=("arcsin",))   # the common case, one line
+
+The `api_*` modules hold the declarations, one module per family; `gradwire/__init__.py` installs them.
+`python -m gradwire.declare` prints the API table the README links to (docs/api.md).
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import types
+from dataclasses import dataclass
+from typing import Callable
+
+from gradwire import _torch_names
+
+# PyTorch's argument parser accepts NumPy's spellings of some keywords (python_arg_parser.cpp).
+NUMPY_SPELLINGS = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other"}
+
+
+@dataclass
+class Declaration:
+    name: str                 # the PyTorch name
+    fn: Callable              # fn(input, ...) -> Tensor: the function form
+    method: bool              # Tensor.name(...)
+    function: bool            # torch.name(...) (in `namespace` when given)
+    inplace: bool             # Tensor.name_(...): the result written into the tensor
+    aliases: tuple            # other names for the same function (and method)
+    namespace: str | None     # "linalg", "special", ... : torch.linalg.name
+    doc: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.namespace}.{self.name}" if self.namespace else self.name
+
+
+DECLARATIONS: dict[str, Declaration] = {}
+
+
+def _numpy_spellings(fn: Callable) -> Callable:
+    """fn, also accepting `axis=` for `dim=`, `keepdims=` for `keepdim=` (and `x=`/`x1=` for `input=`) where fn
+    has the PyTorch parameter."""
+    params = inspect.signature(fn).parameters
+    renames = {k: v for k, v in NUMPY_SPELLINGS.items() if v in params and k not in params}
+    if not renames:
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for k in [k for k in kwargs if k in renames]:
+            torch_name = renames[k]
+            if torch_name in kwargs:
+                raise TypeError(f"{fn.__name__}() got multiple values for argument '{torch_name}'")
+            kwargs[torch_name] = kwargs.pop(k)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+def declare(name: str | None = None, *, method: bool = True, function: bool = True, inplace: bool = False,
+            aliases: tuple = (), namespace: str | None = None, doc: str | None = None):
+    """Register fn as the PyTorch name `name` (default: fn's own name)."""
+    def register(fn: Callable) -> Callable:
+        qualified = name or fn.__name__
+        wrapped = _numpy_spellings(fn)
+        text = doc or (fn.__doc__ or "").strip().split("\n")[0] or f"As torch.{qualified}."
+        wrapped.__doc__ = fn.__doc__ or text
+        wrapped.__name__ = qualified
+        decl = Declaration(qualified, wrapped, method, function, inplace, tuple(aliases), namespace, text)
+        if decl.qualified in DECLARATIONS:
+            raise ValueError(f"{decl.qualified} declared twice")
+        DECLARATIONS[decl.qualified] = decl
+        return wrapped
+    return register
+
+
+def autograd(op: str, grad_fn: str | None = None, *, saves: str | None = None, saves_output: bool = False,
+             history: bool = True) -> None:
+    """PyTorch's bookkeeping for the results of engine op `op`: the grad_fn class name; which inputs its
+    backward node saves ("all", "first", "cross", "div"; see _torch_names.SAVES) and whether it saves its
+    output (what version counters protect); history=False: results get no grad_fn (comparisons, indices)."""
+    if grad_fn is not None:
+        _torch_names.NAMES[op] = grad_fn
+    if saves is not None or saves_output:
+        _torch_names.SAVES[op] = (saves, saves_output)
+    if not history:
+        _torch_names.NO_HISTORY.add(op)
+
+
+def unary(name: str, op: str | None = None, *, grad_fn: str | None = None, saves: str | None = "all",
+          saves_output: bool = False, aliases: tuple = (), inplace: bool = True, history: bool = True,
+          doc: str | None = None) -> Callable:
+    """torch.name(input) and Tensor.name() recording the one-input engine op `op` (default: name)."""
+    from gradwire.ops import apply
+    op = op or name
+    autograd(op, grad_fn, saves=saves, saves_output=saves_output, history=history)
+
+    def fn(input):
+        return apply(op, input)
+    return declare(name, aliases=aliases, inplace=inplace, doc=doc or f"Elementwise {name}, as torch.{name}.")(fn)
+
+
+def binary(name: str, op: str | None = None, *, grad_fn: str | None = None, saves: str | None = "all",
+           saves_output: bool = False, aliases: tuple = (), inplace: bool = True, history: bool = True,
+           doc: str | None = None) -> Callable:
+    """torch.name(input, other) and Tensor.name(other) recording the two-input engine op `op`."""
+    from gradwire.ops import apply
+    op = op or name
+    autograd(op, grad_fn, saves=saves, saves_output=saves_output, history=history)
+
+    def fn(input, other):
+        return apply(op, input, other)
+    return declare(name, aliases=aliases, inplace=inplace, doc=doc or f"Elementwise {name}, as torch.{name}.")(fn)
+
+
+def _method(fn: Callable, name: str) -> Callable:
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", fn.__doc__
+    return method
+
+
+def _in_place(fn: Callable, name: str) -> Callable:
+    def method(self, *args, **kwargs):
+        return self._in_place(fn, *args, **kwargs)
+    method.__name__, method.__qualname__ = name + "_", f"Tensor.{name}_"
+    method.__doc__ = f"In-place {name}, as torch.Tensor.{name}_."
+    return method
+
+
+def install(package: types.ModuleType, tensor_cls: type, session_cls: type, bind: Callable) -> list[str]:
+    """Put every declaration on the package (and its namespaces), on Tensor and on Session; returns the
+    top-level names added (for __all__). A name Tensor defines itself is not replaced."""
+    added = []
+    for decl in DECLARATIONS.values():
+        names = (decl.name, *decl.aliases)
+        if decl.function:
+            home = package
+            if decl.namespace:
+                home = _namespace(package, decl.namespace)
+            for n in names:
+                setattr(home, n, decl.fn)
+                if not decl.namespace:
+                    setattr(session_cls, n, bind(decl.fn))
+                    added.append(n)
+        for n in names:
+            if decl.method and decl.namespace is None and n not in vars(tensor_cls):
+                setattr(tensor_cls, n, _method(decl.fn, n))
+            if decl.inplace and n + "_" not in vars(tensor_cls):
+                setattr(tensor_cls, n + "_", _in_place(decl.fn, n))
+    return added
+
+
+def _namespace(package: types.ModuleType, path: str) -> types.ModuleType:
+    """gradwire.linalg, gradwire.special ...: a module object per namespace, importable by name."""
+    home = package
+    for part in path.split("."):
+        child = getattr(home, part, None)
+        if child is None:
+            child = types.ModuleType(f"{home.__name__}.{part}", f"gradwire.{path}: as torch.{path}.")
+            setattr(home, part, child)
+            sys.modules[child.__name__] = child
+        home = child
+    return home
+
+
+def markdown() -> str:
+    """The API table: every declared name, its forms and aliases, and what it does."""
+    rows = ["| name | forms | aliases | what it does |", "|---|---|---|---|"]
+    for decl in sorted(DECLARATIONS.values(), key=lambda d: d.qualified):
+        forms = []
+        if decl.function:
+            forms.append(f"`torch.{decl.qualified}`")
+        if decl.method and not decl.namespace:
+            forms.append(f"`Tensor.{decl.name}`")
+        if decl.inplace:
+            forms.append(f"`Tensor.{decl.name}_`")
+        aliases = ", ".join(f"`{a}`" for a in decl.aliases)
+        text = decl.doc.replace("|", "\\|")
+        rows.append(f"| `{decl.qualified}` | {' '.join(forms)} | {aliases} | {text} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    import gradwire  # noqa: F401  (installs the declarations)
+    from gradwire.declare import markdown as _markdown   # the imported module's table, not __main__'s
+    print("# gradwire's PyTorch names\n\nGenerated by `python -m gradwire.declare` from the declarations in "
+          "`client/api_*.py`; a test checks it is current.\n")
+    print(_markdown(), end="")

@@ -9,6 +9,7 @@
 #   make bench       run bench/*.py (each prints a table)
 #   make load        locust, headless and time-bounded, against a server it starts
 #   make proto       regenerate the gRPC/protobuf stubs under proto/
+#   make api-docs    regenerate docs/api.md from the client's declarations
 #   make clean       remove caches and build output (keeps .venv); `make distclean` also .venv
 
 SHELL := /bin/bash
@@ -26,10 +27,14 @@ PYTEST_ARGS ?=
 # by the test run, the server subprocesses it starts and the benchmarks.
 export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
 
-.PHONY: help serve test test-slow test-compose examples bench load proto clean distclean nginx docker
+# The API table is generated from client/api_*.py; a test fails when it is stale.
+api-docs: $(VENV)/.installed-test
+	$(PY) -W ignore -m gradwire.declare > docs/api.md
+
+.PHONY: api-docs help serve test test-slow test-compose examples bench load proto clean distclean nginx docker
 
 help:
-	@sed -n '4,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '4,13p' Makefile | sed 's/^# \{0,1\}//'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

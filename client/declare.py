@@ -28,7 +28,9 @@ NUMPY_SPELLINGS = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "inp
 @dataclass
 class Declaration:
     name: str                 # the PyTorch name
-    fn: Callable              # fn(input, ...) -> Tensor: the function form
+    fn: Callable              # fn(input, ...) -> Tensor: the function form (checks its Tensor arguments)
+    impl: Callable            # the same without the check (the method form checks its own)
+    tensors: tuple            # (position, name) of the parameters PyTorch types as Tensor
     method: bool              # Tensor.name(...)
     function: bool            # torch.name(...) (in `namespace` when given)
     inplace: bool             # Tensor.name_(...): the result written into the tensor
@@ -63,16 +65,48 @@ def _numpy_spellings(fn: Callable) -> Callable:
     return wrapper
 
 
+def _type_name(x) -> str:
+    t = type(x)
+    return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _check_tensors(name: str, tensors: tuple, args: tuple, kwargs: dict, offset: int) -> None:
+    """PyTorch's TypeError for a non-tensor where its signature says Tensor (offset 1: the method form,
+    whose positions do not count self)."""
+    from gradwire.tensor import Tensor
+    for pos, param in tensors:
+        if pos < len(args):
+            x = args[pos]
+        elif param in kwargs:
+            x = kwargs[param]
+        else:
+            continue
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}(): argument '{param}' (position {pos + 1 - offset}) must be Tensor, "
+                            f"not {_type_name(x)}")
+
+
 def declare(name: str | None = None, *, method: bool = True, function: bool = True, inplace: bool = False,
-            aliases: tuple = (), namespace: str | None = None, doc: str | None = None):
-    """Register fn as the PyTorch name `name` (default: fn's own name)."""
+            aliases: tuple = (), namespace: str | None = None, doc: str | None = None,
+            tensors: tuple | None = None):
+    """Register fn as the PyTorch name `name` (default: fn's own name). tensors: the parameters PyTorch types
+    as Tensor, refused with its TypeError when given anything else (default: `input`, where fn has one)."""
     def register(fn: Callable) -> Callable:
         qualified = name or fn.__name__
-        wrapped = _numpy_spellings(fn)
+        impl = _numpy_spellings(fn)
+        params = list(inspect.signature(fn).parameters)
+        typed = tensors if tensors is not None else ("input",) if params[:1] == ["input"] else ()
+        checked = tuple((params.index(p), p) for p in typed)
+
+        @functools.wraps(impl)
+        def wrapped(*args, **kwargs):
+            _check_tensors(qualified, checked, args, kwargs, 0)
+            return impl(*args, **kwargs)
         text = doc or (fn.__doc__ or "").strip().split("\n")[0] or f"As torch.{qualified}."
         wrapped.__doc__ = fn.__doc__ or text
-        wrapped.__name__ = qualified
-        decl = Declaration(qualified, wrapped, method, function, inplace, tuple(aliases), namespace, text)
+        wrapped.__name__ = impl.__name__ = qualified
+        decl = Declaration(qualified, wrapped, impl, checked, method, function, inplace, tuple(aliases), namespace,
+                           text)
         if decl.qualified in DECLARATIONS:
             raise ValueError(f"{decl.qualified} declared twice")
         DECLARATIONS[decl.qualified] = decl
@@ -108,27 +142,37 @@ def unary(name: str, op: str | None = None, *, grad_fn: str | None = None, saves
 
 def binary(name: str, op: str | None = None, *, grad_fn: str | None = None, saves: str | None = "all",
            saves_output: bool = False, aliases: tuple = (), inplace: bool = True, history: bool = True,
-           doc: str | None = None) -> Callable:
-    """torch.name(input, other) and Tensor.name(other) recording the two-input engine op `op`."""
+           tensor_other: bool = False, doc: str | None = None) -> Callable:
+    """torch.name(input, other) and Tensor.name(other) recording the two-input engine op `op`.
+    tensor_other: PyTorch's signature takes `other` as a Tensor only (hypot, atan2), not a number."""
     from gradwire.ops import apply
     op = op or name
     autograd(op, grad_fn, saves=saves, saves_output=saves_output, history=history)
 
     def fn(input, other):
         return apply(op, input, other)
-    return declare(name, aliases=aliases, inplace=inplace, doc=doc or f"Elementwise {name}, as torch.{name}.")(fn)
+    return declare(name, aliases=aliases, inplace=inplace, doc=doc or f"Elementwise {name}, as torch.{name}.",
+                   tensors=("input", "other") if tensor_other else ("input",))(fn)
 
 
-def _method(fn: Callable, name: str) -> Callable:
+def _method(decl: Declaration, name: str) -> Callable:
+    impl, tensors = decl.impl, decl.tensors
+
     def method(self, *args, **kwargs):
-        return fn(self, *args, **kwargs)
-    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", fn.__doc__
+        if len(tensors) > 1:
+            _check_tensors(name, tensors, (self,) + args, kwargs, 1)
+        return impl(self, *args, **kwargs)
+    method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", decl.fn.__doc__
     return method
 
 
-def _in_place(fn: Callable, name: str) -> Callable:
+def _in_place(decl: Declaration, name: str) -> Callable:
+    impl, tensors = decl.impl, decl.tensors
+
     def method(self, *args, **kwargs):
-        return self._in_place(fn, *args, **kwargs)
+        if len(tensors) > 1:
+            _check_tensors(name + "_", tensors, (self,) + args, kwargs, 1)
+        return self._in_place(impl, *args, **kwargs)
     method.__name__, method.__qualname__ = name + "_", f"Tensor.{name}_"
     method.__doc__ = f"In-place {name}, as torch.Tensor.{name}_."
     return method
@@ -151,9 +195,9 @@ def install(package: types.ModuleType, tensor_cls: type, session_cls: type, bind
                     added.append(n)
         for n in names:
             if decl.method and decl.namespace is None and n not in vars(tensor_cls):
-                setattr(tensor_cls, n, _method(decl.fn, n))
+                setattr(tensor_cls, n, _method(decl, n))
             if decl.inplace and n + "_" not in vars(tensor_cls):
-                setattr(tensor_cls, n + "_", _in_place(decl.fn, n))
+                setattr(tensor_cls, n + "_", _in_place(decl, n))
     return added
 
 

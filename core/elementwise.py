@@ -18,7 +18,12 @@ def _unary_shape(float_out: bool):
     return rule
 
 
-def _binary_shape(kind: str, bools: str | None = None):
+def not_implemented(kernel: str, dtype: str) -> NotImplementedError:
+    """PyTorch's refusal of a dtype its kernel has no loop for."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{LEGACY_NAMES[dtype]}\'')
+
+
+def _binary_shape(kind: str, bools: str | None = None, float_only: str | None = None):
     def rule(avals, attrs):
         x, y = avals
         if bools and x.dtype == y.dtype == "bool":
@@ -27,6 +32,8 @@ def _binary_shape(kind: str, bools: str | None = None):
         if kind == "bool":
             return Aval(shape, "bool")
         dt = result_type(*operands(avals))
+        if float_only and not is_float(dt):
+            raise not_implemented(float_only, dt)
         return Aval(shape, to_float(dt) if kind == "float" else dt)
     return rule
 
@@ -36,10 +43,11 @@ def unary(name, *, float_out=True, dtypes=DTYPES, dtype_error=None, doc=""):
            dtype_error=dtype_error, doc=doc)
 
 
-def binary(name, *, kind="promote", dtypes=DTYPES, bools=None, doc=""):
+def binary(name, *, kind="promote", dtypes=DTYPES, bools=None, float_only=None, doc=""):
     """kind: "promote" (the promoted type), "float" (at least float32) or "bool" (a comparison).
-    bools: the message refusing two bool inputs (PyTorch refuses `-` on bools), or None."""
-    defsig(name, inputs=2, shape=_binary_shape(kind, bools), dtypes=dtypes, elementwise=True, doc=doc)
+    bools: the message refusing two bool inputs (PyTorch refuses `-` on bools), or None.
+    float_only: the name of PyTorch's kernel, for ops refusing a promoted type that is not float."""
+    defsig(name, inputs=2, shape=_binary_shape(kind, bools, float_only), dtypes=dtypes, elementwise=True, doc=doc)
 
 
 unary("neg", float_out=False, dtypes=DTYPES[:4],
@@ -71,6 +79,7 @@ binary("maximum", doc="larger of x and y; ties split the gradient evenly, as in 
 binary("minimum", doc="smaller of x and y; ties split the gradient evenly, as in PyTorch")
 for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
     binary(_name, kind="bool", doc=f"x {_sym} y, compared in the promoted type: bool result, no gradient")
+binary("hypot", float_only="hypot_cpu", doc="sqrt(x**2 + y**2) without overflow in the squares")
 binary("logical_and", kind="bool", dtypes=("bool",), doc="x and y")
 binary("logical_or", kind="bool", dtypes=("bool",), doc="x or y")
 
@@ -130,3 +139,19 @@ defsig("with_value", inputs=2, shape=_with_value_shape,
            "update under no_grad or through .data, into a tensor that keeps its grad_fn)")
 defsig("zeros_like", inputs=1, shape=_same_shape, shape_only=True, doc="zeros of x's shape and dtype")
 defsig("ones_like", inputs=1, shape=_same_shape, shape_only=True, doc="ones of x's shape and dtype")
+
+
+def _lerp_shape(avals, attrs):
+    start, end, weight = avals
+    for name, a in (("end", end), ("weight", weight)):
+        if a.dtype != start.dtype and not (name == "weight" and a.ndim == 0):
+            raise RuntimeError(f"expected dtype {LEGACY_NAMES[start.dtype].lower()} for `{name}` but got dtype "
+                               f"{LEGACY_NAMES[a.dtype].lower()}")
+    dt = result_type(*operands(avals))        # a 0-d weight promotes: lerp(int, int, tensor(0.5)) is float
+    if not is_float(dt):
+        raise not_implemented("lerp_kernel_scalar" if weight.ndim == 0 else "lerp_kernel_tensor", dt)
+    return Aval(shapes.broadcast(start.shape, end.shape, weight.shape), dt)
+
+
+defsig("lerp", inputs=3, shape=_lerp_shape, elementwise=True,
+       doc="start + weight * (end - start), as PyTorch computes it (from end when weight >= 0.5); a composite row")

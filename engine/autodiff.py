@@ -60,6 +60,53 @@ def _shape_str(shape) -> str:
     return f"[{', '.join(map(str, shape))}]"
 
 
+def backward_step(b: Builder, i: int, g: Sym, ct: dict[int, Sym], dep) -> None:
+    """Node i's contributions to its inputs' cotangents, given its own cotangent g (dep[j]: j carries one)."""
+    node = b.nodes[i]
+    op = OPS[node.op]
+    if not node.inputs or op.vjp is None:
+        return
+    ins = [b.sym(j) for j in node.inputs]
+    out = b.sym(i)
+    for k, j in enumerate(node.inputs):
+        rule = op.vjp[k]
+        if rule is None or not dep[j]:
+            continue
+        c = rule(g, out, *ins, **node.attrs)
+        if c is not None:
+            _accumulate(ct, j, _fit(c, b.avals[j]))
+
+
+def tangent_step(b: Builder, i: int, ts: list) -> Sym | None:
+    """Node i's tangent from its inputs' tangents (None: an input without one); None when it has none."""
+    node = b.nodes[i]
+    op = OPS[node.op]
+    if op.jvp is None or all(t is None for t in ts):
+        return None
+    ins = [b.sym(j) for j in node.inputs]
+    out = b.sym(i)
+    if op.jvp == "elementwise":
+        # Diagonal Jacobian: the VJP rule applied to the tangent is the JVP.
+        parts = [op.vjp[k](t, out, *ins, **node.attrs) for k, t in enumerate(ts)
+                 if t is not None and op.vjp[k] is not None]
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return None
+        r = parts[0]
+        for p in parts[1:]:
+            r = r + p
+    else:
+        r = op.jvp(ts, out, *ins, **node.attrs)
+        if r is None:
+            return None
+    aval = b.avals[i]
+    if r.shape != aval.shape:
+        r = r.broadcast_to(shape=aval.shape)
+    if r.dtype != aval.dtype:
+        r = r.cast(dtype=aval.dtype)
+    return r
+
+
 def vjp(checked: Checked, outputs: Sequence[int], wrt: Sequence[int], seeds: Sequence[int] | None = None):
     """Append the backward pass. Returns (Checked extended graph, gradient node ids, unused flags)."""
     b = _builder(checked)
@@ -89,19 +136,7 @@ def vjp(checked: Checked, outputs: Sequence[int], wrt: Sequence[int], seeds: Seq
         g = ct.get(i)
         if g is None or not (dep[i] and reach[i]):
             continue
-        node = checked.nodes[i]
-        op = OPS[node.op]
-        if not node.inputs or op.vjp is None:
-            continue
-        ins = [b.sym(j) for j in node.inputs]
-        out = b.sym(i)
-        for k, j in enumerate(node.inputs):
-            rule = op.vjp[k]
-            if rule is None or not dep[j]:
-                continue
-            c = rule(g, out, *ins, **node.attrs)
-            if c is not None:
-                _accumulate(ct, j, _fit(c, checked.avals[j]))
+        backward_step(b, i, g, ct, dep)
         if i not in wrt_set:
             del ct[i]  # no longer needed: keeps the table small on long chains
     grads, unused = [], []
@@ -131,32 +166,9 @@ def jvp(checked: Checked, outputs: Sequence[int], primals: Sequence[int], tangen
     for i in range(stop + 1):
         if i in tan or not (dep[i] and reach[i]):
             continue
-        node = checked.nodes[i]
-        op = OPS[node.op]
-        ts = [tan.get(j) for j in node.inputs]
-        if op.jvp is None or all(t is None for t in ts):
-            continue
-        ins = [b.sym(j) for j in node.inputs]
-        out = b.sym(i)
-        if op.jvp == "elementwise":
-            # Diagonal Jacobian: the VJP rule applied to the tangent is the JVP.
-            parts = [op.vjp[k](t, out, *ins, **node.attrs) for k, t in enumerate(ts)
-                     if t is not None and op.vjp[k] is not None]
-            parts = [p for p in parts if p is not None]
-            if not parts:
-                continue
-            r = parts[0]
-            for p in parts[1:]:
-                r = r + p
-        else:
-            r = op.jvp(ts, out, *ins, **node.attrs)
-            if r is None:
-                continue
-        if r.shape != checked.avals[i].shape:
-            r = r.broadcast_to(shape=checked.avals[i].shape)
-        if r.dtype != checked.avals[i].dtype:
-            r = r.cast(dtype=checked.avals[i].dtype)
-        tan[i] = r
+        r = tangent_step(b, i, [tan.get(j) for j in checked.nodes[i].inputs])
+        if r is not None:
+            tan[i] = r
     result = []
     for o in outputs:
         t = tan.get(o)

@@ -7,6 +7,7 @@ import numpy as np
 from gradwire.core.dtypes import FLOATS, result_type
 from gradwire.core.signature import SIGNATURES, Aval
 
+from .composite import defcomposite
 from .registry import defop
 
 
@@ -175,3 +176,8 @@ defop("with_value", impl=lambda history, value: value, vjp=(lambda g, out, histo
       jvp=lambda tangents, out, history, value: tangents[0])
 defop("zeros_like", impl=np.zeros_like, vjp=None)
 defop("ones_like", impl=np.ones_like, vjp=None)
+defop("hypot", impl=_promoted(np.hypot), vjp=(lambda g, out, x, y: g * (x / out), lambda g, out, x, y: g * (y / out)),
+      jvp="elementwise", ufunc=np.hypot)
+# PyTorch's lerp: exact at weight 0 from start's side, at weight 1 from end's.
+defcomposite("lerp", lambda start, end, weight: (weight < 0.5).where(start + weight * (end - start),
+                                                                   end - (end - start) * (1.0 - weight)))

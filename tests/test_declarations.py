@@ -13,7 +13,7 @@ DOCS = pathlib.Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
 def test_api_table_is_current():
-    assert markdown() in DOCS.read_text(), "docs/api.md is stale: run `python -m gradwire.declare > docs/api.md`"
+    assert markdown() in DOCS.read_text(), "docs/api.md is stale: run `make api-docs`"
 
 
 @pytest.mark.parametrize("qualified", sorted(DECLARATIONS))

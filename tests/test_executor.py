@@ -155,7 +155,11 @@ def test_ufunc_table_matches_op_rows():
             if dt == "bool" and name not in ("logical_not", "logical_and", "logical_or"):
                 continue
             in_avals = [Aval((500,), dt)] * uf.nin
-            if ufunc_for(name, {}, in_avals, op.shape(in_avals, {})) is None:
+            try:
+                out_aval = op.shape(in_avals, {})
+            except RuntimeError:   # the shape rule refuses the dtype (hypot on integers)
+                continue
+            if ufunc_for(name, {}, in_avals, out_aval) is None:
                 continue   # the executor calls the row's kernel for these dtypes
             bound += 1
             with np.errstate(all="ignore"):

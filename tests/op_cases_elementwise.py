@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import autograd.numpy as anp
 
-from op_table import Example, case, shape, smooth, two_shapes
+from op_table import REFUSED, Example, case, shape, smooth, two_shapes
+
+# "…" not implemented for 'Long': PyTorch has no integer kernels for these.
+REFUSED.update({(n, d): "not implemented for" for n in ("hypot", "lerp") for d in ("int32", "int64", "bool")})
 
 
 @case("hypot")

@@ -187,6 +187,9 @@ def ref_broadcast_to(x, shape):
 
 # the table ---------------------------------------------------------------------------------------
 CASES: dict[str, Callable] = {}
+# (op, dtype) -> what the error says, for dtypes an elementwise op's shape rule refuses although its row lists
+# them (the refusal depends on the promoted type), as PyTorch refuses them. Case modules add theirs.
+REFUSED = {("sub", "bool"): "two bool tensors is not supported"}
 
 
 def case(*names):

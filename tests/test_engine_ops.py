@@ -13,7 +13,7 @@ from gradwire.engine import OPS, GraphError, Node, evaluate, gradient, jvp
 from gradwire.engine.infer import infer
 from gradwire.engine.registry import Aval
 from graphs import G, close, extend, fd_jacobian
-from op_table import CASES, UNARY, Example
+from op_table import CASES, REFUSED, UNARY, Example
 import tiers
 
 # The autograd oracle warns on empty inputs and constant outputs, and NumPy on log(0) in the oracle.
@@ -169,10 +169,7 @@ def _typed(dtype, shape=(2, 3)):
     return a.astype(dtype) if dtype != "bool" else a > 1
 
 
-# PyTorch refuses these too (refused by the shape rule, not the row's dtype list: they depend on the promoted type).
-REFUSED = {("sub", "bool"): "two bool tensors is not supported"}
-FLOAT_ONLY = ("hypot", "lerp")   # "…" not implemented for 'Long' on integer and bool inputs
-REFUSED.update({(n, d): "not implemented for" for n in FLOAT_ONLY for d in ("int32", "int64", "bool")})
+
 
 
 @pytest.mark.parametrize("name", [n for n in DATA_OPS if OPS[n].elementwise])

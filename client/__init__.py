@@ -7,7 +7,7 @@ import sys as _sys
 from gradwire import autograd as _autograd
 from gradwire import factories as _factories
 from gradwire import ops as _ops
-from gradwire._grad_mode import is_grad_enabled, no_grad
+from gradwire._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from gradwire.dtypes import DType, bool_ as bool, float32, float64, int32, int64  # noqa: A001
 from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
                              Internal, InvalidArgument, NotFound, PermissionDenied,
@@ -54,13 +54,15 @@ del _name
 from gradwire import api_creation, api_elementwise, api_linalg, api_reductions, api_shape  # noqa: E402,F401
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
+from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
-for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad"):
+for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad", "enable_grad", "set_grad_enabled",
+              "nn", "optim"):
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
-           "is_grad_enabled", "manual_seed", "default_session", "pi", "e",
+__all__ = ["nn", "optim", "connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
+           "is_grad_enabled", "enable_grad", "set_grad_enabled", "manual_seed", "default_session", "pi", "e",
            "float32", "float64", "int32", "int64", "bool", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",

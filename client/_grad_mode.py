@@ -30,3 +30,38 @@ class no_grad:
             with no_grad():
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class enable_grad(no_grad):
+    """Context manager (and decorator) under which results record history again, as torch.enable_grad."""
+
+    def __enter__(self):
+        self._prev = is_grad_enabled()
+        _state.enabled = True
+        return self
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with enable_grad():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class set_grad_enabled(no_grad):
+    """set_grad_enabled(mode): sets grad mode now (as a function) or for a block (as a context manager)."""
+
+    def __init__(self, mode: bool):
+        self._prev = is_grad_enabled()
+        self._mode = bool(mode)
+        _state.enabled = self._mode
+
+    def __enter__(self):
+        _state.enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._prev
+        return False

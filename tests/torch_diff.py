@@ -56,10 +56,12 @@ def _run(lib, fn, arrays, requires_grad, second_order, seed):
         gs = grad(total, wrt, allow_unused=True, create_graph=second_order)
         grads = [None if g is None else g.detach().numpy() for g in gs]
         if second_order:
+            # Second order: a gradient that does not depend on the inputs counts as zeros (PyTorch keeps a graph
+            # of zeros for relu's gradient; gradwire's has no path), so None and zeros compare equal here.
             live = [g for g in gs if g is not None and g.requires_grad]
-            if live:
-                again = sum((g * g).sum() for g in live)
-                grads += [None if h is None else h.numpy() for h in grad(again, wrt, allow_unused=True)]
+            again = sum((g * g).sum() for g in live) if live else None
+            hs = grad(again, wrt, allow_unused=True) if again is not None else [None] * len(wrt)
+            grads += [np.zeros(tuple(w.shape)) if h is None else h.numpy() for h, w in zip(hs, wrt)]
     return ("ok", values, grads)
 
 

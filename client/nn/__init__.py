@@ -1,0 +1,13 @@
+"""gradwire.nn: modules, parameters, containers, layers, losses and initializers, as torch.nn."""
+from . import functional, init  # noqa: F401
+from .activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid,
+                         LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh,
+                         Tanhshrink, Threshold)
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Dropout, Embedding, Flatten, Identity, LayerNorm,
+                     Linear, Unflatten)
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                   MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
+from .module import Module, Parameter
+
+__all__ = [n for n in dir() if not n.startswith("_")]

@@ -1,0 +1,174 @@
+"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update formulas (its single-tensor implementations,
+operation for operation, so float64 runs agree to rounding)."""
+from __future__ import annotations
+
+import gradwire as gw
+
+from .optimizer import Optimizer, required
+
+
+def _check(name, value, low=0.0):
+    if value < low:
+        raise ValueError(f"Invalid {name}: {value}")
+
+
+def _addcmul(t, a, b, value):
+    """t + value * a * b (PyTorch's addcmul_, in place)."""
+    return t.add_(a * b * value) if value != 1 else t.add_(a * b)
+
+
+def _addcdiv(t, a, b, value):
+    """t + value * a / b (PyTorch's addcdiv_, in place)."""
+    return t.add_(a / b * value) if value != 1 else t.add_(a / b)
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        _check("learning rate", lr)
+        _check("momentum value", momentum)
+        _check("weight_decay value", weight_decay)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov, maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
+
+    def _update(self, p, grad, state, group):
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad + p * group["weight_decay"]
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.clone().detach()
+            else:
+                buf.mul_(momentum).add_(grad * (1 - group["dampening"]))
+            grad = grad + buf * momentum if group["nesterov"] else buf
+        p.add_(grad * -group["lr"])
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None):
+        _check("learning rate", lr)
+        _check("epsilon value", eps)
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check("weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused))
+
+    def _update(self, p, grad, state, group):
+        beta1, beta2 = group["betas"]
+        lr, wd = group["lr"], group["weight_decay"]
+        if not state:
+            state["step"] = gw.tensor(0.0)
+            state["exp_avg"] = gw.zeros_like(p)
+            state["exp_avg_sq"] = gw.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = gw.zeros_like(p)
+        grad = -grad if group["maximize"] else grad
+        step = state["step"].item() + 1
+        state["step"] = gw.tensor(float(step))
+        if wd != 0:
+            if self._decoupled:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = grad + p * wd
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        _addcmul(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        step_size = lr / bias_correction1
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = gw.maximum(state["max_exp_avg_sq"], exp_avg_sq)
+            denom = state["max_exp_avg_sq"].sqrt() / bias_correction2_sqrt + group["eps"]
+        else:
+            denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + group["eps"]
+        _addcdiv(p, exp_avg, denom, -step_size)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (the parameter shrinks by lr * weight_decay before the step)."""
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, **kwargs):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **kwargs)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        _check("learning rate", lr)
+        _check("epsilon value", eps)
+        _check("momentum value", momentum)
+        _check("weight_decay value", weight_decay)
+        _check("alpha value", alpha)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
+
+    def _update(self, p, grad, state, group):
+        alpha = group["alpha"]
+        if not state:
+            state["step"] = gw.tensor(0.0)
+            state["square_avg"] = gw.zeros_like(p)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = gw.zeros_like(p)
+            if group["centered"]:
+                state["grad_avg"] = gw.zeros_like(p)
+        state["step"] = gw.tensor(state["step"].item() + 1)
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad + p * group["weight_decay"]
+        square_avg = state["square_avg"]
+        _addcmul(square_avg.mul_(alpha), grad, grad, 1 - alpha)
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg.lerp_(grad, 1 - alpha)
+            avg = (square_avg - grad_avg * grad_avg).sqrt()
+        else:
+            avg = square_avg.sqrt()
+        avg = avg + group["eps"]
+        if group["momentum"] > 0:
+            buf = state["momentum_buffer"]
+            _addcdiv(buf.mul_(group["momentum"]), grad, avg, 1)
+            p.add_(buf * -group["lr"])
+        else:
+            _addcdiv(p, grad, avg, -group["lr"])
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10,
+                 foreach=None, *, maximize=False, differentiable=False, fused=None):
+        _check("learning rate", lr)
+        _check("lr_decay value", lr_decay)
+        _check("weight_decay value", weight_decay)
+        _check("initial_accumulator_value value", initial_accumulator_value)
+        _check("epsilon value", eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p]["step"] = gw.tensor(0.0)
+                self.state[p]["sum"] = gw.full_like(p, group["initial_accumulator_value"])
+
+    def _update(self, p, grad, state, group):
+        step = state["step"].item() + 1
+        state["step"] = gw.tensor(float(step))
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad + p * group["weight_decay"]
+        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        _addcmul(state["sum"], grad, grad, 1)
+        std = state["sum"].sqrt() + group["eps"]
+        _addcdiv(p, grad, std, -clr)

@@ -1,0 +1,307 @@
+"""gradwire.nn and gradwire.nn.functional against torch.nn: module bookkeeping, reprs, state dicts, every function's
+values, gradients and grad_fn names, and layers with state (batch norm's running statistics)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+import gradwire as gw
+from client_fixtures import counter, session  # noqa: F401
+from torch_diff import same_as_torch
+
+pytestmark = pytest.mark.usefixtures("session")
+RNG = np.random.default_rng(7)
+
+
+def mlp(lib, dtype=None):
+    nn = lib.nn
+    m = nn.Sequential(OrderedDict([("fc1", nn.Linear(4, 8)), ("act", nn.Tanh()), ("drop", nn.Dropout(0.0)),
+                                   ("fc2", nn.Linear(8, 3, bias=False)), ("norm", nn.LayerNorm(3))]))
+    return m.double() if dtype == "float64" else m
+
+
+class Net:
+    """The same custom module in both libraries: attributes, a buffer, a ModuleList and a ParameterList."""
+
+    @staticmethod
+    def make(lib):
+        nn = lib.nn
+
+        class Custom(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.ModuleList([nn.Linear(3, 3) for _ in range(2)])
+                self.scales = nn.ParameterList([nn.Parameter(lib.ones(3)), nn.Parameter(lib.zeros(3))])
+                self.head = nn.ModuleDict({"out": nn.Linear(3, 2), "aux": nn.Identity()})
+                self.register_buffer("steps", lib.zeros(1))
+                self.register_buffer("scratch", lib.zeros(2), persistent=False)
+                self.shared = self.blocks[0]
+
+            def forward(self, x):
+                for block, scale in zip(self.blocks, self.scales):
+                    x = block(x).relu() * scale
+                return self.head["out"](self.head["aux"](x))
+        return Custom()
+
+
+def test_module_bookkeeping_matches_torch():
+    t, g = Net.make(torch), Net.make(gw)
+    assert [n for n, _ in g.named_parameters()] == [n for n, _ in t.named_parameters()]
+    assert [tuple(p.shape) for p in g.parameters()] == [tuple(p.shape) for p in t.parameters()]
+    assert list(g.state_dict()) == list(t.state_dict())
+    assert [n for n, _ in g.named_buffers()] == [n for n, _ in t.named_buffers()]
+    assert [n for n, _ in g.named_modules()] == [n for n, _ in t.named_modules()]
+    assert [n for n, _ in g.named_children()] == [n for n, _ in t.named_children()]
+    assert len(list(g.modules())) == len(list(t.modules()))
+    assert repr(g).replace("gradwire", "torch") == repr(t)
+    assert g.training and not g.eval().training and not g.blocks[1].training
+    assert g.train().head["out"].training
+    assert isinstance(g.scales[0], gw.nn.Parameter) and isinstance(g.scales[0], gw.Tensor)
+
+
+def test_state_dict_from_torch_gives_torch_outputs():
+    t, g = Net.make(torch), Net.make(gw)
+    result = g.load_state_dict(t.state_dict())
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    x = RNG.standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    # from NumPy arrays too
+    g2 = Net.make(gw)
+    g2.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+    np.testing.assert_allclose(g2(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("change", ["missing", "unexpected", "size"])
+def test_load_state_dict_errors_match_torch(change):
+    messages = []
+    for lib in (torch, gw):
+        m = lib.nn.Linear(2, 3)
+        sd = {k: v.detach().numpy() for k, v in lib.nn.Linear(2, 3).state_dict().items()}
+        if change == "missing":
+            del sd["bias"]
+        elif change == "unexpected":
+            sd["extra"] = np.zeros(1, np.float32)
+        else:
+            sd["weight"] = np.zeros((2, 2), np.float32)
+        sd = {k: torch.tensor(v) for k, v in sd.items()} if lib is torch else sd
+        with pytest.raises(RuntimeError) as e:
+            m.load_state_dict(sd)
+        messages.append(str(e.value))
+        keys = m.load_state_dict(sd, strict=False) if change != "size" else None
+        if keys is not None:
+            messages.append((keys.missing_keys, keys.unexpected_keys))
+    assert messages[:len(messages) // 2] == messages[len(messages) // 2:]
+
+
+def test_parameter_and_module_errors_match_torch():
+    def program(lib):
+        out = []
+        m = lib.nn.Linear(2, 2)
+        for bad in (lambda: setattr(m, "weight", lib.zeros(2, 2)), lambda: m.register_parameter("a.b", None),
+                    lambda: m.add_module("weight", lib.nn.Identity()), lambda: m.missing,
+                    lambda: lib.nn.Module()(1), lambda: lib.optim.SGD([], lr=0.1),
+                    lambda: lib.optim.SGD(m.parameters(), lr=-1), lambda: lib.optim.Adam(m.parameters(), betas=(1.0, 0.9)),
+                    lambda: lib.optim.SGD(m.parameters(), lr=0.1, nesterov=True)):
+            try:
+                bad()
+                out.append("no error")
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        return out
+    assert program(gw) == program(torch)
+    assert repr(gw.nn.Parameter(gw.tensor([1.0, 2.0]))) == repr(torch.nn.Parameter(torch.tensor([1.0, 2.0])))
+
+
+def test_reprs_match_torch():
+    def make(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.LeakyReLU(0.2), nn.GELU(approximate="tanh"),
+                             nn.Dropout(0.25), nn.Flatten(), nn.Embedding(10, 4, padding_idx=0), nn.LayerNorm(4),
+                             nn.BatchNorm1d(4), nn.Softmax(dim=1), nn.ELU(), nn.Hardtanh(), nn.Identity(),
+                             nn.CrossEntropyLoss(), nn.MSELoss(), nn.ModuleList([nn.Tanh()]))
+    assert repr(make(gw)) == repr(make(torch))
+
+
+X = RNG.standard_normal((4, 5))
+T = RNG.integers(0, 5, 4)
+P = RNG.uniform(0.05, 0.95, (4, 5))
+
+ACTIVATIONS = [
+    ("relu", {}), ("relu6", {}), ("leaky_relu", {"negative_slope": 0.2}), ("elu", {"alpha": 0.7}), ("selu", {}),
+    ("celu", {"alpha": 1.3}), ("silu", {}), ("mish", {}), ("gelu", {"approximate": "tanh"}), ("gelu", {}),
+    ("softplus", {"beta": 2.0, "threshold": 1.5}), ("logsigmoid", {}), ("softsign", {}), ("hardtanh", {}),
+    ("hardsigmoid", {}), ("hardswish", {}), ("tanhshrink", {}), ("threshold", {"threshold": 0.1, "value": 2.0}),
+    ("sigmoid", {}), ("tanh", {}), ("softmax", {"dim": 1}), ("log_softmax", {"dim": 0}), ("softmin", {"dim": 1}),
+    ("glu", {"dim": 0}), ("normalize", {"p": 2.0, "dim": 1}),
+]
+
+
+@pytest.mark.parametrize("name,kw", ACTIVATIONS, ids=[f"{n}-{k}" for n, k in ACTIVATIONS])
+def test_activation(name, kw):
+    def fn(lib, x):
+        out = getattr(lib.nn.functional, name)(x, **kw)
+        return out, out.grad_fn.name()
+    # PyTorch's hardsigmoid and celu backward kernels round a constant to float32 (1.0f / 6.0f): 3e-8 apart.
+    rtol = 1e-6 if name in ("hardsigmoid", "celu") else 1e-9
+    same_as_torch(fn, X, second_order=name != "hardsigmoid", rtol=rtol, atol=1e-12)  # torch has no 2nd order there
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+                                  "kl_div", "margin"])
+def test_pointwise_losses(name, reduction):
+    y = RNG.standard_normal(X.shape)
+
+    def fn(lib, x, y):
+        F = lib.nn.functional
+        if name == "binary_cross_entropy":
+            out = F.binary_cross_entropy(x.sigmoid(), y.sigmoid(), reduction=reduction)
+        elif name == "kl_div":
+            out = F.kl_div(x.log_softmax(1), y.softmax(1), reduction=reduction)
+        elif name == "margin":
+            out = F.margin_ranking_loss(x, y, y.sign(), margin=0.3, reduction=reduction)
+        else:
+            out = getattr(F, name)(x, y, reduction=reduction)
+        return out, out.grad_fn.name()
+    same_as_torch(fn, X, y, second_order=name not in ("l1_loss", "margin"), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", [{}, {"weight": True}, {"ignore_index": 2}, {"label_smoothing": 0.2},
+                                     {"weight": True, "ignore_index": 1, "label_smoothing": 0.1}])
+def test_cross_entropy_and_nll(reduction, options):
+    w = RNG.uniform(0.5, 2.0, 5)
+
+    def fn(lib, x, t, w):
+        F = lib.nn.functional
+        kw = dict(options, reduction=reduction)
+        if kw.pop("weight", False):
+            kw["weight"] = w.detach()      # PyTorch refuses a weight that requires grad (tested below)
+        ce = F.cross_entropy(x, t, **kw)
+        kw.pop("label_smoothing", None)
+        nll = F.nll_loss(x.log_softmax(1), t, **kw)
+        return ce, nll, nll.grad_fn.name()
+    same_as_torch(fn, X, T, w, second_order=True, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.3])
+def test_cross_entropy_probabilities_and_spatial(smoothing):
+    same_as_torch(lambda lib, x, p: lib.nn.functional.cross_entropy(x, p.softmax(1), label_smoothing=smoothing),
+                  X, P, rtol=1e-9, atol=1e-12)
+    x4 = RNG.standard_normal((2, 3, 2, 2))
+    t4 = RNG.integers(0, 3, (2, 2, 2))
+    for reduction in ("mean", "none"):
+        same_as_torch(lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, reduction=reduction,
+                                                                        label_smoothing=smoothing),
+                      x4, t4, rtol=1e-9, atol=1e-12)
+
+
+def test_weights_that_require_grad_are_refused_as_torch():
+    w = RNG.uniform(0.5, 2.0, 5)
+    for fn in (lambda lib, x, w: lib.nn.functional.cross_entropy(x, lib.tensor(T), weight=w),
+               lambda lib, x, w: lib.nn.functional.binary_cross_entropy(x.sigmoid(), x.detach().sigmoid(), weight=w),
+               lambda lib, x, w: lib.nn.functional.binary_cross_entropy_with_logits(x, x.detach().sigmoid(), w),
+               lambda lib, x, w: lib.nn.functional.binary_cross_entropy_with_logits(x, x.detach().sigmoid(),
+                                                                                    pos_weight=w)):
+        same_as_torch(fn, X, w)
+
+
+def test_bce_with_logits_pos_weight_and_extremes():
+    x = np.array([[-200.0, -3.0, 0.0, 4.0, 300.0]])
+    y = np.array([[0.0, 1.0, 0.5, 1.0, 0.0]])
+    pw = np.array([1.0, 2.0, 0.5, 3.0, 1.0])
+    for kw in ({}, {"pos_weight": True}):
+        same_as_torch(lambda lib, x, y, pw: lib.nn.functional.binary_cross_entropy_with_logits(
+            x, y, pos_weight=pw.detach() if kw else None), x, y, pw, rtol=1e-9, atol=1e-12)
+    p = np.array([0.0, 1.0, 0.5])
+    same_as_torch(lambda lib, p, y: lib.nn.functional.binary_cross_entropy(p, y), p, np.array([0.0, 0.0, 1.0]))
+
+
+def test_similarities_and_distances():
+    y = RNG.standard_normal(X.shape)
+    same_as_torch(lambda lib, x, y: (lib.nn.functional.cosine_similarity(x, y),
+                                     lib.nn.functional.cosine_similarity(x, y, dim=0),
+                                     lib.nn.functional.pairwise_distance(x, y),
+                                     lib.nn.functional.pairwise_distance(x, y, p=1.0, keepdim=True)),
+                  X, y, second_order=True, rtol=1e-9, atol=1e-12)
+
+
+def test_linear_layer_norm_embedding():
+    w = RNG.standard_normal((3, 5))
+    b = RNG.standard_normal(3)
+    same_as_torch(lambda lib, x, w, b: [lib.nn.functional.linear(x, w, b), lib.nn.functional.linear(x, w),
+                                        lib.nn.functional.linear(x[0], w, b),
+                                        lib.nn.functional.linear(x.reshape(2, 2, 5), w, b)],
+                  X, w, b, second_order=True, rtol=1e-9, atol=1e-12)
+    same_as_torch(lambda lib, x, w, b: [lib.nn.functional.layer_norm(x, (5,), w, b),
+                                        lib.nn.functional.layer_norm(x, [5], w),
+                                        lib.nn.functional.layer_norm(x.reshape(2, 2, 5), (2, 5))],
+                  X, RNG.standard_normal(5), RNG.standard_normal(5), second_order=True, rtol=1e-9, atol=1e-12)
+    emb = RNG.standard_normal((6, 3))
+    idx = np.array([[0, 2, 2], [5, 0, 1]])
+    same_as_torch(lambda lib, e, i: [lib.nn.functional.embedding(i, e), lib.nn.functional.embedding(i, e, padding_idx=2)],
+                  emb, idx, rtol=1e-12, atol=1e-12)
+    same_as_torch(lambda lib, i: lib.nn.functional.one_hot(i, 7), idx)
+    same_as_torch(lambda lib, i: lib.nn.functional.one_hot(i), idx)
+
+
+@pytest.mark.parametrize("dims,cls", [((6, 3), "BatchNorm1d"), ((4, 3, 5), "BatchNorm1d"), ((4, 3, 2, 2), "BatchNorm2d")])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_training_and_running_stats(dims, cls, momentum):
+    t = getattr(torch.nn, cls)(3, momentum=momentum).double()
+    g = getattr(gw.nn, cls)(3, momentum=momentum).double()
+    for step in range(3):
+        x = RNG.standard_normal(dims) * (step + 1) + step
+        yt = t(torch.tensor(x, requires_grad=True))
+        yg = g(gw.tensor(x, requires_grad=True))
+        np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for name, v in t.state_dict().items():
+        np.testing.assert_allclose(g.state_dict()[name].numpy(), v.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+    t.eval(), g.eval()
+    x = RNG.standard_normal(dims)
+    np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    with pytest.raises(ValueError, match="expected"):
+        g(gw.zeros(3))
+
+
+def test_dropout():
+    gw.manual_seed(3)
+    x = gw.ones(20000, dtype=gw.float64, requires_grad=True)
+    y = gw.nn.functional.dropout(x, 0.25)
+    kept = (y.detach().numpy() != 0).mean()
+    assert abs(kept - 0.75) < 0.02
+    assert set(np.unique(y.detach().numpy())) <= {0.0, 1 / 0.75}
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+    m = gw.nn.Dropout(0.5).eval()
+    assert m(x) is x
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        gw.nn.Dropout(1.5)
+
+
+def test_init_distributions_and_gains():
+    for nl, param in (("relu", None), ("tanh", None), ("leaky_relu", 0.2), ("selu", None), ("linear", None)):
+        assert gw.nn.init.calculate_gain(nl, param) == torch.nn.init.calculate_gain(nl, param)
+    w = gw.zeros(400, 300)
+    assert gw.nn.init._calculate_fan_in_and_fan_out(gw.zeros(4, 3, 2, 2)) == \
+        torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(4, 3, 2, 2))
+    checks = [(gw.nn.init.kaiming_uniform_, {}, (2 / 300) ** 0.5), (gw.nn.init.kaiming_normal_, {"mode": "fan_out"},
+              (2 / 400) ** 0.5), (gw.nn.init.xavier_uniform_, {}, (2 / 700) ** 0.5),
+              (gw.nn.init.xavier_normal_, {"gain": 2.0}, 2 * (2 / 700) ** 0.5), (gw.nn.init.normal_, {"std": 0.3}, 0.3)]
+    for fn, kw, std in checks:
+        a = fn(w, **kw).numpy()
+        assert abs(a.mean()) < 4 * std / 346 and abs(a.std() / std - 1) < 0.02, fn.__name__
+    a = gw.nn.init.trunc_normal_(w, std=1.0, a=-1.0, b=1.5).numpy()
+    assert a.min() >= -1.0 and a.max() <= 1.5 and a.std() > 0.5
+    q = gw.nn.init.orthogonal_(gw.zeros(3, 5)).numpy()
+    np.testing.assert_allclose(q @ q.T, np.eye(3), atol=1e-6)
+    assert (gw.nn.init.constant_(gw.zeros(2), 0.5).numpy() == 0.5).all()
+    lin = gw.nn.Linear(300, 10)
+    bound = 1 / 300 ** 0.5
+    assert np.abs(lin.weight.detach().numpy()).max() <= bound and np.abs(lin.bias.detach().numpy()).max() <= bound
+    assert lin.weight.requires_grad and lin.weight.is_leaf and lin.weight.grad is None

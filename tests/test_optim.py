@@ -1,0 +1,151 @@
+"""gradwire.optim against torch.optim: the same model, data and initial parameters trained for N steps give the
+same parameters (float64 to 1e-10, float32 to 1e-4); schedulers give the same learning rates; a training step
+is one request."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import gradwire as gw
+from client_fixtures import counter, session  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("session")
+RNG = np.random.default_rng(11)
+X = RNG.standard_normal((32, 5))
+Y = RNG.integers(0, 3, 32)
+
+CONFIGS = [
+    ("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.05, "momentum": 0.9}), ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.05, "maximize": True}),
+    ("Adam", {"lr": 0.01}), ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "amsgrad": True}),
+    ("Adam", {"lr": 0.01, "maximize": True, "eps": 1e-6}),
+    ("AdamW", {"lr": 0.01}), ("AdamW", {"lr": 0.02, "weight_decay": 0.1, "amsgrad": True}),
+    ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+    ("Adagrad", {"lr": 0.1}), ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01,
+                                           "initial_accumulator_value": 0.1}),
+]
+
+
+def model(lib, dtype):
+    nn = lib.nn
+    m = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    return m.double() if dtype == "float64" else m
+
+
+def train(lib, name, options, dtype, state, steps=6, scheduler=None):
+    m = model(lib, dtype)
+    m.load_state_dict(state)
+    opt = getattr(lib.optim, name)(m.parameters(), **options)
+    sched = scheduler(lib, opt) if scheduler else None
+    x = lib.tensor(X, dtype=getattr(lib, dtype))
+    y = lib.tensor(Y)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = lib.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        if sched:
+            sched.step()
+        losses.append(loss)
+    return [p.detach().numpy() for p in m.parameters()], [float(v.item()) for v in losses], opt
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 1e-4)])
+@pytest.mark.parametrize("name,options", CONFIGS, ids=[f"{n}-{sorted(o)}" for n, o in CONFIGS])
+def test_optimizer_matches_torch(name, options, dtype, tol):
+    state = model(torch, dtype).state_dict()
+    ours, our_losses, _ = train(gw, name, options, dtype, state)
+    theirs, their_losses, _ = train(torch, name, options, dtype, state)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    np.testing.assert_allclose(our_losses, their_losses, rtol=tol, atol=tol)
+
+
+SCHEDULERS = {
+    "StepLR": lambda lib, o: lib.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+    "MultiStepLR": lambda lib, o: lib.optim.lr_scheduler.MultiStepLR(o, milestones=[1, 3, 3], gamma=0.3),
+    "ExponentialLR": lambda lib, o: lib.optim.lr_scheduler.ExponentialLR(o, gamma=0.9),
+    "CosineAnnealingLR": lambda lib, o: lib.optim.lr_scheduler.CosineAnnealingLR(o, T_max=3, eta_min=0.001),
+    "LambdaLR": lambda lib, o: lib.optim.lr_scheduler.LambdaLR(o, lambda epoch: 1 / (1 + epoch)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEDULERS))
+def test_schedulers_match_torch(kind):
+    state = model(torch, "float64").state_dict()
+    ours = train(gw, "SGD", {"lr": 0.1, "momentum": 0.9}, "float64", state, steps=9, scheduler=SCHEDULERS[kind])
+    theirs = train(torch, "SGD", {"lr": 0.1, "momentum": 0.9}, "float64", state, steps=9, scheduler=SCHEDULERS[kind])
+    for a, b in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    assert ours[2].param_groups[0]["lr"] == pytest.approx(theirs[2].param_groups[0]["lr"], rel=1e-12)
+
+
+def test_param_groups_zero_grad_closure_and_state_dict():
+    state = model(torch, "float64").state_dict()
+    results = []
+    for lib in (gw, torch):
+        m = model(lib, "float64")
+        m.load_state_dict(state)
+        opt = lib.optim.Adam([{"params": m[0].parameters(), "lr": 0.05}, {"params": m[2].parameters()}], lr=0.01)
+        x, y = lib.tensor(X), lib.tensor(Y)
+
+        def closure():
+            opt.zero_grad()
+            loss = lib.nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            return loss
+        first = opt.step(closure)
+        opt.step(closure)
+        sd = opt.state_dict()
+        opt2 = lib.optim.Adam([{"params": m[0].parameters(), "lr": 0.05}, {"params": m[2].parameters()}], lr=0.01)
+        opt2.load_state_dict(sd)
+        opt2.step(closure)
+        opt.zero_grad(set_to_none=False)
+        zeros = [p.grad is not None and not p.grad.numpy().any() for p in m.parameters()]
+        opt.zero_grad()
+        nones = [p.grad is None for p in m.parameters()]
+        # (torch's state_dict shares the step tensors it reports with both optimizers; read opt2's own)
+        results.append(([p.detach().numpy() for p in m.parameters()], float(first.item()), zeros, nones,
+                        sorted(sd["state"]), [g["params"] for g in sd["param_groups"]],
+                        float(opt2.state_dict()["state"][0]["step"].item())))
+    (pa, fa, *rest_a), (pb, fb, *rest_b) = results
+    for a, b in zip(pa, pb):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    assert fa == pytest.approx(fb, rel=1e-12) and rest_a == rest_b
+
+
+def test_a_training_step_is_one_request(counter):
+    m = gw.nn.Sequential(gw.nn.Linear(5, 16), gw.nn.ReLU(), gw.nn.Linear(16, 3))
+    opt = gw.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    x, y = gw.tensor(X, dtype=gw.float32), gw.tensor(Y)
+    losses = []
+    for step in range(6):
+        if step == 2:
+            counter.reset()
+        opt.zero_grad()
+        loss = gw.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss)
+    assert sum(counter.calls.values()) == 4, counter.calls          # steps 2..5: one request each
+    assert losses[-1].item() < losses[0].item()
+
+
+def test_optimizer_errors_match_torch():
+    def program(lib):
+        out = []
+        p = lib.nn.Parameter(lib.zeros(2))
+        for bad in (lambda: lib.optim.SGD(p, lr=0.1), lambda: lib.optim.Adam([p], lr=-0.1),
+                    lambda: lib.optim.Adam([p], eps=-1.0), lambda: lib.optim.RMSprop([p], alpha=-1.0),
+                    lambda: lib.optim.Adagrad([p], lr_decay=-1.0), lambda: lib.optim.SGD([p, p * 2], lr=0.1),
+                    lambda: lib.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)):
+            try:
+                bad()
+                out.append("no error")
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e).replace("torch.", "").replace("gradwire.", "")))
+        return out
+    assert program(gw) == program(torch)

@@ -305,3 +305,66 @@ def test_init_distributions_and_gains():
     bound = 1 / 300 ** 0.5
     assert np.abs(lin.weight.detach().numpy()).max() <= bound and np.abs(lin.bias.detach().numpy()).max() <= bound
     assert lin.weight.requires_grad and lin.weight.is_leaf and lin.weight.grad is None
+
+
+@pytest.mark.parametrize("mode,dims", [("nearest", 1), ("nearest", 2), ("nearest-exact", 2), ("linear", 1),
+                                       ("bilinear", 2), ("bicubic", 2), ("trilinear", 3)])
+@pytest.mark.parametrize("how", ["size-up", "size-down", "scale", "align"])
+def test_interpolate(mode, dims, how):
+    x = RNG.standard_normal((2, 2) + (5, 4, 3)[:dims])
+    if how == "align" and mode.startswith("nearest"):
+        kw = {"size": 7}
+    else:
+        kw = {"size-up": {"size": (7, 6, 4)[:dims]}, "size-down": {"size": (3, 2, 2)[:dims]},
+              "scale": {"scale_factor": 1.7}, "align": {"size": (7, 3, 5)[:dims], "align_corners": True}}[how]
+
+    def fn(lib, x):
+        out = lib.nn.functional.interpolate(x, mode=mode, **kw)
+        return out, out.grad_fn.name()
+    same_as_torch(fn, x, second_order=mode != "nearest", rtol=1e-9, atol=1e-12)
+
+
+def test_interpolate_errors_and_nan_stays_local():
+    x = RNG.standard_normal((1, 1, 4, 4))
+    for kw in ({"mode": "bilinear"}, {"mode": "linear", "size": 3}, {"size": 3, "scale_factor": 2},
+               {"mode": "nearest", "size": 3, "align_corners": True}):
+        same_as_torch(lambda lib, x: lib.nn.functional.interpolate(x, **kw), x)
+    x[0, 0, 0, 0] = np.nan
+    same_as_torch(lambda lib, x: lib.nn.functional.interpolate(x, size=(8, 8), mode="bilinear"), x)
+
+
+def test_group_instance_norm_bilinear_attention():
+    x = RNG.standard_normal((2, 4, 3, 2))
+    w, b = RNG.standard_normal(4), RNG.standard_normal(4)
+    same_as_torch(lambda lib, x, w, b: [lib.nn.functional.group_norm(x, 2, w, b), lib.nn.functional.group_norm(x, 4),
+                                        lib.nn.functional.instance_norm(x, weight=w, bias=b)],
+                  x, w, b, second_order=True, rtol=1e-9, atol=1e-12)
+    same_as_torch(lambda lib, a, c, w, b: lib.nn.functional.bilinear(a, c, w, b), RNG.standard_normal((3, 2)),
+                  RNG.standard_normal((3, 4)), RNG.standard_normal((5, 2, 4)), RNG.standard_normal(5),
+                  second_order=True, rtol=1e-9, atol=1e-12)
+    q, k, v = (RNG.standard_normal((2, 3, 4)) for _ in range(3))
+    mask = RNG.random((3, 3)) < 0.7
+    np.fill_diagonal(mask, True)
+    for kw in ({}, {"is_causal": True}, {"scale": 0.3}):
+        same_as_torch(lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, **kw), q, k, v,
+                      second_order=True, rtol=1e-9, atol=1e-12)
+    same_as_torch(lambda lib, q, k, v, m: [lib.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                                           lib.nn.functional.scaled_dot_product_attention(q, k, v,
+                                                                                          attn_mask=m.double() * 0.5)],
+                  q, k, v, mask, rtol=1e-9, atol=1e-12)
+
+
+def test_instance_norm_modules_match_torch():
+    for cls, shape, kw in (("InstanceNorm1d", (2, 3, 5), {}), ("InstanceNorm2d", (2, 3, 4, 4),
+                                                               {"affine": True, "track_running_stats": True}),
+                           ("GroupNorm", (2, 4, 5), None)):
+        t = getattr(torch.nn, cls)(*( (2, 4) if kw is None else (3,)), **(kw or {})).double()
+        g = getattr(gw.nn, cls)(*( (2, 4) if kw is None else (3,)), **(kw or {})).double()
+        g.load_state_dict(t.state_dict())
+        for _ in range(2):
+            x = RNG.standard_normal(shape)
+            np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(),
+                                       rtol=1e-10, atol=1e-12)
+        for k, v in t.state_dict().items():
+            np.testing.assert_allclose(g.state_dict()[k].numpy(), v.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+        assert repr(g) == repr(t)

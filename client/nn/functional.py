@@ -469,3 +469,85 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 def margin_ranking_loss(input1, input2, target, size_average=None, reduce=None, margin=0.0, reduction="mean"):
     loss = _named((-target * (input1 - input2) + margin).relu(), "ClampMinBackward0")
     return _reduce(loss, reduction)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalizes each group of channels over the group and the spatial dims, as torch.nn.functional.group_norm."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {input.shape} and num_groups={num_groups}")
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(2, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(2, keepdim=True)
+    out = (centered / (var + eps).sqrt()).reshape(tuple(input.shape))
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return _named(out, "NativeGroupNormBackward0")
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Batch norm per sample: statistics over the spatial dims of each (sample, channel)."""
+    n, c = input.shape[0], input.shape[1]
+    if use_input_stats:
+        dims = tuple(range(2, input.ndim))
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None:
+            m = input.numel() // (n * c)
+            with gw.no_grad():
+                running_mean.mul_(1 - momentum).add_(momentum * mean.detach().reshape(n, c).mean(0))
+                running_var.mul_(1 - momentum).add_(momentum * var.detach().reshape(n, c).mean(0) * (m / (m - 1)))
+    else:
+        shape = (1, c) + (1,) * (input.ndim - 2)
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+        centered = input - mean
+    out = centered / (var + eps).sqrt()
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]."""
+    x1 = input1.unsqueeze(-2).unsqueeze(-1)                     # (..., 1, I, 1)
+    x2 = input2.unsqueeze(-2).unsqueeze(-2)                     # (..., 1, 1, J)
+    out = (x1 * weight * x2).sum((-2, -1))
+    return out + bias if bias is not None else out
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V; a bool mask keeps where True; is_causal masks the upper triangle."""
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported")
+    l, s = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = query.matmul(key.transpose(-2, -1)) * scale
+    if is_causal:
+        attn_mask = gw.tensor(np.tril(np.ones((l, s), dtype=bool)))
+    if attn_mask is not None:
+        if attn_mask.dtype == dtypes.bool_:
+            scores = gw.where(attn_mask, scores, gw.full_like(scores, float("-inf")))
+        else:
+            scores = scores + attn_mask
+    weights = scores.softmax(-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p)
+    return _named(weights.matmul(value), "UnsafeViewBackward0")
+
+
+from .sampling import interpolate, upsample  # noqa: E402,F401

@@ -55,13 +55,14 @@ from gradwire import api_creation, api_elementwise, api_linalg, api_reductions, 
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
+from gradwire.serialization import load, save  # noqa: E402
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad", "enable_grad", "set_grad_enabled",
               "nn", "optim"):
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["nn", "optim", "connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
+__all__ = ["nn", "optim", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
            "is_grad_enabled", "enable_grad", "set_grad_enabled", "manual_seed", "default_session", "pi", "e",
            "float32", "float64", "int32", "int64", "bool", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",

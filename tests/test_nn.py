@@ -368,3 +368,18 @@ def test_instance_norm_modules_match_torch():
         for k, v in t.state_dict().items():
             np.testing.assert_allclose(g.state_dict()[k].numpy(), v.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
         assert repr(g) == repr(t)
+
+
+def test_checkpoints_move_between_torch_and_gradwire(tmp_path):
+    t = mlp(torch)
+    torch.save(t.state_dict(), tmp_path / "torch.pt")
+    g = mlp(gw)
+    g.load_state_dict(gw.load(tmp_path / "torch.pt"))
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    gw.save(g.state_dict(), tmp_path / "gw.pt")
+    t2 = mlp(torch)
+    t2.load_state_dict(torch.load(tmp_path / "gw.pt"))
+    for a, b in zip(t2.parameters(), t.parameters()):
+        assert torch.equal(a, b)

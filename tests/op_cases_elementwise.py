@@ -21,4 +21,3 @@ def _lerp(name, data, rng):
     w = rng.uniform(-0.5, 1.5, shp)
     ref = lambda s, e, w: anp.where(w < 0.5, s + w * (e - s), e - (e - s) * (1.0 - w))  # noqa: E731
     return Example([smooth(rng, shp), smooth(rng, shp), w], {}, ref, (0, 1, 2))
-

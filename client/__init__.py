@@ -8,7 +8,8 @@ from gradwire import autograd as _autograd
 from gradwire import factories as _factories
 from gradwire import ops as _ops
 from gradwire._grad_mode import is_grad_enabled, no_grad
-from gradwire.dtypes import DType, bool_ as bool, float32, float64, int32, int64  # noqa: A001
+from gradwire.dtypes import (DType, bool_ as bool, finfo, float16, float32, float64, iinfo, int8,  # noqa: A001
+                             int16, int32, int64, uint8)
 from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
                              Internal, InvalidArgument, NotFound, PermissionDenied,
                              ResourceExhausted, Unauthenticated, Unavailable, Unimplemented)
@@ -20,6 +21,9 @@ e = _math.e
 float = float32       # noqa: A001  (torch.float / torch.double / torch.long aliases)
 double = float64
 long = int64
+half = float16
+int = int32           # noqa: A001
+short = int16
 
 
 def connect(target: str | None = None, *, token: str | None = None, tls=None,
@@ -55,13 +59,15 @@ from gradwire import api_creation, api_elementwise, api_linalg, api_reductions, 
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
-for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad"):
+_DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
+           "double", "short", "int", "long")
+for _name in ("pi", "e", "no_grad", "finfo", "iinfo", *_DTYPES):
     setattr(Session, _name, globals()[_name])
 del _name
 
 __all__ = ["connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
            "is_grad_enabled", "manual_seed", "default_session", "pi", "e",
-           "float32", "float64", "int32", "int64", "bool", "GradwireError", "InvalidArgument",
+           *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",
            "Internal", *_FACTORIES, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from gradwire import dtypes
+from gradwire.core.dtypes import DTYPES
 from gradwire.session import current_session
 from gradwire.tensor import Tensor, leaf_from_data
 
@@ -46,9 +47,9 @@ def from_numpy(ndarray) -> Tensor:
     reach the tensor, nor writes to the tensor the array."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    if ndarray.dtype.name not in ("float32", "float64", "int32", "int64", "bool"):
+    if ndarray.dtype.name not in DTYPES:
         raise TypeError(f"can't convert np.ndarray of type numpy.{ndarray.dtype.name}. The only supported types "
-                        "are: float64, float32, int64, int32, and bool.")
+                        "are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
     return _leaf(ndarray, None, False)
 
 

@@ -13,7 +13,7 @@ from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import grad_fn_name
 from gradwire._views import (SCATTER, Step, Storage, VersionCounter, contiguous_strides, has_overlap,
                              is_contiguous, step_strides)
-from gradwire.core.dtypes import LEGACY_NAMES, can_cast
+from gradwire.core.dtypes import DTYPES, FLOATS, INTS, LEGACY_NAMES, can_cast
 from gradwire.core.shapes import broadcast
 from gradwire.graph import Node
 
@@ -75,9 +75,9 @@ def as_array(data, dtype=None) -> np.ndarray:
             arr = arr.astype(dtypes.DEFAULT_FLOAT.numpy)
     if dtype is not None:
         arr = arr.astype(dtypes.as_dtype(dtype).numpy)
-    elif arr.dtype.kind in "iu" and arr.dtype.name not in ("int32", "int64"):
+    elif arr.dtype.kind in "iu" and arr.dtype.name not in DTYPES:
         arr = arr.astype(np.int64)
-    elif arr.dtype.kind == "f" and arr.dtype.name not in ("float32", "float64"):
+    elif arr.dtype.kind == "f" and arr.dtype.name not in DTYPES:
         arr = arr.astype(np.float32)
     dtypes.as_dtype(arr.dtype)          # rejects what the wire cannot carry
     return np.array(arr, copy=True, order="C")
@@ -318,7 +318,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self._node.dtype not in ("int32", "int64", "bool"):
+        if self._node.dtype not in INTS + ("bool",):
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -358,7 +358,7 @@ class Tensor:
             return self
         if node.requires_grad:
             return self
-        if node.dtype not in ("float32", "float64"):
+        if node.dtype not in FLOATS:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                "gradients" if _factory else
                                "only Tensors of floating point dtype can require gradients")
@@ -529,7 +529,10 @@ class Tensor:
     def reshape(self, *shape) -> "Tensor":
         return _ops.reshape(self, _sizes(shape))
 
-    def view(self, *shape) -> "Tensor":
+    def view(self, *shape, dtype=None) -> "Tensor":
+        if dtype is not None or (len(shape) == 1 and isinstance(shape[0], dtypes.DType)):
+            from gradwire.api_creation import view_dtype
+            return view_dtype(self, *shape, dtype=dtype)
         return _ops.view(self, _sizes(shape))
 
     def view_as(self, other) -> "Tensor":
@@ -583,11 +586,7 @@ class Tensor:
         return _ops.getitem(self, key)
 
     # -- dtype -------------------------------------------------------------------------------
-    def to(self, dtype) -> "Tensor":
-        return _ops.cast(self, dtype)
-
-    type = to
-
+    # to, type, half, byte, char, short, view(dtype): gradwire/api_creation.py
     def float(self) -> "Tensor":
         return _ops.cast(self, dtypes.float32)
 

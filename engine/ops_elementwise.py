@@ -20,10 +20,15 @@ def _in_float(fn):
 
 
 def _promoted(fn):
-    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input)."""
+    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input).
+    A float16 result is computed in float32 and rounded once, as PyTorch's CPU kernels do (their "opmath"
+    type), so `half_tensor * 1e6` rounds the product, not the scalar, to float16."""
     def impl(*xs):
-        if len({x.dtype for x in xs}) > 1:
+        if len({x.dtype for x in xs}) > 1 or xs[0].dtype == np.float16:
             dt = np.dtype(result_type(*((x.dtype.name, x.ndim) for x in xs)))
+            if dt == np.float16:
+                out = fn(*(x.astype(np.float32, copy=False) for x in xs))
+                return out.astype(np.float16, copy=False) if out.dtype == np.float32 else out
             xs = [x.astype(dt, copy=False) for x in xs]
         return fn(*xs)
     return impl
@@ -132,11 +137,18 @@ def _pow_scalar_impl(x, exponent):
 defop("pow_scalar", impl=_pow_scalar_impl, vjp=(_pow_scalar_vjp,), jvp="elementwise")
 
 
+def _bound(value, dtype):
+    """A clamp bound in x's dtype; an integer bound wraps as PyTorch converts it (uint8: -1 is 255)."""
+    if dtype.kind in "iu":
+        return np.asarray(int(value), np.int64).astype(dtype)
+    return np.asarray(value, dtype)
+
+
 def _clamp_impl(x, min, max):
     if min is not None:
-        x = np.maximum(x, np.asarray(min, x.dtype))
+        x = np.maximum(x, _bound(min, x.dtype))
     if max is not None:
-        x = np.minimum(x, np.asarray(max, x.dtype))
+        x = np.minimum(x, _bound(max, x.dtype))
     return x
 
 

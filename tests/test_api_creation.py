@@ -1,0 +1,173 @@
+"""Dtypes and creation functions against torch: promotion among every dtype, conversions, view(dtype), limits,
+reprs, float16 arithmetic; factories, random draws and seeded generators."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import gradwire as gw
+from client_fixtures import counter, session  # noqa: F401
+from gradwire.core.dtypes import DTYPES, result_type
+from torch_diff import same_as_torch
+
+pytestmark = pytest.mark.usefixtures("session")
+NEW = ("uint8", "int8", "int16", "float16")
+TORCH = {d: getattr(torch, d) for d in DTYPES}
+
+
+def typed(dtype, shape=(3, 4), seed=0):
+    a = np.random.default_rng(seed).uniform(-4, 4, shape)
+    if dtype == "bool":
+        return a > 0
+    if dtype == "uint8":
+        return np.abs(np.round(a * 40)).astype(dtype)
+    if dtype.startswith("int"):
+        return np.round(a * 30).astype(dtype)
+    return a.astype(dtype)
+
+
+# -- dtypes -----------------------------------------------------------------------------------------
+def test_promotion_table_is_torch_result_type():
+    """Every pair, as tensors with dims, a 0-d tensor, or a Python scalar of the dtype's kind."""
+    scalars = {"bool": True, "int": 3, "float": 2.5}
+    for a, b in itertools.product(DTYPES, repeat=2):
+        x, y, z = torch.ones(2, dtype=TORCH[a]), torch.ones(2, dtype=TORCH[b]), torch.ones((), dtype=TORCH[b])
+        assert result_type((a, 1), (b, 1)) == str(torch.result_type(x, y)).removeprefix("torch."), (a, b)
+        assert result_type((a, 1), (b, 0)) == str(torch.result_type(x, z)).removeprefix("torch."), (a, b)
+        assert result_type((a, 0), (b, 0)) == str(torch.result_type(x[0], z)).removeprefix("torch."), (a, b)
+    for a, (kind, s) in itertools.product(DTYPES, scalars.items()):
+        x = torch.ones(2, dtype=TORCH[a])
+        assert result_type((a, 1), (kind if kind == "bool" else "int64" if kind == "int" else "float64", 0, True)) \
+            == str(torch.result_type(x, s)).removeprefix("torch."), (a, kind)
+
+
+def test_named_dtypes_match_torch():
+    for name in ("uint8", "int8", "int16", "float16", "half", "short", "int", "float", "double", "long", "bool"):
+        assert repr(getattr(gw, name)) == repr(getattr(torch, name)), name
+    assert not hasattr(gw, "char") and not hasattr(torch, "char")
+    for d in DTYPES:
+        g, t = getattr(gw, d), TORCH[d]
+        assert (g.is_floating_point, g.is_signed, g.itemsize) == (t.is_floating_point, t.is_signed, t.itemsize)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conversions_and_type_names(dtype):
+    same_as_torch(lambda lib, x: (x.half(), x.byte(), x.char(), x.short(), x.int(), x.long(), x.float(),
+                                  x.double(), x.bool(), x.to(lib.int8), x.to(dtype=lib.float16), x.type(lib.int16),
+                                  x.type("torch.ShortTensor"), x.to("cpu", lib.uint8)), typed(dtype))
+    x, t = gw.tensor(typed(dtype)), torch.tensor(typed(dtype))
+    assert x.type() == t.type() and x.element_size() == t.element_size()
+    assert x.is_floating_point() == t.is_floating_point() == gw.is_floating_point(x)
+    assert x.to(x.dtype) is x and x.to(x.dtype, copy=True) is not x
+    assert repr(x) == repr(t)
+
+
+def test_conversion_gradients_and_errors():
+    same_as_torch(lambda lib, x: (x.half() * 3).float().exp(), typed("float32"))
+    same_as_torch(lambda lib, x: x.type("torch.Foo"), typed("float32"))
+    same_as_torch(lambda lib, x: lib.is_floating_point(3), typed("float32"))
+    with pytest.raises(RuntimeError, match="not available"):
+        gw.ones(2).to("cuda")
+
+
+@pytest.mark.parametrize("src", DTYPES)
+@pytest.mark.parametrize("dst", ["uint8", "int16", "float16", "int32", "float32", "int64", "float64", "bool"])
+def test_view_dtype_reinterprets_bits(src, dst):
+    a = typed(src, (2, 8))
+    if dst == "bool" or src == "bool" and dst.startswith("float"):
+        # Only bytes 0 and 1 are bools on the wire (a documented difference), and bools read as floats are
+        # subnormals: one-byte 0/1 values, or zeros.
+        a = typed("bool", (2, 8)).astype(src) if src in ("uint8", "int8", "bool") else np.zeros((2, 8), src)
+        if src == "bool" and dst != "bool":
+            a = np.zeros((2, 8), bool)
+    same_as_torch(lambda lib, x: x.view(getattr(lib, dst)), a, requires_grad=False)
+    same_as_torch(lambda lib, x: x[:, 2:6].view(getattr(lib, dst)), a, requires_grad=False)
+    same_as_torch(lambda lib, x: x.t().view(getattr(lib, dst)), a, requires_grad=False)
+    same_as_torch(lambda lib, x: x[0, 0].view(getattr(lib, dst)), a, requires_grad=False)
+    same_as_torch(lambda lib, x: x[:, :3].view(getattr(lib, dst)), a, requires_grad=False)
+
+
+def test_view_dtype_shares_storage_and_has_no_history():
+    def program(lib, x):
+        y = x.detach().clone()
+        v = y.view(lib.int32)
+        v.add_(1 << 23)                 # one more in the exponent: every value doubles
+        w = y.view(lib.int16)
+        w[0] = 0
+        return y, v, x.view(lib.float32).requires_grad, x.view(lib.int32).grad_fn is None
+    same_as_torch(program, np.array([1.0, -2.0, 3.5], np.float32))
+
+
+def test_finfo_iinfo():
+    for d in ("float16", "float32", "float64"):
+        f, t = gw.finfo(getattr(gw, d)), torch.finfo(TORCH[d])
+        for k in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+            assert getattr(f, k) == getattr(t, k), (d, k)
+    assert gw.finfo().dtype == torch.finfo().dtype == "float32"
+    for d in ("uint8", "int8", "int16", "int32", "int64"):
+        i, t = gw.iinfo(getattr(gw, d)), torch.iinfo(TORCH[d])
+        assert (i.bits, i.max, i.min, i.dtype) == (t.bits, t.max, t.min, t.dtype)
+        assert repr(i) == repr(t)
+    for bad in [lambda lib: lib.finfo(lib.int32), lambda lib: lib.iinfo(lib.float32), lambda lib: lib.iinfo(lib.bool)]:
+        with pytest.raises(TypeError) as ours:
+            bad(gw)
+        with pytest.raises(TypeError) as theirs:
+            bad(torch)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_integer_overflow_wraps_as_torch():
+    u = np.array([255, 0, 128], np.uint8)
+    same_as_torch(lambda lib, x: (x + 1, x - 1, x * 2, x + 300, -1 + x, x.sum(), x.prod()), u)
+    same_as_torch(lambda lib, x: (x + 1, -x, x * 2, x.abs(), x * 1000), np.array([127, -128, 5], np.int8))
+    same_as_torch(lambda lib, x: (x + 1, x * 3), np.array([32767, -32768], np.int16))
+    same_as_torch(lambda lib, x: (x.clamp(-1, 2), x.clamp(max=300)), u)
+    same_as_torch(lambda lib, x: (x.all(), x.any(dim=0)), u.reshape(3, 1))
+
+
+ELEMENTWISE = ["neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "square"]
+
+
+@pytest.mark.parametrize("dtype", NEW)
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_unary_ops_on_new_dtypes(name, dtype):
+    same_as_torch(lambda lib, x: getattr(lib, name)(x), typed(dtype), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("dx", NEW + ("bool", "int64", "float32"))
+@pytest.mark.parametrize("dy", NEW)
+def test_binary_ops_mix_new_dtypes(dx, dy):
+    same_as_torch(lambda lib, x, y: (x + y, x * y, x / y, lib.maximum(x, y), x == y, x - y if "bool" not in (dx, dy)
+                                     else x), typed(dx), typed(dy, seed=1), rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", NEW)
+def test_reductions_on_new_dtypes(dtype):
+    def program(lib, x):
+        out = [x.sum(), x.sum(0), x.prod(1), x.amax(), x.amin(1), *x.max(0), x.argmax(), x.all(), x.any(1)]
+        if dtype == "float16":
+            out += [x.mean(), x.var(1), x.std(), x.norm(), lib.logsumexp(x, 1), lib.softmax(x, 0)]
+        return out
+    # float16 gradients: PyTorch rounds each backward step to float16; a couple of ulps (2e-3) apart
+    same_as_torch(program, typed(dtype), rtol=4e-3, atol=4e-3)
+
+
+def test_float16_computes_as_torch():
+    """PyTorch computes float16 ops in float32 and rounds each result: exp, sums, matmul agree to an ulp."""
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0, 1, 20000).astype(np.float16)
+    same_as_torch(lambda lib, x: (x.sum(), x.mean()), a, requires_grad=False, rtol=0, atol=0)
+    m, n = rng.uniform(-1, 1, (16, 300)).astype(np.float16), rng.uniform(-1, 1, (300, 8)).astype(np.float16)
+    same_as_torch(lambda lib, x, y: x @ y, m, n, rtol=2e-3, atol=2e-3)
+    e = rng.uniform(-5, 5, 1000).astype(np.float16)
+    same_as_torch(lambda lib, x: (x.exp(), x.tanh(), x.sin(), x * 1e6), e, requires_grad=False, rtol=0, atol=0)
+
+
+def test_tensor_from_numpy_keeps_new_dtypes():
+    for d in NEW:
+        a = typed(d)
+        assert gw.tensor(a).dtype == getattr(gw, d) and gw.from_numpy(a).dtype == getattr(gw, d)
+        assert repr(gw.tensor(a)) == repr(torch.tensor(a))

@@ -37,7 +37,8 @@ def connect(target: str | None = None, *, token: str | None = None, tls=None,
 manual_seed = _factories.manual_seed
 
 _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
-              "full_like", "randn", "rand", "linspace", "eye")
+              "full_like", "randn", "rand", "linspace", "eye", "empty", "empty_like", "rand_like", "randn_like",
+              "randint")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
 _ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where")
 _SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
 from gradwire import dtypes
 from gradwire.core.dtype_ops import bitcast_shape
 from gradwire.core.dtypes import ITEMSIZE, LEGACY_NAMES
 from gradwire.declare import declare
 from gradwire.ops import cast, view_op
-from gradwire.tensor import Tensor
+from gradwire.tensor import Tensor, leaf_from_data
 
 _BY_LEGACY = {f"torch.{v}Tensor": k for k, v in LEGACY_NAMES.items()}
 
@@ -100,3 +102,34 @@ def view_dtype(input, *args, dtype=None):
     return view_op(detached, "bitcast", {"dtype": target})
 
 
+
+
+def _new(fill):
+    def make(input, *size, dtype=None, requires_grad=False, **kwargs):
+        from gradwire import factories
+        shape = factories._size(size)
+        d = dtypes.as_dtype(dtype if dtype is not None else input.dtype)
+        value = np.full(shape, kwargs.get("fill_value", fill), dtype=d.numpy)
+        return leaf_from_data(input._node.session, value, None, requires_grad)
+    return make
+
+
+declare("new_zeros", function=False, doc="Zeros of the given size, this tensor's dtype by default, as "
+        "Tensor.new_zeros.")(_new(0))
+declare("new_ones", function=False, doc="Ones of the given size, this tensor's dtype by default, as "
+        "Tensor.new_ones.")(_new(1))
+declare("new_empty", function=False, doc="A tensor of the given size (zeros here), this tensor's dtype by "
+        "default, as Tensor.new_empty.")(_new(0))
+
+
+@declare(function=False)
+def new_full(input, size, fill_value, *, dtype=None, requires_grad=False):
+    """fill_value everywhere in the given size, this tensor's dtype by default, as Tensor.new_full."""
+    return _new(fill_value)(input, size, dtype=dtype, requires_grad=requires_grad)
+
+
+@declare(function=False)
+def new_tensor(input, data, *, dtype=None, requires_grad=False):
+    """A copy of data, in this tensor's dtype unless dtype says otherwise, as Tensor.new_tensor."""
+    d = dtypes.as_dtype(dtype if dtype is not None else input.dtype)
+    return leaf_from_data(input._node.session, data, d, requires_grad)

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from gradwire import dtypes
-from gradwire.core.dtypes import DTYPES
+from gradwire.core.dtypes import DTYPES, LEGACY_NAMES
 from gradwire.session import current_session
 from gradwire.tensor import Tensor, leaf_from_data
 
@@ -25,13 +25,20 @@ def _leaf(value, dtype, requires_grad) -> Tensor:
     return leaf_from_data(current_session(), value, dtype, requires_grad)
 
 
-def _size(size, keyword=None) -> tuple[int, ...]:
-    """Sizes as varargs (`zeros(2, 3)`), one sequence (`zeros((2, 3))`) or `size=`."""
+def _size(size, keyword=None, name=None) -> tuple[int, ...]:
+    """Sizes as varargs (`zeros(2, 3)`), one sequence (`zeros((2, 3))`) or `size=`; a negative one refused
+    with PyTorch's message (zeros words its own)."""
     if keyword is not None:
         size = (keyword,)
     if len(size) == 1 and not isinstance(size[0], numbers.Integral):
         size = tuple(size[0])
-    return tuple(int(s) for s in size)
+    out = tuple(int(s) for s in size)
+    bad = [s for s in out if s < 0]
+    if bad:
+        if name == "zeros":
+            raise RuntimeError("zeros: Dimension size must be non-negative.")
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad[0]}: {list(out)}")
+    return out
 
 
 def tensor(data, *, dtype=None, requires_grad=False) -> Tensor:
@@ -69,7 +76,7 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False) -> Tenso
 
 def zeros(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
-    return _leaf(np.zeros(_size(shape, size), dtype=out.numpy), None, requires_grad)
+    return _leaf(np.zeros(_size(shape, size, "zeros"), dtype=out.numpy), None, requires_grad)
 
 
 def ones(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
@@ -80,6 +87,46 @@ def ones(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
 def full(size, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
     out = dtypes.as_dtype(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
     return _leaf(np.full(_size((size,)), fill_value, dtype=out.numpy), None, requires_grad)
+
+
+def empty(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+    """Uninitialized in PyTorch; here zeros (the values are unspecified either way)."""
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    return _leaf(np.zeros(_size(shape, size), dtype=out.numpy), None, requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _like(input, 0, dtype, requires_grad)
+
+
+def _draw_like(input: Tensor, dtype, requires_grad, draw, kernel) -> Tensor:
+    out = dtypes.as_dtype(dtype if dtype is not None else input._node.dtype)
+    if not out.is_floating_point:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{LEGACY_NAMES[out.name]}\'')
+    return leaf_from_data(input._node.session, draw(input._node.shape).astype(out.numpy), None, requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _draw_like(input, dtype, requires_grad, _rng.random, "check_uniform_bounds")
+
+
+def randn_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
+    return _draw_like(input, dtype, requires_grad, _rng.standard_normal, "normal_kernel_cpu")
+
+
+def randint(low=0, high=None, size=None, *, dtype=None, requires_grad=False) -> Tensor:
+    """Integers drawn uniformly from [low, high): randint(high, size) or randint(low, high, size); int64 unless
+    dtype says otherwise."""
+    if size is None:
+        low, high, size = 0, low, high
+    elif high is None or not isinstance(high, numbers.Integral):
+        low, high, size = 0, low, high
+    low, high = int(low), int(high)
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    out = dtypes.as_dtype(dtype or dtypes.int64)
+    shape = _size((size,))
+    return _leaf(_rng.integers(low, high, shape).astype(out.numpy), None, requires_grad)
 
 
 def _like(input: Tensor, fill, dtype, requires_grad) -> Tensor:
@@ -103,6 +150,8 @@ def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> 
 
 def randn(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    if not out.is_floating_point:
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{LEGACY_NAMES[out.name]}\'')
     return _leaf(_rng.standard_normal(_size(shape, size)).astype(out.numpy), None, requires_grad)
 
 

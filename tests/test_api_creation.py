@@ -171,3 +171,63 @@ def test_tensor_from_numpy_keeps_new_dtypes():
         a = typed(d)
         assert gw.tensor(a).dtype == getattr(gw, d) and gw.from_numpy(a).dtype == getattr(gw, d)
         assert repr(gw.tensor(a)) == repr(torch.tensor(a))
+
+
+# -- creation ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float16", "float32", "int8", "uint8"])
+def test_like_and_new_factories(dtype):
+    def program(lib, x):
+        d = getattr(lib, dtype)
+        return (str((lib.empty(2, 3).shape, lib.empty((0, 2), dtype=d).dtype, lib.empty_like(x).shape,
+                     lib.empty_like(x, dtype=lib.int16).dtype, x.new_empty(3).shape, x.new_empty(3).dtype,
+                     lib.ones(2, requires_grad=True).requires_grad)),
+                lib.zeros_like(x, dtype=lib.float16), lib.ones_like(x), lib.full_like(x, 7), x.new_zeros(2),
+                x.new_ones((2, 2)), x.new_full((2,), 3), x.new_tensor([1, 2]), x.new_zeros(2, dtype=d))
+    same_as_torch(program, typed(dtype), requires_grad=False)
+
+
+def test_random_factories_dtypes_ranges_and_errors():
+    x = gw.ones(2, 3, dtype=gw.float16)
+    assert gw.rand_like(x).dtype == gw.randn_like(x).dtype == gw.float16 and gw.rand_like(x).shape == x.shape
+    r = gw.randint(3, 9, (1000,)).numpy()
+    assert r.dtype == np.int64 and r.min() == 3 and r.max() == 8
+    assert gw.randint(5, (2, 2)).shape == (2, 2) and gw.randint(5, (3,), dtype=gw.uint8).dtype == gw.uint8
+    for bad in [lambda lib: lib.empty(-1), lambda lib: lib.zeros(2, -3), lambda lib: lib.ones(2, -3),
+                lambda lib: lib.rand(-2), lambda lib: lib.randint(5, 2, (3,)), lambda lib: lib.ones(2).new_zeros(-1),
+                lambda lib: lib.rand_like(lib.ones(2, dtype=lib.int64)), lambda lib: lib.randn(2, dtype=lib.int32),
+                lambda lib: lib.full((2, -1), 1.0)]:
+        with pytest.raises(Exception) as ours:
+            bad(gw)
+        with pytest.raises(Exception) as theirs:
+            bad(torch)
+        assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+
+
+def test_draws_are_distributed_as_asked():
+    n = 200_000
+    u, z = gw.rand(n).numpy(), gw.randn(n).numpy()
+    assert abs(u.mean() - 0.5) < 5 * (1 / 12 / n) ** 0.5 and abs(u.var() - 1 / 12) < 0.002
+    assert abs(z.mean()) < 5 / n ** 0.5 and abs(z.var() - 1) < 0.02 and 0 <= u.min() and u.max() < 1
+    k = gw.randint(0, 10, (n,)).numpy()
+    assert np.all(np.abs(np.bincount(k, minlength=10) / n - 0.1) < 0.005)
+
+
+_DRAW = ("import gradwire as gw; gw.manual_seed(1234); "
+         "print(gw.randn(4).tolist(), gw.rand(3).tolist(), gw.randint(0, 100, (3,)).tolist())")
+
+
+def test_the_same_seed_gives_the_same_values_in_sessions_and_processes():
+    """Draws are made in the client with NumPy's PCG64: a seed means the same values everywhere."""
+    import subprocess
+    import sys
+    runs = {subprocess.run([sys.executable, "-c", _DRAW], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(runs) == 1
+    values = []
+    for _ in range(2):
+        with gw.connect() as s:
+            gw.manual_seed(1234)
+            values.append((gw.randn(4).tolist(), gw.rand(3).tolist(), gw.randint(0, 100, (3,)).tolist()))
+            del s
+    assert values[0] == values[1]
+    assert " ".join(str(v) for v in values[0]) + "\n" == runs.pop()

@@ -7,6 +7,7 @@ import sys as _sys
 from gradwire import autograd as _autograd
 from gradwire import factories as _factories
 from gradwire import ops as _ops
+from gradwire import random as _random
 from gradwire._grad_mode import is_grad_enabled, no_grad
 from gradwire.dtypes import (DType, bool_ as bool, finfo, float16, float32, float64, iinfo, int8,  # noqa: A001
                              int16, int32, int64, uint8)
@@ -34,11 +35,13 @@ def connect(target: str | None = None, *, token: str | None = None, tls=None,
                    resident=resident)
 
 
-manual_seed = _factories.manual_seed
+Generator, default_generator = _random.Generator, _random.default_generator
 
 _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
-              "full_like", "randn", "rand", "linspace", "eye", "empty", "empty_like", "rand_like", "randn_like",
-              "randint")
+              "full_like", "linspace", "logspace", "eye", "empty", "empty_like", "tril_indices", "triu_indices")
+# Random draws, made in the client (gradwire/random.py), and the default generator's controls.
+_RANDOM = ("rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "randperm", "normal",
+           "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
 _ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where")
 _SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
@@ -48,11 +51,13 @@ _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:
     globals()[_name] = getattr(_factories, _name)
+for _name in _RANDOM:
+    globals()[_name] = getattr(_random, _name)
 for _name in _FUNCTIONS:
     globals()[_name] = getattr(_ops, _name)
 for _name in _AUTOGRAD:
     globals()[_name] = getattr(_autograd, _name)
-for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
+for _name in _FACTORIES + _RANDOM + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
@@ -62,13 +67,13 @@ _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_meth
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
            "double", "short", "int", "long")
-for _name in ("pi", "e", "no_grad", "finfo", "iinfo", *_DTYPES):
+for _name in ("pi", "e", "no_grad", "finfo", "iinfo", "Generator", *_DTYPES):
     setattr(Session, _name, globals()[_name])
 del _name
 
 __all__ = ["connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
-           "is_grad_enabled", "manual_seed", "default_session", "pi", "e",
+           "is_grad_enabled", "Generator", "default_generator", "default_session", "pi", "e",
            *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",
-           "Internal", *_FACTORIES, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]
+           "Internal", *_FACTORIES, *_RANDOM, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]

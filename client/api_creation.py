@@ -6,7 +6,7 @@ import builtins
 
 import numpy as np
 
-from gradwire import dtypes
+from gradwire import dtypes, random
 from gradwire.core.dtype_ops import bitcast_shape
 from gradwire.core.dtypes import ITEMSIZE, LEGACY_NAMES
 from gradwire.declare import declare
@@ -133,3 +133,16 @@ def new_tensor(input, data, *, dtype=None, requires_grad=False):
     """A copy of data, in this tensor's dtype unless dtype says otherwise, as Tensor.new_tensor."""
     d = dtypes.as_dtype(dtype if dtype is not None else input.dtype)
     return leaf_from_data(input._node.session, data, d, requires_grad)
+
+
+# Random draws into new tensors (gradwire/random.py: made in the client with NumPy's PCG64).
+declare("bernoulli", doc="0/1 draws with the probabilities in input (or p), input's dtype, as "
+        "torch.bernoulli.")(random.bernoulli)
+declare("multinomial", doc="Indices drawn with the weights of each row, with or without replacement, as "
+        "torch.multinomial.")(random.multinomial)
+# In-place fillers: the values replaced by draws (zero gradient to what they overwrite, as in PyTorch).
+for _name, _doc in (("uniform_", "uniform on [from, to)"), ("normal_", "normal(mean, std)"),
+                    ("random_", "integers on [from, to), by default every integer the dtype holds exactly"),
+                    ("bernoulli_", "0/1 with probability p (a float or a tensor)"),
+                    ("exponential_", "exponential with rate lambd")):
+    declare(_name, function=False, doc=f"Fill with draws {_doc}, as Tensor.{_name}.")(getattr(random, _name))

@@ -11,15 +11,6 @@ from gradwire.core.dtypes import DTYPES, LEGACY_NAMES
 from gradwire.session import current_session
 from gradwire.tensor import Tensor, leaf_from_data
 
-# One global generator, as torch's default generator; `manual_seed` reseeds it. Its stream
-# is NumPy's PCG64, so `randn` values differ from PyTorch's for the same seed.
-_rng = np.random.default_rng()
-
-
-def manual_seed(seed: int) -> None:
-    global _rng
-    _rng = np.random.default_rng(int(seed))
-
 
 def _leaf(value, dtype, requires_grad) -> Tensor:
     return leaf_from_data(current_session(), value, dtype, requires_grad)
@@ -60,17 +51,39 @@ def from_numpy(ndarray) -> Tensor:
     return _leaf(ndarray, None, False)
 
 
+def _number(v):
+    """A Python number from a number or a one-element tensor (arange(torch.tensor(3)))."""
+    return v.item() if isinstance(v, (Tensor, np.ndarray, np.generic)) else v
+
+
 def arange(start, end=None, step=1, *, dtype=None, requires_grad=False) -> Tensor:
+    """start, start + step, ... up to end (excluded), as torch.arange: int64 unless a bound or the step is a
+    float (then the default float type); ceil((end - start) / step) values, computed in double."""
     if end is None:
         start, end = 0, start
+    start, end, step = _number(start), _number(end), _number(step)
     floating = any(isinstance(v, float) for v in (start, end, step))
-    out = dtypes.as_dtype(dtype) if dtype is not None else (
-        dtypes.DEFAULT_FLOAT if floating else dtypes.int64)
-    count = max(0, math.ceil((end - start) / step))
+    out = dtypes.as_dtype(dtype) if dtype is not None else (dtypes.DEFAULT_FLOAT if floating else dtypes.int64)
+    if out.name == "bool":
+        raise NotImplementedError("\"arange_cpu\" not implemented for 'Bool'")
+    if out.name == "int64":       # PyTorch truncates all three to integers first for int64 (only)
+        if step != 0 and int(step) == 0:
+            raise ValueError("step must be nonzero")
+        start, end, step = int(start), int(end), int(step)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(float(start)) and math.isfinite(float(end))):
+        raise RuntimeError(f"unsupported range: {start:g} -> {end:g}")
+    if (end - start) * step < 0 and end != start:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    length = math.ceil((float(end) - float(start)) / float(step))
+    if length > 2**31 * 64:
+        raise RuntimeError("invalid size, possible overflow?")
+    length = max(length, 0)
     if out.is_floating_point:
-        value = (start + np.arange(count, dtype=np.float64) * step).astype(out.numpy)
-    else:
-        value = (start + np.arange(count, dtype=np.int64) * step).astype(out.numpy)
+        value = (float(start) + np.arange(length, dtype=np.float64) * float(step)).astype(out.numpy)
+    else:       # the start and step in the integer type, wrapping as PyTorch's kernel does
+        value = (int(start) + np.arange(length, dtype=np.int64) * int(step)).astype(out.numpy)
     return _leaf(value, None, requires_grad)
 
 
@@ -99,36 +112,6 @@ def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
     return _like(input, 0, dtype, requires_grad)
 
 
-def _draw_like(input: Tensor, dtype, requires_grad, draw, kernel) -> Tensor:
-    out = dtypes.as_dtype(dtype if dtype is not None else input._node.dtype)
-    if not out.is_floating_point:
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{LEGACY_NAMES[out.name]}\'')
-    return leaf_from_data(input._node.session, draw(input._node.shape).astype(out.numpy), None, requires_grad)
-
-
-def rand_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _draw_like(input, dtype, requires_grad, _rng.random, "check_uniform_bounds")
-
-
-def randn_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _draw_like(input, dtype, requires_grad, _rng.standard_normal, "normal_kernel_cpu")
-
-
-def randint(low=0, high=None, size=None, *, dtype=None, requires_grad=False) -> Tensor:
-    """Integers drawn uniformly from [low, high): randint(high, size) or randint(low, high, size); int64 unless
-    dtype says otherwise."""
-    if size is None:
-        low, high, size = 0, low, high
-    elif high is None or not isinstance(high, numbers.Integral):
-        low, high, size = 0, low, high
-    low, high = int(low), int(high)
-    if low >= high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
-    out = dtypes.as_dtype(dtype or dtypes.int64)
-    shape = _size((size,))
-    return _leaf(_rng.integers(low, high, shape).astype(out.numpy), None, requires_grad)
-
-
 def _like(input: Tensor, fill, dtype, requires_grad) -> Tensor:
     """Shape and dtype are known at the call, so the value is made here: no request, no dependency."""
     node = input._node
@@ -146,18 +129,6 @@ def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
 
 def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
     return _like(input, fill_value, dtype, requires_grad)
-
-
-def randn(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
-    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
-    if not out.is_floating_point:
-        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{LEGACY_NAMES[out.name]}\'')
-    return _leaf(_rng.standard_normal(_size(shape, size)).astype(out.numpy), None, requires_grad)
-
-
-def rand(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
-    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
-    return _leaf(_rng.random(_size(shape, size)).astype(out.numpy), None, requires_grad)
 
 
 def linspace(start, end, steps, *, dtype=None, requires_grad=False) -> Tensor:
@@ -179,5 +150,48 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False) -> Tensor:
 
 def eye(n, m=None, *, dtype=None, requires_grad=False) -> Tensor:
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and int(v) < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {int(v)}")
     return _leaf(np.eye(int(n), None if m is None else int(m), dtype=out.numpy), None,
                  requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False) -> Tensor:
+    """base ** linspace(start, end, steps), computed in double and then cast, as torch.logspace."""
+    out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
+    start, end, steps = float(_number(start)), float(_number(end)), int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    if out.name == "bool":
+        raise NotImplementedError("\"logspace_cpu\" not implemented for 'Bool'")
+    i = np.arange(steps, dtype=np.float64)
+    if steps == 1:
+        exps = np.array([start])
+    else:
+        step = (end - start) / (steps - 1)
+        exps = np.where(i < steps // 2, start + i * step, end - (steps - 1 - i) * step)
+    return _leaf(np.power(float(base), exps).astype(out.numpy), None, requires_grad)
+
+
+def _tri_indices(name: str, row, col, offset, dtype, upper: bool) -> Tensor:
+    out = dtypes.as_dtype(dtype if dtype is not None else dtypes.int64)
+    if out.name not in ("int32", "int64"):
+        raise NotImplementedError(f'"{name}" not implemented for \'{LEGACY_NAMES[out.name]}\'')
+    row, col, offset = int(row), int(col), int(offset)
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+    r, c = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
+    return _leaf(np.stack([r, c]).astype(out.numpy).reshape(2, -1), None, False)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None) -> Tensor:
+    """The (row, col) indices of the lower triangle of a row x col matrix (offset: diagonals above), 2 x N."""
+    return _tri_indices("tril_indices", row, col, offset, dtype, upper=False)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None) -> Tensor:
+    """The (row, col) indices of the upper triangle of a row x col matrix (offset: diagonals above), 2 x N."""
+    return _tri_indices("triu_indices", row, col, offset, dtype, upper=True)

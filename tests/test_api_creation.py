@@ -231,3 +231,127 @@ def test_the_same_seed_gives_the_same_values_in_sessions_and_processes():
             del s
     assert values[0] == values[1]
     assert " ".join(str(v) for v in values[0]) + "\n" == runs.pop()
+
+
+@pytest.mark.parametrize("args", [(5,), (0, 5, 0.5), (0.0, 5), (1, 4), (-3, 3, 2), (5, 0, -1), (0, 1, 0.1),
+                                  (1, 2.0000001, 0.1), (0, 0), (3, 1)])
+@pytest.mark.parametrize("dtype", [None, "float16", "float64", "int64", "int32", "uint8", "int8", "bool"])
+def test_arange_dtypes_and_lengths(args, dtype):
+    def program(lib, _):
+        kw = {} if dtype is None else {"dtype": getattr(lib, dtype)}
+        return lib.arange(*args, **kw)
+    same_as_torch(program, np.zeros(1), requires_grad=False)
+
+
+@pytest.mark.parametrize("args", [(0, 5, 0), (5, 0, 1), (0, 2.5, 0.5, "int64"), (-1, 1, 0.5, "int16"),
+                                  (0.5, 3.7, 1.5, "int32"), (0.5, 3.7, 1.5, "int64"), (float("nan"),),
+                                  (0, 10000, 1000.5, "float16")])
+def test_arange_edges(args):
+    def program(lib, _):
+        *bounds, dt = args if isinstance(args[-1], str) else (*args, None)
+        return lib.arange(*bounds, **({} if dt is None else {"dtype": getattr(lib, dt)}))
+    same_as_torch(program, np.zeros(1), requires_grad=False)
+    same_as_torch(lambda lib, x: lib.arange(x), np.array(3.5), requires_grad=False)
+
+
+def test_logspace_linspace_eye_indices():
+    def program(lib, _):
+        return (lib.logspace(0, 2, 5), lib.logspace(0, 2, 5, base=2), lib.logspace(0, 2, 3, dtype=lib.int64),
+                lib.logspace(-1, 1, 4, base=3, dtype=lib.float64), lib.logspace(1, 1, 1), lib.logspace(0, 1, 0),
+                lib.linspace(0, 10, 5, dtype=lib.int64), lib.linspace(0, 1, 5, dtype=lib.float16),
+                lib.tril_indices(3, 4), lib.triu_indices(3, 4, 1), lib.tril_indices(3, 4, -1, dtype=lib.int32),
+                lib.tril_indices(0, 4), lib.triu_indices(4, 2, -5), lib.eye(2, dtype=lib.bool),
+                lib.full((2,), True), lib.full((2,), 2), lib.full((2,), 2.5), lib.zeros(2, dtype=int),
+                lib.zeros(2, dtype=float), lib.ones(2, dtype=bool))
+    same_as_torch(program, np.zeros(1), requires_grad=False)
+    for bad in [lambda lib: lib.tril_indices(-1, 4), lambda lib: lib.triu_indices(3, 3, dtype=lib.float32),
+                lambda lib: lib.eye(-1), lambda lib: lib.linspace(0, 1, -1), lambda lib: lib.logspace(0, 1, -1),
+                lambda lib: lib.arange(1, 4, dtype=lib.bool)]:
+        same_as_torch(lambda lib, _: bad(lib), np.zeros(1), requires_grad=False)
+
+
+# -- random draws and generators ------------------------------------------------------------------
+def test_random_dtypes_shapes_and_grad_fns():
+    def program(lib, m):
+        g = lib.Generator().manual_seed(0)
+        shapes = (lib.rand(2, 3).shape, lib.randn((2, 3)).shape, lib.rand(size=(4,)).shape,
+                  lib.randint(3, 9, (2,)).shape, lib.randperm(5).shape, lib.normal(0.0, 1.0, (2, 3)).shape,
+                  lib.normal(lib.zeros(2, 1), lib.ones(3)).shape, lib.multinomial(lib.ones(2, 3), 2).shape)
+        kinds = (lib.rand(2, dtype=lib.float16).dtype, lib.randn(2, dtype=lib.float64).dtype,
+                 lib.randint(5, (2,)).dtype, lib.randint(5, (2,), dtype=lib.uint8).dtype, lib.randperm(3).dtype,
+                 lib.randperm(3, dtype=lib.float32).dtype, lib.normal(0.0, 1.0, (2,), dtype=lib.float64).dtype,
+                 lib.bernoulli(lib.full((3,), 0.5, dtype=lib.float64)).dtype, lib.multinomial(m, 1).dtype,
+                 lib.rand_like(m).dtype, lib.randint_like(m, 4).dtype, lib.rand(1, generator=g).shape)
+        fns = (lib.normal(m, 1.0).grad_fn, lib.normal(0.0, m.exp()).grad_fn, lib.normal(m, m.exp()).grad_fn,
+               lib.bernoulli(m.sigmoid()).grad_fn, (m * 1).uniform_().grad_fn, (m * 1).normal_().grad_fn,
+               (m * 1).random_().grad_fn, (m * 1).random_(4).grad_fn, (m * 1).random_(1, 4).grad_fn,
+               (m * 1).bernoulli_().grad_fn, (m * 1).bernoulli_(m.sigmoid()).grad_fn,
+               (m * 1).exponential_().grad_fn)
+        grads = lib.autograd.grad(lib.normal(m, m.exp()).sum() + (m * 1).uniform_().sum(), m) \
+            if lib is torch else gw.grad(lib.normal(m, m.exp()).sum() + (m * 1).uniform_().sum(), m)
+        return str(shapes), str(kinds), str([type(f).__name__ for f in fns]), grads
+    same_as_torch(program, np.array([0.2, 0.5, 0.3], np.float32))
+
+
+def test_random_errors_match_torch():
+    cases = [lambda lib: lib.normal(lib.zeros(2), -1.0), lambda lib: lib.normal(0.0, -1.0, (2,)),
+             lambda lib: lib.normal(lib.zeros(2, dtype=lib.int64), 1.0),
+             lambda lib: lib.bernoulli(lib.full((3,), 1.5)), lambda lib: lib.bernoulli(lib.ones(3, dtype=lib.int64)),
+             lambda lib: lib.multinomial(lib.tensor([0.1, 0.5, 0.4]), 4),
+             lambda lib: lib.multinomial(lib.tensor([0.0, 0.0]), 1),
+             lambda lib: lib.multinomial(lib.tensor([-1.0, 1.0]), 1),
+             lambda lib: lib.multinomial(lib.tensor([1, 2]), 1), lambda lib: lib.multinomial(lib.tensor(1.0), 1),
+             lambda lib: lib.multinomial(lib.tensor([1.0, 2.0]), 0), lambda lib: lib.randperm(-1),
+             lambda lib: lib.randperm(300, dtype=lib.uint8),
+             lambda lib: lib.ones(3, dtype=lib.int64).uniform_(), lambda lib: lib.ones(3, dtype=lib.int64).normal_(),
+             lambda lib: lib.ones(3, dtype=lib.int64).exponential_(), lambda lib: lib.ones(3).uniform_(2, 1),
+             lambda lib: lib.ones(3).normal_(0, -1), lambda lib: lib.ones(3).exponential_(-1),
+             lambda lib: lib.ones(3).exponential_(0), lambda lib: lib.ones(3).bernoulli_(1.5),
+             lambda lib: lib.ones(3, requires_grad=True).uniform_(), lambda lib: lib.manual_seed(2**64),
+             lambda lib: lib.set_rng_state(lib.zeros(3)), lambda lib: lib.ones(3).random_(5, 2)]
+    for bad in cases:
+        same_as_torch(lambda lib, _: bad(lib), np.zeros(1), requires_grad=False)
+
+
+def test_generators_streams_and_state():
+    g1, g2 = gw.Generator().manual_seed(7), gw.Generator().manual_seed(7)
+    assert gw.rand(5, generator=g1).tolist() == gw.rand(5, generator=g2).tolist()
+    assert gw.Generator().initial_seed() == torch.Generator().initial_seed() and g1.device == "cpu"
+    assert gw.manual_seed(-1).initial_seed() == torch.manual_seed(-1).initial_seed()
+    gw.manual_seed(3)
+    assert gw.initial_seed() == 3 and isinstance(gw.seed(), int) and gw.initial_seed() != 3
+    state = gw.get_rng_state()
+    assert state.dtype == gw.uint8 and state.ndim == 1
+    first = (gw.randn(4).tolist(), gw.randint(0, 99, (3,)).tolist(), gw.randperm(6).tolist())
+    gw.set_rng_state(state)
+    assert (gw.randn(4).tolist(), gw.randint(0, 99, (3,)).tolist(), gw.randperm(6).tolist()) == first
+    g = gw.Generator().manual_seed(1)
+    saved = g.get_state()
+    a = gw.normal(0.0, 1.0, (3,), generator=g).tolist()
+    assert gw.normal(0.0, 1.0, (3,), generator=g.set_state(saved)).tolist() == a
+    with pytest.raises(TypeError, match="Generator"):
+        gw.rand(2, generator=3)
+
+
+def test_more_distributions():
+    n = 100_000
+    x = gw.normal(2.0, 3.0, (n,)).numpy()
+    assert abs(x.mean() - 2) < 5 * 3 / n ** 0.5 and abs(x.std() - 3) < 0.05
+    m = gw.normal(gw.full((n,), -1.0), gw.full((n,), 0.5)).numpy()
+    assert abs(m.mean() + 1) < 0.01 and abs(m.std() - 0.5) < 0.01
+    b = gw.bernoulli(gw.full((n,), 0.3)).numpy()
+    assert abs(b.mean() - 0.3) < 5 * (0.21 / n) ** 0.5 and set(np.unique(b)) <= {0.0, 1.0}
+    e = gw.empty(n).exponential_(2.0).numpy()
+    assert abs(e.mean() - 0.5) < 0.01 and e.min() >= 0
+    u = gw.empty(n, dtype=gw.float16).uniform_().numpy()
+    assert u.max() < 1 and abs(u.astype(np.float64).mean() - 0.5) < 0.01
+    w = np.array([0.1, 0.0, 0.6, 0.3])
+    k = gw.multinomial(gw.tensor(w), n, replacement=True).numpy()
+    assert np.all(np.abs(np.bincount(k, minlength=4) / n - w) < 0.01)
+    firsts = gw.multinomial(gw.tensor(w).expand(20000, 4).contiguous(), 4).numpy()
+    assert np.all(firsts[:, -1] == 1)                              # the zero weight always last
+    assert np.all(np.abs(np.bincount(firsts[:, 0], minlength=4) / 20000 - w) < 0.02)
+    r = gw.empty(n, dtype=gw.int8).random_().numpy()
+    assert r.min() >= 0 and r.max() == 127
+    p = gw.randperm(1000).numpy()
+    assert sorted(p.tolist()) == list(range(1000))

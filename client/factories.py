@@ -98,6 +98,8 @@ def ones(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
 
 
 def full(size, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
+    if isinstance(size, numbers.Integral):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     out = dtypes.as_dtype(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
     return _leaf(np.full(_size((size,)), fill_value, dtype=out.numpy), None, requires_grad)
 

@@ -68,17 +68,24 @@ def as_array(data, dtype=None) -> np.ndarray:
     elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
         arr = np.asarray(data)
     elif dtype is not None:
-        arr = np.asarray(_unwrap(data), dtype=dtypes.as_dtype(dtype).numpy)
+        arr = np.asarray(_unwrap(data))
+        target = dtypes.as_dtype(dtype).name
+        if target in INTS and arr.dtype.kind in "iu" and arr.size:
+            # PyTorch's range check of Python ints (an unsigned type also takes -max..-1, which wraps)
+            top = int(np.iinfo(target).max)
+            low = -top if target == "uint8" else int(np.iinfo(target).min)
+            if int(arr.max()) > top or int(arr.min()) < low:
+                raise RuntimeError(f"value cannot be converted to type {target} without overflow")
     else:
         arr = np.asarray(_unwrap(data))
         if arr.dtype == np.float64:      # Python floats: PyTorch's default float type
             arr = arr.astype(dtypes.DEFAULT_FLOAT.numpy)
     if dtype is not None:
-        arr = arr.astype(dtypes.as_dtype(dtype).numpy)
-    elif arr.dtype.kind in "iu" and arr.dtype.name not in DTYPES:
-        arr = arr.astype(np.int64)
-    elif arr.dtype.kind == "f" and arr.dtype.name not in DTYPES:
-        arr = arr.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):       # 1e6 as float16 is inf, as in PyTorch
+            arr = arr.astype(dtypes.as_dtype(dtype).numpy)
+    elif arr.dtype.kind in "iuf" and arr.dtype.name not in DTYPES:
+        raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.name}: gradwire's dtypes are "
+                        f"{', '.join(DTYPES)}")
     dtypes.as_dtype(arr.dtype)          # rejects what the wire cannot carry
     return np.array(arr, copy=True, order="C")
 

@@ -355,3 +355,60 @@ def test_more_distributions():
     assert r.min() >= 0 and r.max() == 127
     p = gw.randperm(1000).numpy()
     assert sorted(p.tolist()) == list(range(1000))
+
+
+# -- the factories that were there, checked again -----------------------------------------------------
+_FACTORY_CASES = [
+    lambda lib: lib.tensor([1, 2], dtype=float),
+    lambda lib: lib.tensor([1.5], dtype=int),
+    lambda lib: lib.tensor(3),
+    lambda lib: lib.tensor([True, False]),
+    lambda lib: lib.tensor([1, 2.5]),
+    lambda lib: lib.tensor([[1, 2], [3, 4]], dtype=lib.uint8),
+    lambda lib: lib.tensor([300], dtype=lib.uint8),
+    lambda lib: lib.tensor([-1], dtype=lib.uint8),
+    lambda lib: lib.tensor([1e6], dtype=lib.float16),
+    lambda lib: lib.tensor([]),
+    lambda lib: lib.tensor([[]]),
+    lambda lib: lib.full((2,), 1, dtype=lib.uint8),
+    lambda lib: lib.full((2, 2), 1.5, dtype=lib.int8),
+    lambda lib: lib.full([], 2.0),
+    lambda lib: lib.full(3, 1.0),
+    lambda lib: lib.zeros(()),
+    lambda lib: lib.zeros([]),
+    lambda lib: lib.ones(0, 3, dtype=lib.int16),
+    lambda lib: lib.zeros(size=(2, 3)),
+    lambda lib: lib.ones((2,), dtype=lib.float16),
+    lambda lib: lib.zeros_like(lib.ones(2, dtype=lib.int8)),
+    lambda lib: lib.full_like(lib.ones(2, dtype=lib.int8), 3.7),
+    lambda lib: lib.ones_like(lib.ones(2), dtype=lib.bool),
+    lambda lib: lib.zeros_like(lib.ones(2), requires_grad=True),
+    lambda lib: lib.linspace(0, 1, 1),
+    lambda lib: lib.linspace(0, 1, 0),
+    lambda lib: lib.linspace(-1, 1, 4, dtype=lib.int8),
+    lambda lib: lib.linspace(0, 1, 3, dtype=lib.float64),
+    lambda lib: lib.eye(3, 2, dtype=lib.int16),
+    lambda lib: lib.eye(0),
+    lambda lib: lib.linspace(0, 1, 3, dtype=lib.bool),
+    lambda lib: lib.full((2,), True, dtype=lib.float32),
+    lambda lib: lib.from_numpy(np.array([1, 2], np.int8)),
+    lambda lib: lib.tensor([1, 2], dtype=lib.float16, requires_grad=True),
+    lambda lib: lib.tensor([1, 2], requires_grad=True),
+    lambda lib: lib.zeros(2, 3, dtype=lib.int64, requires_grad=True),
+    lambda lib: lib.full((2,), 2, dtype=lib.int32).float(),
+    lambda lib: lib.tensor(2.5).half(),
+    lambda lib: lib.tensor([1.7, -1.7, 300.5]).to(lib.uint8),
+    lambda lib: lib.tensor([1.7, -1.7, 200.5]).char(),
+    lambda lib: lib.tensor([70000.0]).half(),
+    lambda lib: lib.tensor([40000]).short(),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_FACTORY_CASES)))
+def test_factories_match_torch(case):
+    same_as_torch(lambda lib, _: _FACTORY_CASES[case](lib), np.zeros(1), requires_grad=False)
+
+
+def test_numpy_dtypes_without_a_gradwire_dtype_are_refused():
+    with pytest.raises(TypeError, match="uint16"):
+        gw.tensor(np.array([1, 2], np.uint16))

@@ -62,7 +62,8 @@ def _as_node(x, session, dtype) -> Node:
         elif dtype in INTS and isinstance(value, numbers.Integral) and -2**63 <= value < 2**63:
             arr = np.array(value, dtype=np.int64).astype(dtype)     # PyTorch wraps: uint8 tensor + 300 adds 44
         else:
-            arr = np.array(value, dtype=dtype)
+            with np.errstate(over="ignore"):          # 1e6 as float16 is inf, as in PyTorch
+                arr = np.array(value, dtype=dtype)
         return Node(session, "constant", attrs={"value": arr}, value=arr)
     return leaf_from_data(session, x)._node
 
@@ -96,16 +97,20 @@ def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None 
                 requires_grad=requires_grad, shape=aval.shape, dtype=aval.dtype, label=label)
 
 
+_OPMATH_SCALARS = frozenset({"mul", "div", "lerp"})
+
+
 def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, ref_args=None) -> Tensor:
     """Record `op(*args)`; Python scalars become constants of the result type and arrays become leaves.
     ref_args: the arguments whose types decide the result type (default: all)."""
     session = session_of(args)
     refs = [_operand(a) for a in (args if ref_args is None else ref_args)]
     dtype = result_type(*refs) if refs else None
-    # PyTorch computes a float16 op with a Python scalar in float32 (half_tensor * 1e6 is not inf * x): the
-    # scalar stays float32 where a float32 0-d input cannot change the result type (every tensor has dims).
+    # PyTorch multiplies and divides a float16 tensor by a Python scalar in float32 (half_tensor * 1e6 is not
+    # inf * x; add, sub, pow and comparisons round the scalar to float16 first): the scalar stays float32 where
+    # a float32 0-d input cannot change the result type (every tensor has dims).
     dims = builtins_all(a.ndim for a in args if isinstance(a, Tensor))
-    scalar_dtype = "float16-opmath" if dtype == "float16" and dims else dtype
+    scalar_dtype = "float16-opmath" if dtype == "float16" and dims and op in _OPMATH_SCALARS else dtype
     nodes = [_as_node(a, session, scalar_dtype) for a in args]
     node = node_op(op, *nodes, attrs=attrs, label=label)
     out = Tensor._wrap(node)

@@ -58,17 +58,6 @@ def take(x, idx, axis):
     return np.take(x, _checked(idx, x.shape[axis]), axis=axis)
 
 
-def _via_float32(kernel):
-    """Numba has no float16: such a gradient is accumulated in float32 and rounded once."""
-    def run(g, *args, **kwargs):
-        if g.dtype == np.float16:
-            return kernel(g.astype(np.float32), *args, **kwargs).astype(np.float16)
-        return kernel(g, *args, **kwargs)
-    run.__name__, run.__doc__ = kernel.__name__, kernel.__doc__
-    return run
-
-
-@_via_float32
 def scatter_add(g, idx, axis, size):
     idx = np.asarray(idx)
     pre, post = _three(g.shape, axis, idx.ndim)
@@ -82,7 +71,6 @@ def gather(x, idx, axis):
     return np.take_along_axis(x, _checked(idx, x.shape[axis]), axis=axis)
 
 
-@_via_float32
 def gather_add(g, idx, axis, shape):
     size = shape[axis]
     idx = _checked(idx, size)
@@ -105,8 +93,6 @@ def dot(x, y):
     if x.dtype != y.dtype:
         dt = np.promote_types(x.dtype, y.dtype)
         x, y = x.astype(dt), y.astype(dt)
-    if x.dtype == np.float16:
-        return np.asarray(np.dot(x.astype(np.float32), y.astype(np.float32))).astype(np.float16)
     return np.asarray(np.dot(x, y))
 
 
@@ -114,8 +100,6 @@ def matmul(x, y):
     if x.dtype != y.dtype:
         dt = np.promote_types(x.dtype, y.dtype)
         x, y = x.astype(dt), y.astype(dt)
-    if x.dtype == np.float16:   # as PyTorch on CPU: float32 products and sums, rounded once (and BLAS-fast)
-        return np.matmul(x.astype(np.float32), y.astype(np.float32)).astype(np.float16)
     return np.matmul(x, y)
 
 

@@ -14,4 +14,4 @@ def _bitcast(x, dtype):
     return a.view(dtype)
 
 
-defop("bitcast", impl=_bitcast, vjp=None)
+defop("bitcast", impl=_bitcast, vjp=None, opmath=False)

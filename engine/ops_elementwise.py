@@ -20,15 +20,10 @@ def _in_float(fn):
 
 
 def _promoted(fn):
-    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input).
-    A float16 result is computed in float32 and rounded once, as PyTorch's CPU kernels do (their "opmath"
-    type), so `half_tensor * 1e6` rounds the product, not the scalar, to float16."""
+    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input)."""
     def impl(*xs):
-        if len({x.dtype for x in xs}) > 1 or xs[0].dtype == np.float16:
+        if len({x.dtype for x in xs}) > 1:
             dt = np.dtype(result_type(*((x.dtype.name, x.ndim) for x in xs)))
-            if dt == np.float16:
-                out = fn(*(x.astype(np.float32, copy=False) for x in xs))
-                return out.astype(np.float16, copy=False) if out.dtype == np.float32 else out
             xs = [x.astype(dt, copy=False) for x in xs]
         return fn(*xs)
     return impl
@@ -128,13 +123,16 @@ def _pow_scalar_vjp(g, out, x, exponent):
 
 
 def _pow_scalar_impl(x, exponent):
+    if x.dtype == np.float16:     # PyTorch rounds the exponent to float16, then computes in float32
+        e = np.float32(np.float16(exponent))
+        return np.power(x.astype(np.float32), e).astype(np.float16)
     if exponent == 2.0:
         return np.square(x)
     e = np.asarray(exponent, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
     return np.power(x, e)
 
 
-defop("pow_scalar", impl=_pow_scalar_impl, vjp=(_pow_scalar_vjp,), jvp="elementwise")
+defop("pow_scalar", impl=_pow_scalar_impl, vjp=(_pow_scalar_vjp,), jvp="elementwise", opmath=False)
 
 
 def _bound(value, dtype):
@@ -183,7 +181,7 @@ def _cast_vjp(g, out, x, dtype):
     return g.cast(dtype=x.dtype) if x.dtype in FLOATS else None
 
 
-defop("cast", impl=lambda x, dtype: x.astype(dtype), vjp=(_cast_vjp,), jvp="elementwise")
+defop("cast", impl=lambda x, dtype: x.astype(dtype), vjp=(_cast_vjp,), jvp="elementwise", opmath=False)
 defop("with_value", impl=lambda history, value: value, vjp=(lambda g, out, history, value: g, None),
       jvp=lambda tangents, out, history, value: tangents[0])
 defop("zeros_like", impl=np.zeros_like, vjp=None)

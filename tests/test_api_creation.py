@@ -238,8 +238,9 @@ def test_the_same_seed_gives_the_same_values_in_sessions_and_processes():
     """Draws are made in the client with NumPy's PCG64: a seed means the same values everywhere."""
     import subprocess
     import sys
-    runs = {subprocess.run([sys.executable, "-c", _DRAW], capture_output=True, text=True, check=True).stdout
-            for _ in range(2)}
+    procs = [subprocess.Popen([sys.executable, "-c", _DRAW], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = {p.communicate(timeout=120)[0] for p in procs}
+    assert all(p.returncode == 0 for p in procs)
     assert len(runs) == 1
     values = []
     for _ in range(2):

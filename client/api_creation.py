@@ -10,7 +10,7 @@ from gradwire import dtypes, random
 from gradwire.core.dtype_ops import bitcast_shape
 from gradwire.core.dtypes import ITEMSIZE, LEGACY_NAMES
 from gradwire.declare import declare
-from gradwire.ops import cast, view_op
+from gradwire.ops import apply, cast, view_op
 from gradwire.tensor import Tensor, leaf_from_data
 
 _BY_LEGACY = {f"torch.{v}Tensor": k for k, v in LEGACY_NAMES.items()}
@@ -31,7 +31,7 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, me
             dtype = a.dtype
         elif isinstance(a, dtypes.DType):
             dtype = a
-        elif isinstance(a, str) or type(a).__name__ == "device":
+        elif isinstance(a, str) or builtins.type(a).__name__ == "device":
             _device_ok(a)
         elif a is not None and not isinstance(a, bool):
             raise TypeError(f"to() received an invalid combination of arguments - got ({builtins.type(a).__name__})")
@@ -40,8 +40,7 @@ def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, me
     target = input.dtype if dtype is None else dtypes.as_dtype(dtype)
     if target.name == input._node.dtype and not copy:
         return input
-    from gradwire import ops
-    return ops.apply("cast", input, attrs={"dtype": target.name})
+    return apply("cast", input, attrs={"dtype": target.name})
 
 
 @declare(function=False)

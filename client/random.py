@@ -229,7 +229,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_gra
     if ts:
         s = std.detach().numpy()
         if s.size and s.min() < 0:
-            raise RuntimeError(f"normal expects all elements of std >= 0.0")
+            raise RuntimeError("normal expects all elements of std >= 0.0")
     else:
         _check_std(float(std))
     z = standard_normal(rng, shape, out)

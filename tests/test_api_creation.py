@@ -71,6 +71,8 @@ def test_conversion_gradients_and_errors():
     same_as_torch(lambda lib, x: lib.is_floating_point(3), typed("float32"))
     with pytest.raises(RuntimeError, match="not available"):
         gw.ones(2).to("cuda")
+    assert gw.ones(2).to(torch.device("cpu"), gw.int8).dtype == gw.int8
+    assert gw.ones(2).to(device="cpu", dtype=gw.half).dtype == gw.float16
 
 
 @pytest.mark.parametrize("src", DTYPES)

@@ -7,8 +7,10 @@ import sys as _sys
 from gradwire import autograd as _autograd
 from gradwire import factories as _factories
 from gradwire import ops as _ops
+from gradwire import random as _random
 from gradwire._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from gradwire.dtypes import DType, bool_ as bool, float32, float64, int32, int64  # noqa: A001
+from gradwire.dtypes import (DType, bool_ as bool, finfo, float16, float32, float64, iinfo, int8,  # noqa: A001
+                             int16, int32, int64, uint8)
 from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
                              Internal, InvalidArgument, NotFound, PermissionDenied,
                              ResourceExhausted, Unauthenticated, Unavailable, Unimplemented)
@@ -20,6 +22,9 @@ e = _math.e
 float = float32       # noqa: A001  (torch.float / torch.double / torch.long aliases)
 double = float64
 long = int64
+half = float16
+int = int32           # noqa: A001
+short = int16
 
 
 def connect(target: str | None = None, *, token: str | None = None, tls=None,
@@ -30,10 +35,13 @@ def connect(target: str | None = None, *, token: str | None = None, tls=None,
                    resident=resident)
 
 
-manual_seed = _factories.manual_seed
+Generator, default_generator = _random.Generator, _random.default_generator
 
 _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
-              "full_like", "randn", "rand", "linspace", "eye")
+              "full_like", "linspace", "logspace", "eye", "empty", "empty_like", "tril_indices", "triu_indices")
+# Random draws, made in the client (gradwire/random.py), and the default generator's controls.
+_RANDOM = ("rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "randperm", "normal",
+           "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
 _ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where")
 _SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
@@ -43,11 +51,13 @@ _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:
     globals()[_name] = getattr(_factories, _name)
+for _name in _RANDOM:
+    globals()[_name] = getattr(_random, _name)
 for _name in _FUNCTIONS:
     globals()[_name] = getattr(_ops, _name)
 for _name in _AUTOGRAD:
     globals()[_name] = getattr(_autograd, _name)
-for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
+for _name in _FACTORIES + _RANDOM + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
@@ -57,14 +67,16 @@ _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_meth
 from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
 from gradwire.serialization import load, save  # noqa: E402
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
-for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad", "enable_grad", "set_grad_enabled",
-              "nn", "optim"):
+_DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
+           "double", "short", "int", "long")
+for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "finfo", "iinfo", "Generator", "nn", "optim",
+              *_DTYPES):
     setattr(Session, _name, globals()[_name])
 del _name
 
 __all__ = ["nn", "optim", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
-           "is_grad_enabled", "enable_grad", "set_grad_enabled", "manual_seed", "default_session", "pi", "e",
-           "float32", "float64", "int32", "int64", "bool", "GradwireError", "InvalidArgument",
+           "is_grad_enabled", "enable_grad", "set_grad_enabled", "Generator", "default_generator", "default_session",
+           "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",
-           "Internal", *_FACTORIES, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]
+           "Internal", *_FACTORIES, *_RANDOM, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]

@@ -10,6 +10,7 @@ PyTorch decides with them: whether `reshape` is a view, whether `view` is allowe
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
@@ -131,6 +132,11 @@ def step_strides(step: Step, shape, strides, offset, out_shape):
         return rest + (strides[a1] + strides[a2],), offset
     if op == "reshape":
         return view_strides(shape, strides, out_shape), offset
+    if op == "bitcast":       # view(dtype): strides counted in the new element size
+        if not shape or not shape[-1] or shape[-1] == out_shape[-1]:
+            return tuple(strides), offset
+        ratio = Fraction(out_shape[-1], shape[-1])     # old element size / new one
+        return tuple(int(s * ratio) for s in strides[:-1]) + (1,), int(offset * ratio)
     raise AssertionError(op)
 
 
@@ -153,6 +159,11 @@ def _through_expand(apply, parent, child, attrs):
                               "elements share one memory location in PyTorch); clone() it first")
 
 
-SCATTER = {"slice": _scatter_into("slice_scatter"), "diagonal": _scatter_into("diagonal_scatter"),
+def _bitcast_back(apply, parent, child, attrs):
+    return apply("bitcast", child, attrs={"dtype": parent.dtype})
+
+
+SCATTER = {"bitcast": _bitcast_back,
+           "slice": _scatter_into("slice_scatter"), "diagonal": _scatter_into("diagonal_scatter"),
            "reshape": _reshape_back, "squeeze": _reshape_back, "unsqueeze": _reshape_back,
            "transpose": _transpose_back, "broadcast_to": _through_expand}

@@ -13,7 +13,7 @@ from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import records_history
 from gradwire._views import Step, view_strides
 from gradwire.core import shapes, signature
-from gradwire.core.dtypes import result_type
+from gradwire.core.dtypes import FLOATS, INTS, result_type
 from gradwire.core.signature import Aval
 from gradwire.core.structural import BIG as _BIG
 from gradwire.graph import Node
@@ -57,7 +57,13 @@ def _as_node(x, session, dtype) -> Node:
         return x._node
     if _is_scalar(x):
         value = x.item() if isinstance(x, (np.ndarray, np.generic)) else x
-        arr = np.array(value, dtype=dtype)
+        if dtype == "float16-opmath":
+            arr = np.array(value, dtype=np.float32)   # kept in PyTorch's float32 opmath; the engine rounds results
+        elif dtype in INTS and isinstance(value, numbers.Integral) and -2**63 <= value < 2**63:
+            arr = np.array(value, dtype=np.int64).astype(dtype)     # PyTorch wraps: uint8 tensor + 300 adds 44
+        else:
+            with np.errstate(over="ignore"):          # 1e6 as float16 is inf, as in PyTorch
+                arr = np.array(value, dtype=dtype)
         return Node(session, "constant", attrs={"value": arr}, value=arr)
     return leaf_from_data(session, x)._node
 
@@ -85,10 +91,13 @@ def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None 
     with PyTorch's exception type and message."""
     attrs, aval = signature.infer(op, [Aval(n.shape, n.dtype) for n in nodes], attrs or {})
     if requires_grad is None:
-        requires_grad = (is_grad_enabled() and records_history(op)
+        requires_grad = (is_grad_enabled() and records_history(op) and aval.dtype in FLOATS
                          and builtins_any(n.requires_grad for n in nodes))
     return Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
                 requires_grad=requires_grad, shape=aval.shape, dtype=aval.dtype, label=label)
+
+
+_OPMATH_SCALARS = frozenset({"mul", "div", "lerp"})
 
 
 def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, ref_args=None) -> Tensor:
@@ -97,7 +106,12 @@ def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, r
     session = session_of(args)
     refs = [_operand(a) for a in (args if ref_args is None else ref_args)]
     dtype = result_type(*refs) if refs else None
-    nodes = [_as_node(a, session, dtype) for a in args]
+    # PyTorch multiplies and divides a float16 tensor by a Python scalar in float32 (half_tensor * 1e6 is not
+    # inf * x; add, sub, pow and comparisons round the scalar to float16 first): the scalar stays float32 where
+    # a float32 0-d input cannot change the result type (every tensor has dims).
+    dims = builtins_all(a.ndim for a in args if isinstance(a, Tensor))
+    scalar_dtype = "float16-opmath" if dtype == "float16" and dims and op in _OPMATH_SCALARS else dtype
+    nodes = [_as_node(a, session, scalar_dtype) for a in args]
     node = node_op(op, *nodes, attrs=attrs, label=label)
     out = Tensor._wrap(node)
     if node.requires_grad:
@@ -146,7 +160,7 @@ def div(input, other):
 
 def pow(input, exponent):
     if isinstance(input, Tensor) and _is_scalar(exponent):
-        integral = input._node.dtype in ("int32", "int64", "bool")
+        integral = input._node.dtype in INTS + ("bool",)
         if integral and isinstance(exponent, (float, np.floating)):
             input = cast(input, dtypes.DEFAULT_FLOAT)       # int tensor ** 2.0 is float, as result_type says
         elif integral and not isinstance(exponent, (bool, np.bool_)) and exponent < 0:

@@ -13,7 +13,7 @@ from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import grad_fn_name
 from gradwire._views import (SCATTER, Step, Storage, VersionCounter, contiguous_strides, has_overlap,
                              is_contiguous, step_strides)
-from gradwire.core.dtypes import LEGACY_NAMES, can_cast
+from gradwire.core.dtypes import DTYPES, FLOATS, INTS, LEGACY_NAMES, can_cast
 from gradwire.core.shapes import broadcast
 from gradwire.graph import Node
 
@@ -68,17 +68,24 @@ def as_array(data, dtype=None) -> np.ndarray:
     elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
         arr = np.asarray(data)
     elif dtype is not None:
-        arr = np.asarray(_unwrap(data), dtype=dtypes.as_dtype(dtype).numpy)
+        arr = np.asarray(_unwrap(data))
+        target = dtypes.as_dtype(dtype).name
+        if target in INTS and arr.dtype.kind in "iu" and arr.size:
+            # PyTorch's range check of Python ints (an unsigned type also takes -max..-1, which wraps)
+            top = int(np.iinfo(target).max)
+            low = -top if target == "uint8" else int(np.iinfo(target).min)
+            if int(arr.max()) > top or int(arr.min()) < low:
+                raise RuntimeError(f"value cannot be converted to type {target} without overflow")
     else:
         arr = np.asarray(_unwrap(data))
         if arr.dtype == np.float64:      # Python floats: PyTorch's default float type
             arr = arr.astype(dtypes.DEFAULT_FLOAT.numpy)
     if dtype is not None:
-        arr = arr.astype(dtypes.as_dtype(dtype).numpy)
-    elif arr.dtype.kind in "iu" and arr.dtype.name not in ("int32", "int64"):
-        arr = arr.astype(np.int64)
-    elif arr.dtype.kind == "f" and arr.dtype.name not in ("float32", "float64"):
-        arr = arr.astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):       # 1e6 as float16 is inf, as in PyTorch
+            arr = arr.astype(dtypes.as_dtype(dtype).numpy)
+    elif arr.dtype.kind in "iuf" and arr.dtype.name not in DTYPES:
+        raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.name}: gradwire's dtypes are "
+                        f"{', '.join(DTYPES)}")
     dtypes.as_dtype(arr.dtype)          # rejects what the wire cannot carry
     return np.array(arr, copy=True, order="C")
 
@@ -318,7 +325,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self._node.dtype not in ("int32", "int64", "bool"):
+        if self._node.dtype not in INTS + ("bool",):
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -358,7 +365,7 @@ class Tensor:
             return self
         if node.requires_grad:
             return self
-        if node.dtype not in ("float32", "float64"):
+        if node.dtype not in FLOATS:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                "gradients" if _factory else
                                "only Tensors of floating point dtype can require gradients")
@@ -529,7 +536,10 @@ class Tensor:
     def reshape(self, *shape) -> "Tensor":
         return _ops.reshape(self, _sizes(shape))
 
-    def view(self, *shape) -> "Tensor":
+    def view(self, *shape, dtype=None) -> "Tensor":
+        if dtype is not None or (len(shape) == 1 and isinstance(shape[0], dtypes.DType)):
+            from gradwire.api_creation import view_dtype
+            return view_dtype(self, *shape, dtype=dtype)
         return _ops.view(self, _sizes(shape))
 
     def view_as(self, other) -> "Tensor":
@@ -583,11 +593,7 @@ class Tensor:
         return _ops.getitem(self, key)
 
     # -- dtype -------------------------------------------------------------------------------
-    def to(self, dtype) -> "Tensor":
-        return _ops.cast(self, dtype)
-
-    type = to
-
+    # to, type, half, byte, char, short, view(dtype): gradwire/api_creation.py
     def float(self) -> "Tensor":
         return _ops.cast(self, dtypes.float32)
 

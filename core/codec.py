@@ -15,6 +15,10 @@ DTYPES: dict[int, np.dtype] = {
     pb.INT32: np.dtype("<i4"),
     pb.INT64: np.dtype("<i8"),
     pb.BOOL: np.dtype("?"),
+    pb.UINT8: np.dtype("u1"),
+    pb.INT8: np.dtype("i1"),
+    pb.INT16: np.dtype("<i2"),
+    pb.FLOAT16: np.dtype("<f2"),
 }
 DTYPE_NAMES: dict[int, str] = {
     pb.FLOAT32: "float32",
@@ -22,6 +26,10 @@ DTYPE_NAMES: dict[int, str] = {
     pb.INT32: "int32",
     pb.INT64: "int64",
     pb.BOOL: "bool",
+    pb.UINT8: "uint8",
+    pb.INT8: "int8",
+    pb.INT16: "int16",
+    pb.FLOAT16: "float16",
 }
 # NumPy's limits on a shape: 64 dimensions, and the product of the nonzero dimensions (times the
 # item size) must fit in a signed 64-bit integer, even when a zero dimension leaves no elements.

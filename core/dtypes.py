@@ -1,18 +1,24 @@
 """Dtype names both sides accept, and PyTorch's type promotion (`torch.result_type`), exactly."""
 from __future__ import annotations
 
-DTYPES = ("float32", "float64", "int32", "int64", "bool")
-FLOATS = ("float32", "float64")
-INTS = ("int32", "int64")
+# The order is the wire enum's order of appearance; append, never reorder (see DType in gradwire.proto).
+DTYPES = ("float32", "float64", "int32", "int64", "bool", "uint8", "int8", "int16", "float16")
+FLOATS = ("float16", "float32", "float64")
+INTS = ("uint8", "int8", "int16", "int32", "int64")
+NUMBERS = FLOATS + INTS          # everything but bool
 DEFAULT_FLOAT = "float32"
 
-# Category (bool < int < float), then width within a category.
-_CATEGORY = {"bool": 0, "int32": 1, "int64": 1, "float32": 2, "float64": 2}
-_RANK = {"bool": 0, "int32": 1, "int64": 2, "float32": 3, "float64": 4}
+_CATEGORY = {"bool": 0, **{d: 1 for d in INTS}, **{d: 2 for d in FLOATS}}
+# Width within a category. uint8 and int8 are incomparable: PyTorch promotes the pair to int16.
+_RANK = {"bool": 0, "uint8": 1, "int8": 1, "int16": 2, "int32": 3, "int64": 4,
+         "float16": 5, "float32": 6, "float64": 7}
 # The dtype a Python scalar of each category takes when it decides the result (torch's defaults).
 _SCALAR_DEFAULT = {0: "bool", 1: "int64", 2: DEFAULT_FLOAT}
 # PyTorch's legacy tensor-type names, used in its error messages ("torch.FloatTensor").
-LEGACY_NAMES = {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long", "bool": "Bool"}
+LEGACY_NAMES = {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long", "bool": "Bool",
+                "uint8": "Byte", "int8": "Char", "int16": "Short", "float16": "Half"}
+ITEMSIZE = {"bool": 1, "uint8": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8,
+            "float16": 2, "float32": 4, "float64": 8}
 
 
 def is_float(dtype: str) -> bool:
@@ -23,9 +29,21 @@ def category(dtype: str) -> int:
     return _CATEGORY[dtype]
 
 
+def _promote2(a: str, b: str) -> str:
+    if a == b:
+        return a
+    if {a, b} == {"uint8", "int8"}:
+        return "int16"
+    return a if _RANK[a] > _RANK[b] else b
+
+
 def promote(*dtypes: str) -> str:
-    """torch.promote_types between tensors alike: the higher category wins, then the wider type."""
-    return max(dtypes, key=_RANK.__getitem__)
+    """torch.promote_types between tensors alike: the higher category wins, then the wider type
+    (uint8 with int8 gives int16, the narrowest type holding both)."""
+    out = dtypes[0]
+    for d in dtypes[1:]:
+        out = _promote2(out, d)
+    return out
 
 
 def _combine(higher: str | None, lower: str | None) -> str | None:
@@ -45,8 +63,8 @@ def result_type(*operands) -> str:
 
     Three priority groups: tensors with dimensions, then 0-d tensors, then Python scalars. A lower group
     changes the result only when its category (bool < int < float) is higher than every higher group's,
-    so float32 tensor * float64 0-d tensor is float32 and int32 tensor * 2.5 is float32 (a Python float
-    decides as the default float type)."""
+    so float32 tensor * float64 0-d tensor is float32, int32 tensor * 2.5 is float32 (a Python float
+    decides as the default float type) and uint8 tensor + 1000 stays uint8."""
     dims = zeros = scalars = None
     for operand in operands:
         dtype, ndim = operand[0], operand[1]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import shapes
-from .dtypes import DTYPES, LEGACY_NAMES, is_float, result_type, to_float
+from .dtypes import DTYPES, LEGACY_NAMES, NUMBERS, is_float, result_type, to_float
 from .signature import Attr, Aval, defsig
 
 
@@ -50,7 +50,7 @@ def binary(name, *, kind="promote", dtypes=DTYPES, bools=None, float_only=None, 
     defsig(name, inputs=2, shape=_binary_shape(kind, bools, float_only), dtypes=dtypes, elementwise=True, doc=doc)
 
 
-unary("neg", float_out=False, dtypes=DTYPES[:4],
+unary("neg", float_out=False, dtypes=NUMBERS,
       dtype_error="Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a "
                   "mask, use the `~` or `logical_not()` operator instead.",
       doc="-x; PyTorch refuses it on bool (use logical_not)")
@@ -98,9 +98,25 @@ def _same_shape(avals, attrs):
     return Aval(avals[0].shape, avals[0].dtype)
 
 
+# C++ names in PyTorch's "value cannot be converted to type X without overflow", and each type's range (an
+# unsigned type also takes -max..-1, which wraps).
+_BOUNDS = {"uint8": ("uint8_t", -255, 255), "int8": ("int8_t", -128, 127), "int16": ("int16_t", -32768, 32767),
+           "int32": ("int", -2**31, 2**31 - 1), "float16": ("c10::Half", -65504.0, 65504.0)}
+
+
+def _clamp_shape(avals, attrs):
+    x = avals[0]
+    if x.dtype in _BOUNDS:
+        name, lo, hi = _BOUNDS[x.dtype]
+        for b in (attrs.get("min"), attrs.get("max")):
+            if b is not None and b == b and abs(b) != float("inf") and not lo <= b <= hi:
+                raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+    return Aval(x.shape, x.dtype)
+
+
 defsig("clamp", inputs=1, attrs={"min": Attr("optfloat", None, "lower bound; none = unbounded"),
                                  "max": Attr("optfloat", None, "upper bound; none = unbounded")},
-       shape=_same_shape, elementwise=True, doc="limit values to [min, max]; either bound may be omitted")
+       shape=_clamp_shape, elementwise=True, doc="limit values to [min, max]; either bound may be omitted")
 
 
 def _where_shape(avals, attrs):

@@ -3,13 +3,12 @@ argmin, norm, logsumexp, softmax, log_softmax."""
 from __future__ import annotations
 
 from . import shapes
-from .dtypes import FLOATS, LEGACY_NAMES
+from .dtypes import DTYPES, FLOATS, LEGACY_NAMES, NUMBERS
 from .signature import Attr, Aval, defsig
 
 AXES = {"axes": Attr("axes", None, "dims to reduce; none = all"),
         "keepdims": Attr("bool", False, "keep reduced dims with size 1")}
 AXIS = {"axis": Attr("int", -1, "the dim to normalize over")}
-NUMBERS = ("float32", "float64", "int32", "int64")
 
 
 def _reduce_shape(dtype_rule, empty_error=None):
@@ -43,7 +42,7 @@ def _no_identity(name):
     return message
 
 
-def _reduction(name, dtype_rule, *, dtypes=("float32", "float64", "int32", "int64", "bool"), nonempty=False,
+def _reduction(name, dtype_rule, *, dtypes=DTYPES, nonempty=False,
                doc=""):
     defsig(name, inputs=1, attrs=dict(AXES), dtypes=dtypes, doc=doc,
            shape=_reduce_shape(dtype_rule, _no_identity(name) if nonempty else None))
@@ -54,8 +53,9 @@ _reduction("mean", _mean_dtype, doc="mean over dims (floating point only, as in 
 _reduction("prod", _int64_sum, doc="product over dims; exact zeros are handled in its gradient")
 _reduction("max", lambda d: d, nonempty=True, doc="largest value over dims; ties share the gradient")
 _reduction("min", lambda d: d, nonempty=True, doc="smallest value over dims; ties share the gradient")
-_reduction("all", lambda d: "bool", doc="whether every element is nonzero")
-_reduction("any", lambda d: "bool", doc="whether any element is nonzero")
+# PyTorch keeps uint8 for all/any of a uint8 tensor (a legacy of byte masks); every other dtype gives bool.
+_reduction("all", lambda d: "uint8" if d == "uint8" else "bool", doc="whether every element is nonzero")
+_reduction("any", lambda d: "uint8" if d == "uint8" else "bool", doc="whether any element is nonzero")
 
 
 def _arg_shape(name):
@@ -92,10 +92,10 @@ def _float_reduce_shape(name):
 
 
 defsig("norm", inputs=1, attrs={"p": Attr("float", 2.0, "order: 2, 1, inf, -inf, 0 or any p"), **AXES},
-       shape=_float_reduce_shape("linalg.vector_norm"), dtypes=FLOATS + ("int32", "int64", "bool"),
+       shape=_float_reduce_shape("linalg.vector_norm"), dtypes=DTYPES,
        doc="vector p-norm over dims; gradient 0 at the origin as in PyTorch")
 defsig("logsumexp", inputs=1, attrs=dict(AXES), shape=_float_reduce_shape("logsumexp"),
-       dtypes=FLOATS + ("int32", "int64", "bool"), doc="log(sum(exp(x))) over dims, computed stably")
+       dtypes=DTYPES, doc="log(sum(exp(x))) over dims, computed stably")
 
 
 def _axis_shape(name):
@@ -110,6 +110,6 @@ def _axis_shape(name):
 
 
 defsig("softmax", inputs=1, attrs=dict(AXIS), shape=_axis_shape("softmax"),
-       dtypes=FLOATS + ("int32", "int64", "bool"), doc="exp(x) / sum(exp(x)) along a dim, computed stably")
+       dtypes=DTYPES, doc="exp(x) / sum(exp(x)) along a dim, computed stably")
 defsig("log_softmax", inputs=1, attrs=dict(AXIS), shape=_axis_shape("log_softmax"),
-       dtypes=FLOATS + ("int32", "int64", "bool"), doc="x - logsumexp(x) along a dim")
+       dtypes=DTYPES, doc="x - logsumexp(x) along a dim")

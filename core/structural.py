@@ -3,12 +3,12 @@ and of products (dot, matmul)."""
 from __future__ import annotations
 
 from . import shapes
-from .dtypes import INTS, LEGACY_NAMES, promote
+from .dtypes import LEGACY_NAMES, NUMBERS, promote
 from .signature import Attr, Aval, defsig
 
-NUMBERS = ("float32", "float64", "int32", "int64")
 BIG = 2 ** 62   # a slice bound at least every dim's size: "to the end"
-_CPP = {"float32": "float", "float64": "double", "int32": "int", "int64": "long int", "bool": "bool"}
+_CPP = {"float32": "float", "float64": "double", "int32": "int", "int64": "long int", "bool": "bool",
+        "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "float16": "c10::Half"}
 
 
 def _same_dtype(avals, what: str):
@@ -227,7 +227,7 @@ defsig("diagonal_scatter", inputs=2, attrs=dict(DIAGONAL), shape=_diagonal_scatt
 
 # take / scatter_add, gather / gather_add, put ----------------------------------------------------
 def _index_check(avals, j=1):
-    if avals[j].dtype not in INTS:
+    if avals[j].dtype not in ("int32", "int64"):
         raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
 
 

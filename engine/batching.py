@@ -221,6 +221,8 @@ RULES.update({
     "take": _take, "scatter_add": _unbatched_indices("scatter_add"),
     "gather": _along("gather"), "gather_add": _along("gather_add"),
     "dot": _matmul, "matmul": _matmul,
+    # bitcast reads the last dim's bytes: a leading batch axis is carried along as it is
+    "bitcast": lambda xs, bs, aval, dtype: xs[0].b.op("bitcast", xs[0], dtype=dtype),
 })
 
 

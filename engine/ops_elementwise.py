@@ -123,20 +123,30 @@ def _pow_scalar_vjp(g, out, x, exponent):
 
 
 def _pow_scalar_impl(x, exponent):
+    if x.dtype == np.float16:     # PyTorch rounds the exponent to float16, then computes in float32
+        e = np.float32(np.float16(exponent))
+        return np.power(x.astype(np.float32), e).astype(np.float16)
     if exponent == 2.0:
         return np.square(x)
     e = np.asarray(exponent, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
     return np.power(x, e)
 
 
-defop("pow_scalar", impl=_pow_scalar_impl, vjp=(_pow_scalar_vjp,), jvp="elementwise")
+defop("pow_scalar", impl=_pow_scalar_impl, vjp=(_pow_scalar_vjp,), jvp="elementwise", opmath=False)
+
+
+def _bound(value, dtype):
+    """A clamp bound in x's dtype; an integer bound wraps as PyTorch converts it (uint8: -1 is 255)."""
+    if dtype.kind in "iu":
+        return np.asarray(int(value), np.int64).astype(dtype)
+    return np.asarray(value, dtype)
 
 
 def _clamp_impl(x, min, max):
     if min is not None:
-        x = np.maximum(x, np.asarray(min, x.dtype))
+        x = np.maximum(x, _bound(min, x.dtype))
     if max is not None:
-        x = np.minimum(x, np.asarray(max, x.dtype))
+        x = np.minimum(x, _bound(max, x.dtype))
     return x
 
 
@@ -171,7 +181,7 @@ def _cast_vjp(g, out, x, dtype):
     return g.cast(dtype=x.dtype) if x.dtype in FLOATS else None
 
 
-defop("cast", impl=lambda x, dtype: x.astype(dtype), vjp=(_cast_vjp,), jvp="elementwise")
+defop("cast", impl=lambda x, dtype: x.astype(dtype), vjp=(_cast_vjp,), jvp="elementwise", opmath=False)
 defop("with_value", impl=lambda history, value: value, vjp=(lambda g, out, history, value: g, None),
       jvp=lambda tangents, out, history, value: tangents[0])
 defop("zeros_like", impl=np.zeros_like, vjp=None)

@@ -69,8 +69,10 @@ _defreduce("prod", lambda x, axes, keepdims: np.prod(x, axis=axes, keepdims=keep
            _prod_vjp)
 _defreduce("max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims), _extreme_vjp)
 _defreduce("min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims), _extreme_vjp)
-_defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims), None)
-_defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims), None)
+_defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims).astype(
+    np.uint8 if x.dtype == np.uint8 else np.bool_, copy=False), None)
+_defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims).astype(
+    np.uint8 if x.dtype == np.uint8 else np.bool_, copy=False), None)
 
 
 def _arg(fn):

@@ -7,6 +7,8 @@ from typing import Any, Callable, Sequence
 
 from gradwire.core.signature import ATTR_KINDS, REQUIRED, SIGNATURES, Attr, Aval, Signature
 
+from .half import in_float32
+
 __all__ = ["ATTR_KINDS", "REQUIRED", "Attr", "Aval", "OPS", "Op", "defop"]
 
 
@@ -44,9 +46,12 @@ class Op:
 OPS: dict[str, Op] = {}
 
 
-def defop(name: str, **fields) -> Op:
-    """Give the op `name` (declared in gradwire.core) its kernel and rules."""
+def defop(name: str, *, opmath: bool = True, **fields) -> Op:
+    """Give the op `name` (declared in gradwire.core) its kernel and rules. opmath: float16 inputs are computed
+    in float32 and rounded once (see half.py); False for kernels that keep their input's bits (cast, bitcast)."""
     if name in OPS:
         raise ValueError(f"op {name} given kernels twice")
+    if opmath and fields.get("impl") is not None:
+        fields["impl"] = in_float32(fields["impl"])
     op = OPS[name] = Op(sig=SIGNATURES[name], **fields)
     return op

@@ -8,7 +8,7 @@ from gradwire.core import codec
 from gradwire.v1 import gradwire_pb2 as pb
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "bool"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "bool", "uint8", "int8", "int16", "float16"])
 @pytest.mark.parametrize("shape", [(), (0,), (3,), (2, 3, 4)])
 def test_round_trip_is_exact(dtype, shape):
     a = (np.random.default_rng(0).standard_normal(shape) * 10).astype(dtype)

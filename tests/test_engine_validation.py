@@ -53,8 +53,8 @@ BAD_GRAPHS = {
                                  "INVALID_ARGUMENT", 1, "attribute 'exponent' must be a number"),
     "constant not a tensor": ([Node("constant", (), {"value": [1.0]})], {}, GraphError, "INVALID_ARGUMENT", 0,
                               "attribute 'value' must be a tensor"),
-    "unknown cast dtype": ([ph("x"), Node("cast", (0,), {"dtype": "float16"})], X3, GraphError, "INVALID_ARGUMENT",
-                           1, "unknown dtype 'float16'"),
+    "unknown cast dtype": ([ph("x"), Node("cast", (0,), {"dtype": "bfloat16"})], X3, GraphError, "INVALID_ARGUMENT",
+                           1, "unknown dtype 'bfloat16'"),
     "op dtype": ([ph("x"), Node("logical_not", (0,))], X3, GraphError, "INVALID_ARGUMENT", 1,
                  "input 0 has dtype float32"),
     "matmul inner dims": ([ph("x"), Node("matmul", (0, 0))], M23, GraphError, "INVALID_ARGUMENT", 1,
@@ -108,8 +108,8 @@ BAD_GRAPHS = {
                               "placeholder name 'x' is also used by node 0"),
     "feed without placeholder": ([ph("x")], {**X3, "z": np.ones(1, F)}, GraphError, "INVALID_ARGUMENT", None,
                                  "input 'z' was fed, but no placeholder has that name"),
-    "feed dtype": ([ph("x")], {"x": np.ones(3, np.float16)}, GraphError, "INVALID_ARGUMENT", None,
-                   "has dtype float16"),
+    "feed dtype": ([ph("x")], {"x": np.ones(3, np.complex64)}, GraphError, "INVALID_ARGUMENT", None,
+                   "has dtype complex64"),
 }
 
 

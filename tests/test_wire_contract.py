@@ -171,7 +171,7 @@ def test_every_op_and_attribute_in_list_ops_has_a_doc(stub):
     assert empty == []
 
 
-@pytest.mark.parametrize("name", ["float64", "FLOAT64", "int32", "INT32", "BOOL"])
+@pytest.mark.parametrize("name", ["float64", "FLOAT64", "int32", "INT32", "BOOL", "uint8", "INT8", "int16", "FLOAT16"])
 def test_cast_takes_dtype_names_as_the_schema_spells_them(stub, wire, name):
     g = wire.GraphBuilder()
     x = g.placeholder("x")
@@ -206,3 +206,10 @@ def test_open_slice_bounds(stub, wire, key):
 def test_jacobian_mode_zero_is_unspecified_and_means_auto():
     assert pb.JacobianMode.Name(0) == "JACOBIAN_MODE_UNSPECIFIED"
     assert pb.DType.Name(0) == "DTYPE_UNSPECIFIED"
+
+
+def test_dtype_enum_values_are_never_renumbered():
+    """New dtypes are appended: a value once given keeps its number (old clients and stored hashes)."""
+    assert {pb.DType.Name(v): v for v in pb.DType.values()} == {
+        "DTYPE_UNSPECIFIED": 0, "FLOAT32": 1, "FLOAT64": 2, "INT32": 3, "INT64": 4, "BOOL": 5,
+        "UINT8": 6, "INT8": 7, "INT16": 8, "FLOAT16": 9}

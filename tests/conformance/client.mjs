@@ -11,7 +11,7 @@ import { blake3 } from '@noble/hashes/blake3.js';
 const [protoPath, target, tokenTarget, token, closedTarget] = process.argv.slice(2);
 const def = protoLoader.loadSync(protoPath, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
 const pkg = grpc.loadPackageDefinition(def).gradwire.v1;
-const DTYPE = { DTYPE_UNSPECIFIED: 0, FLOAT32: 1, FLOAT64: 2, INT32: 3, INT64: 4, BOOL: 5 };
+const DTYPE = { DTYPE_UNSPECIFIED: 0, FLOAT32: 1, FLOAT64: 2, INT32: 3, INT64: 4, BOOL: 5, UINT8: 6, INT8: 7, INT16: 8, FLOAT16: 9 };
 
 // ----------------------------------------------------------------------------- hashes, from the spec
 const u8 = (n) => Buffer.from([n]);

@@ -15,6 +15,10 @@ class DType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INT32: _ClassVar[DType]
     INT64: _ClassVar[DType]
     BOOL: _ClassVar[DType]
+    UINT8: _ClassVar[DType]
+    INT8: _ClassVar[DType]
+    INT16: _ClassVar[DType]
+    FLOAT16: _ClassVar[DType]
 
 class JacobianMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -28,6 +32,10 @@ FLOAT64: DType
 INT32: DType
 INT64: DType
 BOOL: DType
+UINT8: DType
+INT8: DType
+INT16: DType
+FLOAT16: DType
 JACOBIAN_MODE_UNSPECIFIED: JacobianMode
 JACOBIAN_MODE_REVERSE: JacobianMode
 JACOBIAN_MODE_FORWARD: JacobianMode

@@ -35,10 +35,9 @@ manual_seed = _factories.manual_seed
 _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
               "full_like", "randn", "rand", "linspace", "eye")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
-_ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where")
 _SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
           "unbind", "split", "chunk", "diagonal", "swapaxes", "swapdims")
-_FUNCTIONS = _ELEMENTWISE + _SHAPE
+_FUNCTIONS = _SHAPE
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:
@@ -51,7 +50,7 @@ for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
-from gradwire import api_creation, api_elementwise, api_linalg, api_reductions, api_shape  # noqa: E402,F401
+from gradwire import api_creation, api_elementwise, api_linalg, api_pointwise, api_reductions, api_shape  # noqa: E402,F401,E501
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.

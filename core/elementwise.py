@@ -67,7 +67,11 @@ unary("square", float_out=False, doc="x * x")
 unary("relu", float_out=False, doc="max(x, 0); the gradient at 0 is 0, as in PyTorch")
 unary("sign", float_out=False, doc="no gradient (zero almost everywhere); the identity on bool, as in PyTorch")
 unary("stop_gradient", float_out=False, doc="identity whose gradient is blocked (PyTorch's detach)")
-unary("logical_not", float_out=False, dtypes=("bool",), doc="not x")
+def _logical_not_shape(avals, attrs):
+    return Aval(avals[0].shape, "bool")
+
+
+defsig("logical_not", inputs=1, shape=_logical_not_shape, elementwise=True, doc="not x (nonzero is true): bool result")
 
 binary("add", doc="x + y")
 binary("sub", bools="Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
@@ -80,8 +84,8 @@ binary("minimum", doc="smaller of x and y; ties split the gradient evenly, as in
 for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
     binary(_name, kind="bool", doc=f"x {_sym} y, compared in the promoted type: bool result, no gradient")
 binary("hypot", float_only="hypot_cpu", doc="sqrt(x**2 + y**2) without overflow in the squares")
-binary("logical_and", kind="bool", dtypes=("bool",), doc="x and y")
-binary("logical_or", kind="bool", dtypes=("bool",), doc="x or y")
+binary("logical_and", kind="bool", doc="x and y (nonzero is true)")
+binary("logical_or", kind="bool", doc="x or y (nonzero is true)")
 
 
 def _pow_scalar_shape(avals, attrs):

@@ -19,13 +19,14 @@ def _in_float(fn):
     return impl
 
 
-def _promoted(fn):
-    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input)."""
-    def impl(*xs):
+def _promoted(fn, attrs=False):
+    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input).
+    attrs: fn takes the node's attributes too."""
+    def impl(*xs, **kw):
         if len({x.dtype for x in xs}) > 1:
             dt = np.dtype(result_type(*((x.dtype.name, x.ndim) for x in xs)))
             xs = [x.astype(dt, copy=False) for x in xs]
-        return fn(*xs)
+        return fn(*xs, **kw)
     return impl
 
 
@@ -65,7 +66,8 @@ unary("abs", np.abs,                 lambda g, out, x: g * x.sign())
 unary("square", np.square,           lambda g, out, x: g * (2.0 * x))
 unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
       lambda g, out, x: (x > 0.0).where(g, g.zeros_like()))
-unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), None, ufunc=np.sign)
+unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), lambda g, out, x: g.zeros_like(),
+      ufunc=np.sign)   # PyTorch's gradient of a step: zeros, not None
 unary("stop_gradient", lambda x: x, None)
 unary("logical_not", np.logical_not, None)
 

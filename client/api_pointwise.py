@@ -42,11 +42,20 @@ for _name in ("isnan", "isinf", "isposinf", "isneginf", "isfinite", "signbit"):
 autograd("round", "RoundBackward0")
 
 
+class _Default(int):
+    """0, told apart from a 0 the caller passes: PyTorch's round(x) and round(x, decimals=0) are different
+    overloads (the second refuses ints and names its grad_fn RoundBackward1)."""
+
+
+_NO_DECIMALS = _Default(0)
+
+
 @declare(inplace=True)
-def round(input, *, decimals=0):
+def round(input, *, decimals=_NO_DECIMALS):
     """Rounded half to even, at `decimals` digits (PyTorch's nearbyint(x * 10**d) / 10**d); gradient zero."""
-    return apply("round", input, attrs={"decimals": int(decimals)},
-                 label="RoundBackward1" if decimals else None)
+    given = decimals is not _NO_DECIMALS
+    return apply("round", input, attrs={"decimals": int(decimals) if given else None},
+                 label="RoundBackward1" if given else None)
 
 
 autograd("nan_to_num", "NanToNumBackward0", saves="all")

@@ -22,10 +22,11 @@ def _rounding_shape(kernel: str):
     """floor/ceil/trunc/round keep the dtype (the identity on ints, as in PyTorch) and refuse bool."""
     def rule(avals, attrs):
         (x,) = avals
-        if x.dtype == "bool":
+        if x.dtype == "bool" and attrs.get("decimals") is None:
             raise not_implemented(kernel, x.dtype)
-        if attrs.get("decimals") and not is_float(x.dtype):
-            raise not_implemented("round_cpu", x.dtype)
+        decimals = attrs.get("decimals")
+        if decimals is not None and not is_float(x.dtype):   # PyTorch's round(x, decimals=d) has no int loop
+            raise not_implemented("round_vml_cpu" if decimals == 0 else "round_cpu", x.dtype)
         return Aval(x.shape, x.dtype)
     return rule
 
@@ -34,7 +35,8 @@ for _name, _doc in (("floor", "largest integer <= x"), ("ceil", "smallest intege
                     ("trunc", "x rounded toward zero")):
     defsig(_name, inputs=1, shape=_rounding_shape(f"{_name}_vml_cpu"), elementwise=True,
            doc=_doc + "; the identity on ints; gradient zero, as in PyTorch")
-defsig("round", inputs=1, attrs={"decimals": Attr("int", 0, "digits after the decimal point (negative: before)")},
+defsig("round", inputs=1, attrs={"decimals": Attr("optint", None, "digits after the decimal point (negative: before); "
+                                                                 "none: round(x) without decimals, which keeps ints")},
        shape=_rounding_shape("round_vml_cpu"), elementwise=True,
        doc="x rounded half to even (at `decimals` digits, as PyTorch: nearbyint(x * 10**d) / 10**d); gradient zero")
 

@@ -66,8 +66,14 @@ unary("abs", np.abs,                 lambda g, out, x: g * x.sign())
 unary("square", np.square,           lambda g, out, x: g * (2.0 * x))
 unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
       lambda g, out, x: (x > 0.0).where(g, g.zeros_like()))
-unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), lambda g, out, x: g.zeros_like(),
-      ufunc=np.sign)   # PyTorch's gradient of a step: zeros, not None
+def _sign(x):
+    # PyTorch's (0 < x) - (x < 0): sign(NaN) = 0 and sign(-0.0) = +0.0 (NumPy gives NaN and -0.0).
+    if x.dtype == np.bool_:
+        return x.copy()
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+unary("sign", _sign, lambda g, out, x: g.zeros_like())   # PyTorch's gradient of a step: zeros, not None
 unary("stop_gradient", lambda x: x, None)
 unary("logical_not", np.logical_not, None)
 

@@ -50,7 +50,7 @@ def _keep_ints(fn):
 def _round(x, decimals):
     if x.dtype.kind != "f":
         return x.copy()
-    if decimals == 0:
+    if not decimals:
         return np.round(x)              # half to even, as nearbyint
     ten = np.asarray(10.0 ** abs(decimals), x.dtype)
     return np.round(x * ten) / ten if decimals > 0 else np.round(x / ten) * ten

@@ -7,6 +7,7 @@ import numpy as np
 
 from gradwire import dtypes
 from gradwire.core.dtypes import is_float, result_type
+from gradwire.core.elementwise import not_implemented, sub_check
 from gradwire.declare import autograd, binary, declare, unary
 from gradwire.ops import _is_scalar, _operand, apply, cast, leaf_from_data, session_of
 from gradwire.tensor import Tensor
@@ -37,7 +38,9 @@ def _integral(x) -> bool:
 
 def _scaled(input, other, alpha):
     """other * alpha, refused as PyTorch refuses a float alpha for integer tensors."""
-    if alpha == 1:
+    if isinstance(alpha, bool) and not all(_operand(a)[0] == "bool" for a in (input, other)):
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if alpha == 1 and not isinstance(alpha, bool):
         return other
     if isinstance(alpha, float) and not any(is_float(_operand(a)[0]) for a in (input, other)):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
@@ -55,12 +58,14 @@ def add(input, other, *, alpha=1):
 @declare(inplace=True, tensors=(), aliases=("subtract",))
 def sub(input, other, *, alpha=1):
     """input - alpha * other."""
+    sub_check([_operand(a)[0] for a in (input, other)])
     return apply("sub", input, _scaled(input, other, alpha))
 
 
 @declare(tensors=("input",))
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
+    sub_check([_operand(a)[0] for a in (input, other)])
     return apply("sub", other, _scaled(other, input, alpha), label="RsubBackward1")
 
 
@@ -141,17 +146,18 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = apply("clamp_min", out, min, label="ClampBackward0")
-        if max is not None:
-            out = apply("clamp_max", out, max, label="ClampBackward0")
-        return out
+        if min is None or max is None:
+            return apply("clamp_min" if max is None else "clamp_max", input, max if min is None else min,
+                         label="ClampBackward0")
+        return apply("clamp_tensors", input, min, max, label="ClampBackward0")
     return _clamp_numbers(input, min, max)
 
 
 def _clamp_numbers(input, min, max, label=None):
     dt = result_type(*(_operand(a) for a in (input, min, max) if a is not None))
+    if dt == "bool":
+        raise not_implemented("clamp_max_scalar_cpu" if min is None or label == "ClampMaxBackward0" else
+                              "clamp_min_scalar_cpu" if max is None else "clamp_scalar_cpu", dt)
     if dt != input._node.dtype:
         input = cast(input, dt)           # clamp(int tensor, 0.5) is float, as result_type says
     return apply("clamp", input, attrs={"min": None if min is None else float(min),

@@ -84,16 +84,12 @@ def heaviside(input, values):
     return apply("heaviside", input, values)
 
 
-def _numbered(op: str, grad_fn: str, scalar_self: bool = False):
-    """PyTorch's overloads of op: Tensor-Tensor (grad_fn ...Backward0 or 1), Tensor-Scalar, Scalar-Tensor."""
+def _numbered(op: str, grad_fn: str, labels: str = "100"):
+    """PyTorch's overloads of op and their grad_fn numbers: labels gives the digit of Tensor-Tensor,
+    Tensor-Scalar and Scalar-Tensor calls (fmod: FmodBackward1 for two tensors, FmodBackward0 for a number)."""
     def fn(input, other):
-        if not isinstance(other, Tensor):
-            label = grad_fn + ("2" if scalar_self else "0")
-        elif not isinstance(input, Tensor):
-            label = grad_fn + "1"
-        else:
-            label = grad_fn + ("0" if scalar_self else "1")
-        return apply(op, input, other, label=label)
+        k = 1 if not isinstance(other, Tensor) else 2 if not isinstance(input, Tensor) else 0
+        return apply(op, input, other, label=grad_fn + labels[k])
     fn.__name__ = op
     return fn
 
@@ -119,13 +115,13 @@ def remainder(input, other):
 @declare(inplace=True)
 def copysign(input, other):
     """|input| with the sign (bit) of other: -0.0 counts as negative."""
-    return _numbered("copysign", "CopysignBackward")(input, other)
+    return _numbered("copysign", "CopysignBackward", "01")(input, other)
 
 
 @declare(inplace=True, tensors=())
 def xlogy(input, other):
     """input * log(other), 0 where input == 0 (unless other is NaN)."""
-    return _numbered("xlogy", "XlogyBackward", scalar_self=True)(input, other)
+    return _numbered("xlogy", "XlogyBackward", "021")(input, other)
 
 
 autograd("isclose", history=False)

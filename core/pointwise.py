@@ -73,9 +73,9 @@ binary("copysign", kind="float", doc="|input| with other's sign (the sign bit: -
 binary("xlogy", kind="float", doc="input * log(other), 0 where input == 0 (unless other is NaN)")
 binary("logaddexp", float_only="logaddexp_cpu", doc="log(exp(x) + exp(y)) without overflow")
 binary("logaddexp2", float_only="logaddexp2_cpu", doc="log2(2**x + 2**y) without overflow")
-binary("fmod", bools='"fmod_cpu" not implemented for \'Bool\'',
+binary("fmod", bools="fmod_cpu",
        doc="C's remainder: x - trunc(x / y) * y, the sign of x; integer division by zero raises")
-binary("remainder", bools='"remainder_cpu" not implemented for \'Bool\'',
+binary("remainder", bools="remainder_cpu",
        doc="Python's remainder: x - floor(x / y) * y, the sign of y; integer division by zero raises")
 binary("fmax", doc="larger of x and y, ignoring NaN (NaN only where both are NaN); ties give x the gradient")
 binary("fmin", doc="smaller of x and y, ignoring NaN (NaN only where both are NaN); ties give x the gradient")
@@ -84,14 +84,23 @@ binary("clamp_max", doc="min(x, max) as torch.clamp_max (the gradient goes to x 
 binary("logical_xor", kind="bool", doc="x xor y (nonzero is true)")
 
 
+def _clamp_tensors_shape(avals, attrs):
+    return Aval(shapes.broadcast(*(a.shape for a in avals)), result_type(*operands(avals)))
+
+
+defsig("clamp_tensors", inputs=3, shape=_clamp_tensors_shape, elementwise=True,
+       doc="min(max(x, lo), hi) with tensor bounds: where lo > hi every value is hi, and hi takes the gradient")
+
+
 def _div_rounded_shape(avals, attrs):
     x, y = avals
     if attrs["mode"] not in ("trunc", "floor"):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"'{attrs['mode']}'")
+    shape = shapes.broadcast(x.shape, y.shape)
     if x.dtype == y.dtype == "bool":
         raise not_implemented("div_trunc_cpu" if attrs["mode"] == "trunc" else "div_floor_cpu", "bool")
-    return Aval(shapes.broadcast(x.shape, y.shape), result_type(*operands(avals)))
+    return Aval(shape, result_type(*operands(avals)))
 
 
 defsig("div_rounded", inputs=2, attrs={"mode": Attr("string", "floor", '"trunc" (toward zero) or "floor"')},
@@ -102,7 +111,7 @@ defsig("div_rounded", inputs=2, attrs={"mode": Attr("string", "floor", '"trunc" 
 def _heaviside_shape(avals, attrs):
     x, v = avals
     if x.dtype != v.dtype:
-        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     return Aval(shapes.broadcast(x.shape, v.shape), x.dtype)
 
 

@@ -92,18 +92,21 @@ def _pow_vjp_y(g, out, x, y):
     return g * zero.logical_and(y >= 0.0).where(out.zeros_like(), d)
 
 
-def _max_vjp(first: bool):
+def _extreme_vjp(first: bool, loses):
+    """maximum/minimum: the gradient goes to the winner, split evenly on ties, and to both where either is
+    NaN (PyTorch's where(x == y, g / 2, g) masked where x loses)."""
     def rule(g, out, x, y):
-        win, tie = (x > y, x.eq(y)) if first else (y > x, x.eq(y))
-        return win.where(g, tie.where(g * 0.5, g.zeros_like()))
+        lost = loses(x, y) if first else loses(y, x)
+        return lost.where(g.zeros_like(), x.eq(y).where(g * 0.5, g))
     return rule
+
+
+def _max_vjp(first: bool):
+    return _extreme_vjp(first, lambda a, b: a < b)
 
 
 def _min_vjp(first: bool):
-    def rule(g, out, x, y):
-        win, tie = (x < y, x.eq(y)) if first else (y < x, x.eq(y))
-        return win.where(g, tie.where(g * 0.5, g.zeros_like()))
-    return rule
+    return _extreme_vjp(first, lambda a, b: a > b)
 
 
 binary("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g))

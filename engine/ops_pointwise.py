@@ -184,9 +184,21 @@ _float_binary("atan2", np.arctan2, (lambda g, out, x, y: g * (y / (x * x + y * y
 _float_binary("copysign", np.copysign, (lambda g, out, x, y: x.eq(0.0).where(g.zeros_like(), g * (out / x)), _zero))
 _float_binary("xlogy", _xlogy, (lambda g, out, x, y: x.eq(0.0).where(g.zeros_like(), g * y.log()),
                          lambda g, out, x, y: g * (x / y)))
-binary("logaddexp", np.logaddexp, (lambda g, out, x, y: g / ((y - x).exp() + 1.0),
+def _logaddexp(exp, log1p_exp):
+    """PyTorch's formula: max + log1p(exp(-|x - y|)) (NumPy's gives x + 1 for logaddexp2(x, x), PyTorch
+    rounds), the infinity itself where both are the same infinity."""
+    def impl(x, y):
+        with np.errstate(invalid="ignore"):
+            m = np.where(x < y, y, x)          # std::max: NaN from x kept, from y lost (then NaN anyway)
+            r = m + log1p_exp(exp(-np.abs(x - y)))
+            return np.where(np.isinf(x) & (x == y), x, r).astype(r.dtype, copy=False)
+    return impl
+
+
+_LOG2E = 1.0 / _LN2
+binary("logaddexp", _logaddexp(np.exp, np.log1p), (lambda g, out, x, y: g / ((y - x).exp() + 1.0),
                                    lambda g, out, x, y: g / ((x - y).exp() + 1.0)))
-binary("logaddexp2", np.logaddexp2, (lambda g, out, x, y: g / ((y - x).exp2() + 1.0),
+binary("logaddexp2", _logaddexp(np.exp2, lambda e: np.log1p(e) * np.asarray(_LOG2E, e.dtype)), (lambda g, out, x, y: g / ((y - x).exp2() + 1.0),
                                      lambda g, out, x, y: g / ((x - y).exp2() + 1.0)))
 binary("fmod", _nonzero_divisor(np.fmod), (lambda g, out, x, y: g,
                                           lambda g, out, x, y: -(g * x.div_rounded(y, mode="trunc"))))
@@ -199,6 +211,11 @@ binary("clamp_min", np.maximum, (lambda g, out, x, m: (x >= m).where(g, g.zeros_
 binary("clamp_max", np.minimum, (lambda g, out, x, m: (x <= m).where(g, g.zeros_like()),
                                  lambda g, out, x, m: (x > m).where(g, g.zeros_like())))
 binary("logical_xor", np.logical_xor, None)
+# PyTorch's clamp_backward_min_max: lo gets the gradient only where it is below hi.
+defop("clamp_tensors", impl=_promoted(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi)), jvp="elementwise",
+      vjp=(lambda g, out, x, lo, hi: (x >= lo).logical_and(x <= hi).where(g, g.zeros_like()),
+           lambda g, out, x, lo, hi: (x < lo).logical_and(lo < hi).where(g, g.zeros_like()),
+           lambda g, out, x, lo, hi: (x > hi).logical_or(hi < lo).where(g, g.zeros_like())))
 binary("heaviside", _heaviside, None)
 binary("bitwise_and", np.bitwise_and, None)
 binary("bitwise_or", np.bitwise_or, None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import autograd.numpy as anp
+import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 
 from op_table import REFUSED, Example, case, shape, smooth, two_shapes
@@ -148,6 +149,17 @@ def _two(name, data, rng):
     ref, dx, dy = TWO[name]
     sx, sy = two_shapes(data)
     return Example([dx(rng, sx), dy(rng, sy)], {}, ref, (0, 1))
+
+
+@case("clamp_tensors")
+def _clamp_tensors(name, data, rng):
+    sx, sl, sh = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3)).input_shapes
+    z = np.zeros(np.broadcast_shapes(sx, sl, sh))
+    lo, hi = grid(rng, sl, 0.1), grid(rng, sh, 0.3)
+
+    def ref(x, lo, hi):    # where lo > hi every value is hi
+        return anp.where(lo + z < hi + z, anp.minimum(anp.maximum(x + z, lo + z), hi + z), hi + z)
+    return Example([grid(rng, sx, 0.2), lo, hi], {}, ref, (0, 1, 2))
 
 
 @case("div_rounded")

@@ -62,7 +62,7 @@ def sub(input, other, *, alpha=1):
     return apply("sub", input, _scaled(input, other, alpha))
 
 
-@declare(tensors=("input",))
+@declare(method=False, tensors=("input",))
 def rsub(input, other, *, alpha=1):
     """other - alpha * input."""
     sub_check([_operand(a)[0] for a in (input, other)])

@@ -709,6 +709,8 @@ class Tensor:
         return _ew.bitwise_xor(other, self)
 
     def __invert__(self):
+        if self._node.dtype in ("float32", "float64"):
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
         return _ew.bitwise_not(self)
 
     def __lshift__(self, other):

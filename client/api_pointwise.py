@@ -146,3 +146,15 @@ def equal(input, other):
     if tuple(input.shape) != tuple(other.shape):
         return False
     return bool(np.all(apply("eq", input, other)._value()))
+
+
+# torch.special's spellings of the same functions.
+def _special(name: str) -> None:
+    from gradwire.declare import DECLARATIONS
+    plain = DECLARATIONS[name]
+    declare(name, method=False, namespace="special", tensors=tuple(p for _, p in plain.tensors),
+            doc=f"As torch.{name}.")(plain.impl)
+
+
+for _name in ("erf", "erfc", "erfinv", "expm1", "exp2", "log1p", "round", "xlogy"):
+    _special(_name)

@@ -318,3 +318,11 @@ def test_add_sub_alpha():
     same_as_torch(lambda lib, x: lib.add(x, x, alpha=0.5), i)
     same_as_torch(lambda lib, x: lib.add(x, 2, alpha=3), i)
     same_as_torch(lambda lib, x: [x.add(x, alpha=True), lib.sub(x, x > 1)], i)
+
+
+def test_torch_special_spellings():
+    x, y = np.array([0.25, -0.5, 0.75]), np.array([0.5, 2.0, 3.0], np.float32)
+    same_as_torch(lambda lib, x, y: [lib.special.erf(x), lib.special.erfc(x), lib.special.erfinv(x),
+                                     lib.special.expm1(x), lib.special.exp2(x), lib.special.log1p(x),
+                                     lib.special.round(x), lib.special.round(x, decimals=1), lib.special.xlogy(x, y),
+                                     lib.special.xlogy(2, y), lib.special.xlogy(x, 3.0)], x, y, second_order=True)

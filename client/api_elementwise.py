@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradwire import dtypes
-from gradwire.core.dtypes import is_float, result_type
+from gradwire.core.dtypes import LEGACY_NAMES, is_float, result_type
 from gradwire.core.elementwise import not_implemented, sub_check
 from gradwire.declare import autograd, binary, declare, unary
 from gradwire.ops import _is_scalar, _operand, apply, cast, leaf_from_data, session_of
@@ -30,10 +30,6 @@ unary("sign",    grad_fn="SignBackward0",    saves=None)
 binary("hypot",  grad_fn="HypotBackward0",   saves="all", saves_output=True, tensor_other=True)
 binary("maximum", grad_fn="MaximumBackward0", tensor_other=True, inplace=False)
 binary("minimum", grad_fn="MinimumBackward0", tensor_other=True, inplace=False)
-
-
-def _integral(x) -> bool:
-    return isinstance(x, Tensor) and not is_float(x._node.dtype)
 
 
 def _scaled(input, other, alpha):
@@ -126,14 +122,9 @@ def float_power(input, exponent):
 
 def _float_power_(self, exponent):
     if self._node.dtype != "float64":
-        raise RuntimeError(f"the base given to float_power_ has dtype {_legacy(self)} but the operation's result "
-                           "requires dtype Double")
+        raise RuntimeError(f"the base given to float_power_ has dtype {LEGACY_NAMES[self._node.dtype]} but the "
+                           "operation's result requires dtype Double")
     return self._in_place(float_power, exponent)
-
-
-def _legacy(x: Tensor) -> str:
-    from gradwire.core.dtypes import LEGACY_NAMES
-    return LEGACY_NAMES[x._node.dtype]
 
 
 Tensor.float_power_ = _float_power_     # install() keeps a method Tensor defines itself
@@ -156,8 +147,8 @@ def clamp(input, min=None, max=None):
 def _clamp_numbers(input, min, max, label=None):
     dt = result_type(*(_operand(a) for a in (input, min, max) if a is not None))
     if dt == "bool":
-        raise not_implemented("clamp_max_scalar_cpu" if min is None or label == "ClampMaxBackward0" else
-                              "clamp_min_scalar_cpu" if max is None else "clamp_scalar_cpu", dt)
+        kernel = "clamp_min_scalar_cpu" if max is None else "clamp_max_scalar_cpu" if min is None else "clamp_scalar_cpu"
+        raise not_implemented(kernel, dt)
     if dt != input._node.dtype:
         input = cast(input, dt)           # clamp(int tensor, 0.5) is float, as result_type says
     return apply("clamp", input, attrs={"min": None if min is None else float(min),
@@ -198,21 +189,26 @@ def where(condition, input=None, other=None):
 # Comparisons: bool results, no grad_fn.
 for _name, _aliases in (("eq", ()), ("ne", ("not_equal",)), ("lt", ("less",)), ("le", ("less_equal",)),
                         ("gt", ("greater",)), ("ge", ("greater_equal",))):
-    globals()[_name] = binary(_name, saves=None, history=False, aliases=_aliases, doc=f"Elementwise {_name} (a bool result), as "
-           f"torch.{_name}.")
+    globals()[_name] = binary(_name, saves=None, history=False, aliases=_aliases,
+                              doc=f"Elementwise {_name} (a bool result), as torch.{_name}.")
 for _name in ("logical_and", "logical_or", "logical_xor"):
     binary(_name, saves=None, history=False, tensor_other=True, doc=f"Elementwise {_name} (nonzero is true), as "
            f"torch.{_name}.")
 unary("logical_not", saves=None, history=False, doc="Elementwise logical not (nonzero is true), as torch.logical_not.")
 
 # Bitwise: ints and bools (on bools the logical op); shifts wrap around, as PyTorch's.
-for _name in ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"):
-    autograd(_name, history=False)
+def _bitwise(op: str):
+    """torch.op(input, other): numbers allowed on either side (bitwise_and(5, x)), unlike binary()'s."""
+    autograd(op, history=False)
 
-    def _bitwise(input, other, _op=_name):
-        return apply(_op, input, other)
-    _bitwise.__name__ = _name
-    globals()[_name] = declare(_name, inplace=True, tensors=(), doc=f"Elementwise {_name}, as torch.{_name}.")(_bitwise)
+    def fn(input, other):
+        return apply(op, input, other)
+    fn.__name__ = op
+    return declare(op, inplace=True, tensors=(), doc=f"Elementwise {op}, as torch.{op}.")(fn)
+
+
+bitwise_and, bitwise_or, bitwise_xor = _bitwise("bitwise_and"), _bitwise("bitwise_or"), _bitwise("bitwise_xor")
+bitwise_left_shift, bitwise_right_shift = _bitwise("bitwise_left_shift"), _bitwise("bitwise_right_shift")
 bitwise_not = unary("bitwise_not", saves=None, history=False, doc="~x on ints (two's complement), not x on bools.")
 
 

@@ -168,22 +168,6 @@ def _shift(left: bool):
     return impl
 
 
-def _fmax_vjp(first: bool, ge: str):
-    def rule(g, out, x, y):
-        to_x = getattr(x, ge)(y).logical_or(y.isnan())
-        return to_x.where(g, g.zeros_like()) if first else to_x.where(g.zeros_like(), g)
-    return rule
-
-
-def _float_binary(name, fn, vjps):
-    defop(name, impl=_in_promoted_float(fn), vjp=vjps, jvp="elementwise", ufunc=fn if isinstance(fn, np.ufunc) else None)
-
-
-_float_binary("atan2", np.arctan2, (lambda g, out, x, y: g * (y / (x * x + y * y)),
-                             lambda g, out, x, y: g * (-x / (x * x + y * y))))
-_float_binary("copysign", np.copysign, (lambda g, out, x, y: x.eq(0.0).where(g.zeros_like(), g * (out / x)), _zero))
-_float_binary("xlogy", _xlogy, (lambda g, out, x, y: x.eq(0.0).where(g.zeros_like(), g * y.log()),
-                         lambda g, out, x, y: g * (x / y)))
 def _logaddexp(exp, log1p_exp):
     """PyTorch's formula: max + log1p(exp(-|x - y|)) (NumPy's gives x + 1 for logaddexp2(x, x), PyTorch
     rounds), the infinity itself where both are the same infinity."""
@@ -196,32 +180,57 @@ def _logaddexp(exp, log1p_exp):
 
 
 _LOG2E = 1.0 / _LN2
-binary("logaddexp", _logaddexp(np.exp, np.log1p), (lambda g, out, x, y: g / ((y - x).exp() + 1.0),
-                                   lambda g, out, x, y: g / ((x - y).exp() + 1.0)))
-binary("logaddexp2", _logaddexp(np.exp2, lambda e: np.log1p(e) * np.asarray(_LOG2E, e.dtype)), (lambda g, out, x, y: g / ((y - x).exp2() + 1.0),
-                                     lambda g, out, x, y: g / ((x - y).exp2() + 1.0)))
-binary("fmod", _nonzero_divisor(np.fmod), (lambda g, out, x, y: g,
-                                          lambda g, out, x, y: -(g * x.div_rounded(y, mode="trunc"))))
-binary("remainder", _nonzero_divisor(_remainder), (lambda g, out, x, y: g,
-                                                  lambda g, out, x, y: -(g * x.div_rounded(y, mode="floor"))))
-binary("fmax", np.fmax, (_fmax_vjp(True, "ge"), _fmax_vjp(False, "ge")))
-binary("fmin", np.fmin, (_fmax_vjp(True, "le"), _fmax_vjp(False, "le")))
-binary("clamp_min", np.maximum, (lambda g, out, x, m: (x >= m).where(g, g.zeros_like()),
-                                 lambda g, out, x, m: (x < m).where(g, g.zeros_like())))
-binary("clamp_max", np.minimum, (lambda g, out, x, m: (x <= m).where(g, g.zeros_like()),
-                                 lambda g, out, x, m: (x > m).where(g, g.zeros_like())))
-binary("logical_xor", np.logical_xor, None)
+
+
+def _float_binary(name, fn, vjps):
+    defop(name, impl=_in_promoted_float(fn), vjp=vjps, jvp="elementwise",
+          ufunc=fn if isinstance(fn, np.ufunc) else None)
+
+
+def _where_to(mask_rule):
+    """The gradient where mask_rule(x, y) holds, zero elsewhere."""
+    return lambda g, out, x, y: mask_rule(x, y).where(g, g.zeros_like())
+
+
+# name                 forward (promoted float)  VJP for x; VJP for y
+_float_binary("atan2", np.arctan2,
+              (lambda g, out, x, y: g * (y / (x * x + y * y)), lambda g, out, x, y: g * (-x / (x * x + y * y))))
+_float_binary("copysign", np.copysign,
+              (lambda g, out, x, y: x.eq(0.0).where(g.zeros_like(), g * (out / x)), _zero))
+_float_binary("xlogy", _xlogy,
+              (lambda g, out, x, y: x.eq(0.0).where(g.zeros_like(), g * y.log()), lambda g, out, x, y: g * (x / y)))
+
+# name            forward (promoted type)     VJP for x; VJP for y
+binary("logaddexp", _logaddexp(np.exp, np.log1p),
+       (lambda g, out, x, y: g / ((y - x).exp() + 1.0), lambda g, out, x, y: g / ((x - y).exp() + 1.0)))
+binary("logaddexp2", _logaddexp(np.exp2, lambda e: np.log1p(e) * np.asarray(_LOG2E, e.dtype)),
+       (lambda g, out, x, y: g / ((y - x).exp2() + 1.0), lambda g, out, x, y: g / ((x - y).exp2() + 1.0)))
+binary("fmod", _nonzero_divisor(np.fmod),
+       (lambda g, out, x, y: g, lambda g, out, x, y: -(g * x.div_rounded(y, mode="trunc"))))
+binary("remainder", _nonzero_divisor(_remainder),
+       (lambda g, out, x, y: g, lambda g, out, x, y: -(g * x.div_rounded(y, mode="floor"))))
+# fmax/fmin: ties and a NaN in y give x the gradient (PyTorch's masks).
+binary("fmax", np.fmax, (_where_to(lambda x, y: (x >= y).logical_or(y.isnan())),
+                         _where_to(lambda x, y: (x >= y).logical_or(y.isnan()).logical_not())))
+binary("fmin", np.fmin, (_where_to(lambda x, y: (x <= y).logical_or(y.isnan())),
+                         _where_to(lambda x, y: (x <= y).logical_or(y.isnan()).logical_not())))
+binary("clamp_min", np.maximum, (_where_to(lambda x, m: x >= m), _where_to(lambda x, m: x < m)))
+binary("clamp_max", np.minimum, (_where_to(lambda x, m: x <= m), _where_to(lambda x, m: x > m)))
+defop("div_rounded", impl=_promoted(_nonzero_divisor(_div_rounded), attrs=True), vjp=(_zero, _zero),
+      jvp="elementwise")
 # PyTorch's clamp_backward_min_max: lo gets the gradient only where it is below hi.
 defop("clamp_tensors", impl=_promoted(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi)), jvp="elementwise",
       vjp=(lambda g, out, x, lo, hi: (x >= lo).logical_and(x <= hi).where(g, g.zeros_like()),
            lambda g, out, x, lo, hi: (x < lo).logical_and(lo < hi).where(g, g.zeros_like()),
            lambda g, out, x, lo, hi: (x > hi).logical_or(hi < lo).where(g, g.zeros_like())))
+
+# No gradient: bools, bits, steps PyTorch does not differentiate.
+binary("logical_xor", np.logical_xor, None)
 binary("heaviside", _heaviside, None)
 binary("bitwise_and", np.bitwise_and, None)
 binary("bitwise_or", np.bitwise_or, None)
 binary("bitwise_xor", np.bitwise_xor, None)
 binary("bitwise_left_shift", _shift(True), None)
 binary("bitwise_right_shift", _shift(False), None)
-defop("div_rounded", impl=_promoted(_nonzero_divisor(_div_rounded), attrs=True), vjp=(_zero, _zero), jvp="elementwise")
-defop("isclose", impl=lambda x, y, rtol, atol, equal_nan: _isclose(*np.broadcast_arrays(x, y), rtol, atol, equal_nan))
 unary("bitwise_not", np.invert, None)
+defop("isclose", impl=lambda x, y, rtol, atol, equal_nan: _isclose(*np.broadcast_arrays(x, y), rtol, atol, equal_nan))

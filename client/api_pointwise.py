@@ -3,10 +3,13 @@ hyperbolic functions, exponentials and logarithms, error functions, rounding, te
 closeness (isclose, allclose, equal)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from gradwire import dtypes
 from gradwire.declare import autograd, binary, declare, unary
-from gradwire.ops import apply
+from gradwire.ops import apply, cast
 from gradwire.tensor import Tensor
 
 # name            grad_fn                     saves                      aliases
@@ -158,3 +161,58 @@ def _special(name: str) -> None:
 
 for _name in ("erf", "erfc", "erfinv", "expm1", "exp2", "log1p", "round", "xlogy"):
     _special(_name)
+
+
+# Compositions of table ops, named as PyTorch names them (the grad_fn label goes on the result node).
+def _in_float(x: Tensor) -> Tensor:
+    return x if x._node.dtype in ("float32", "float64") else cast(x, dtypes.DEFAULT_FLOAT)
+
+
+@declare(inplace=True)
+def deg2rad(input):
+    """input * (pi / 180), a float result."""
+    return apply("mul", _in_float(input), math.pi / 180.0, label="Deg2RadBackward0")
+
+
+@declare(inplace=True)
+def rad2deg(input):
+    """input * (180 / pi), a float result."""
+    return apply("mul", _in_float(input), 180.0 / math.pi, label="Rad2DegBackward0")
+
+
+@declare(inplace=True)
+def sgn(input):
+    """The sign (for real tensors, torch.sign); gradient zero."""
+    return apply("sign", input, label="SgnBackward0")
+
+
+@declare()
+def positive(input):
+    """The input itself (PyTorch refuses bool)."""
+    if input._node.dtype == "bool":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+@declare(inplace=True)
+def sinc(input):
+    """sin(pi x) / (pi x), 1 at 0 (its gradient 0 there), as PyTorch computes it."""
+    x = _in_float(input)
+    zero = apply("eq", x, 0.0)
+    px = apply("where", zero, 1.0, apply("mul", x, math.pi), ref_args=(x,))
+    return apply("where", zero, 1.0, apply("div", apply("sin", px), px), ref_args=(x,), label="SincBackward0")
+
+
+@declare(inplace=True)
+def logit(input, eps=None):
+    """log(z / (1 - z)) with z = input clamped to [eps, 1 - eps] when eps is given."""
+    z = _in_float(input)
+    if eps is not None:
+        z = apply("clamp", z, attrs={"min": float(eps), "max": 1.0 - float(eps)})
+    return apply("log", apply("div", z, apply("sub", 1.0, z)), label="LogitBackward0")
+
+
+for _name in ("sinc", "logit"):
+    _special(_name)
+declare("expit", method=False, namespace="special", doc="As torch.sigmoid.")(
+    lambda input: apply("sigmoid", input))

@@ -326,3 +326,19 @@ def test_torch_special_spellings():
                                      lib.special.expm1(x), lib.special.exp2(x), lib.special.log1p(x),
                                      lib.special.round(x), lib.special.round(x, decimals=1), lib.special.xlogy(x, y),
                                      lib.special.xlogy(2, y), lib.special.xlogy(x, 3.0)], x, y, second_order=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compositions(dtype):
+    x = array(16, (2, 3), dtype, -2, 2)
+    z = array(17, (2, 3), dtype, 0.05, 0.95) if dtype.startswith("float") else x
+    same_as_torch(lambda lib, x, z: [lib.deg2rad(x), x.rad2deg(), lib.sgn(x), lib.sinc(x), x.sinc(),
+                                     lib.logit(z), z.logit(eps=0.1), lib.logit(x, 0.2), lib.special.sinc(x),
+                                     lib.special.logit(z), lib.special.expit(x) if dtype != "bool" else x],
+                  x, z, second_order=True, rtol=1e-5, atol=1e-6)
+    same_as_torch(lambda lib, x: [lib.positive(x), x.positive() is x, (+x)], x)
+    same_as_torch(lambda lib, x: [x.detach().clone().deg2rad_(), x.detach().clone().sgn_(), x.detach().clone().sinc_(),
+                                  x.detach().clone().logit_(0.25)], x)
+    sinc_at = np.array([0.0, 1e-20, -0.5, 3.0], np.float32)
+    same_as_torch(lambda lib, x: [lib.sinc(x), lib.sinc(x * 0)], sinc_at)
+    same_as_torch(lambda lib, x: lib.sinc(x[2:]), sinc_at, second_order=True)   # torch's is NaN at 0

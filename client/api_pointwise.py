@@ -79,6 +79,8 @@ binary("logaddexp2", grad_fn="Logaddexp2Backward0", tensor_other=True, inplace=F
 binary("fmax",       grad_fn="FmaxBackward0",      tensor_other=True, inplace=False)
 binary("fmin",       grad_fn="FminBackward0",      tensor_other=True, inplace=False)
 autograd("heaviside", history=False)
+for _name in ("gcd", "lcm", "nextafter"):
+    binary(_name, saves=None, history=False, tensor_other=True)
 
 
 @declare(inplace=True, tensors=("input", "values"))

@@ -155,6 +155,21 @@ defsig("bitwise_right_shift", inputs=2, shape=_bitwise_shape("rshift_cpu", bools
        doc="x >> y on ints (arithmetic: the sign fills in); shifts by more than the width give 0 or -1")
 
 
+def _ints_shape(kernel: str):
+    def rule(avals, attrs):
+        dt = result_type(*operands(avals))
+        if dt not in ("int32", "int64"):
+            raise not_implemented(kernel, dt)
+        return Aval(shapes.broadcast(*(a.shape for a in avals)), dt)
+    return rule
+
+
+defsig("gcd", inputs=2, shape=_ints_shape("gcd_cpu"), elementwise=True,
+       doc="greatest common divisor of ints (non-negative; gcd(0, 0) = 0)")
+defsig("lcm", inputs=2, shape=_ints_shape("lcm_cpu"), elementwise=True, doc="least common multiple of ints")
+binary("nextafter", float_only="nextafter_cpu", doc="the next float after x toward y; no gradient")
+
+
 def _bitwise_not_shape(avals, attrs):
     (x,) = avals
     if is_float(x.dtype):

@@ -233,3 +233,22 @@ def _bitwise_not(name, data, rng):
     shp = shape(data)
     x = rng.random(shp) < 0.5 if data.draw(st.booleans()) else rng.integers(-100, 100, shp)
     return Example([x], {}, np.invert)
+
+
+REFUSED.update({(n, d): "not implemented for" for n in ("gcd", "lcm") for d in ("float32", "float64", "bool")})
+REFUSED.update({("nextafter", d): "not implemented for" for d in ("int32", "int64", "bool")})
+
+
+@case("gcd", "lcm")
+def _gcd_lcm(name, data, rng):
+    sx, sy = two_shapes(data)
+    dtype = data.draw(st.sampled_from([np.int32, np.int64]))
+    x, y = rng.integers(-60, 60, sx).astype(dtype), rng.integers(-60, 60, sy).astype(dtype)
+    fn = math.gcd if name == "gcd" else math.lcm
+    return Example([x, y], {}, lambda x, y: np.vectorize(fn, otypes=[dtype])(x, y).astype(dtype))
+
+
+@case("nextafter")
+def _nextafter(name, data, rng):
+    sx, sy = two_shapes(data)
+    return Example([smooth(rng, sx), rng.choice([-np.inf, 0.0, np.inf, 1.0], sy)], {}, np.nextafter)

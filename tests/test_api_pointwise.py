@@ -342,3 +342,14 @@ def test_compositions(dtype):
     sinc_at = np.array([0.0, 1e-20, -0.5, 3.0], np.float32)
     same_as_torch(lambda lib, x: [lib.sinc(x), lib.sinc(x * 0)], sinc_at)
     same_as_torch(lambda lib, x: lib.sinc(x[2:]), sinc_at, second_order=True)   # torch's is NaN at 0
+
+
+@pytest.mark.parametrize("dtypes", PAIRS)
+def test_gcd_lcm_nextafter(dtypes):
+    x, y = array(18, (2, 3), dtypes[0], -40, 40), array(19, (3,), dtypes[1], -40, 40)
+    for name in ("gcd", "lcm", "nextafter"):
+        same_as_torch(lambda lib, x, y: [getattr(lib, name)(x, y), getattr(x, name)(y)], x, y, requires_grad=False)
+        same_as_torch(lambda lib, x, y: getattr(x.clone(), name + "_")(y), x, y, requires_grad=False)
+    same_as_torch(lambda lib, x, y: lib.gcd(x, 2), x, y)
+    i = np.array([0, 0, -12, 7, 2**31 - 1])
+    same_as_torch(lambda lib, x, y: [lib.gcd(x, y), lib.lcm(x, y)], i, np.array([0, 5, 18, -21, 2]))

@@ -353,3 +353,18 @@ def test_gcd_lcm_nextafter(dtypes):
     same_as_torch(lambda lib, x, y: lib.gcd(x, 2), x, y)
     i = np.array([0, 0, -12, 7, 2**31 - 1])
     same_as_torch(lambda lib, x, y: [lib.gcd(x, y), lib.lcm(x, y)], i, np.array([0, 5, 18, -21, 2]))
+
+
+def test_large_tensors_through_fused_groups():
+    """Above the fusion threshold the rows run blockwise in fused groups: the same values and gradients."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.9, 0.9, (300, 400)).astype(np.float32)
+    y = rng.uniform(0.5, 2, (400,)).astype(np.float32)
+    same_as_torch(lambda lib, x, y: (lib.erfinv(x).asin().mul(y).fmod(y).remainder(0.7).atan2(y) + lib.xlogy(x, y)
+                                     + lib.logaddexp(x, y) + lib.copysign(x, -y) + lib.fmax(x, y * 0.3)
+                                     + lib.clamp_min(x, y - 1.5) + lib.round(x, decimals=1) + lib.floor(x * 3)
+                                     + lib.erf(x).expm1().log1p() + lib.nan_to_num(x.log())).sum(),
+                  x, y, rtol=1e-4, atol=1e-3)
+    i, j = rng.integers(-1000, 1000, (300, 400)), rng.integers(1, 30, (400,))
+    same_as_torch(lambda lib, i, j: [((i // j) % 7 ^ (i << (j % 5)) | (i >> 2) & ~j).sum(), lib.gcd(i, j).sum(),
+                                     lib.isclose(i, i + (j > 15)).sum()], i, j)

@@ -43,10 +43,9 @@ _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "
 _RANDOM = ("rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "randperm", "normal",
            "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
-_ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where")
 _SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
           "unbind", "split", "chunk", "diagonal", "swapaxes", "swapdims")
-_FUNCTIONS = _ELEMENTWISE + _SHAPE
+_FUNCTIONS = _SHAPE
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:
@@ -61,7 +60,7 @@ for _name in _FACTORIES + _RANDOM + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
-from gradwire import api_creation, api_elementwise, api_linalg, api_reductions, api_shape  # noqa: E402,F401
+from gradwire import api_creation, api_elementwise, api_linalg, api_pointwise, api_reductions, api_shape  # noqa: E402,F401,E501
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)

@@ -140,58 +140,6 @@ def _axes(dim):
     return (int(dim),) if isinstance(dim, numbers.Integral) else tuple(int(d) for d in dim)
 
 
-# -- elementwise ------------------------------------------------------------------------------
-def add(input, other):
-    return apply("add", input, other)
-
-
-def sub(input, other):
-    # PyTorch names `2 - x` RsubBackward1; the engine op is the same sub.
-    return apply("sub", input, other, label=None if isinstance(input, Tensor) else "RsubBackward1")
-
-
-def mul(input, other):
-    return apply("mul", input, other)
-
-
-def div(input, other):
-    return apply("div", input, other)
-
-
-def pow(input, exponent):
-    if isinstance(input, Tensor) and _is_scalar(exponent):
-        integral = input._node.dtype in INTS + ("bool",)
-        if integral and isinstance(exponent, (float, np.floating)):
-            input = cast(input, dtypes.DEFAULT_FLOAT)       # int tensor ** 2.0 is float, as result_type says
-        elif integral and not isinstance(exponent, (bool, np.bool_)) and exponent < 0:
-            raise RuntimeError("Integers to negative integer powers are not allowed.")
-        return apply("pow_scalar", input, attrs={"exponent": float(exponent)})
-    return apply("pow", input, exponent)
-
-
-def maximum(input, other):
-    return apply("maximum", input, other)
-
-
-def minimum(input, other):
-    return apply("minimum", input, other)
-
-
-def clamp(input, min=None, max=None):
-    if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    return apply("clamp", input, attrs={"min": None if min is None else float(min),
-                                        "max": None if max is None else float(max)})
-
-
-def where(condition, input, other):
-    return apply("where", condition, input, other, ref_args=(input, other))
-
-
-def compare(op: str, input, other):
-    return apply(op, input, other)
-
-
 # -- reductions -------------------------------------------------------------------------------
 def sum(input, dim=None, keepdim=False):
     return apply("sum", input, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},

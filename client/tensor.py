@@ -491,30 +491,40 @@ class Tensor:
         return self._write(result)
 
     def __iadd__(self, other):
-        return self._in_place("add", other)
+        return self.add_(other)
 
     def __isub__(self, other):
-        return self._in_place("sub", other)
+        return self.sub_(other)
 
     def __imul__(self, other):
-        return self._in_place("mul", other)
+        return self.mul_(other)
 
     def __itruediv__(self, other):
-        return self._in_place("div", other)
+        return self.div_(other)
 
     def __ipow__(self, other):
-        return self._in_place("pow", other)
+        return self.pow_(other)
 
-    def add_(self, other, *, alpha=1):
-        return self._in_place("add", other if alpha == 1 else other * alpha)
+    def __ifloordiv__(self, other):
+        return self.floor_divide_(other)
 
-    def sub_(self, other, *, alpha=1):
-        return self._in_place("sub", other if alpha == 1 else other * alpha)
+    def __imod__(self, other):
+        return self.remainder_(other)
 
-    def clamp_(self, min=None, max=None):
-        return self._in_place("clamp", min, max)
+    def __iand__(self, other):
+        return self.bitwise_and_(other)
 
-    clip_ = clamp_
+    def __ior__(self, other):
+        return self.bitwise_or_(other)
+
+    def __ixor__(self, other):
+        return self.bitwise_xor_(other)
+
+    def __ilshift__(self, other):
+        return self.bitwise_left_shift_(other)
+
+    def __irshift__(self, other):
+        return self.bitwise_right_shift_(other)
 
     def __setitem__(self, key, value) -> None:
         _ops.setitem(self, key, value)
@@ -609,36 +619,48 @@ class Tensor:
     def bool(self) -> "Tensor":
         return _ops.cast(self, dtypes.bool_)
 
-    # -- arithmetic ----------------------------------------------------------------------------
+    # -- operators (the functions are declared in api_elementwise.py) ----------------------------
     def __add__(self, other):
-        return _ops.add(self, other)
+        return _ew.add(self, other)
 
     def __radd__(self, other):
-        return _ops.add(other, self)
+        return _ew.add(other, self)
 
     def __sub__(self, other):
-        return _ops.sub(self, other)
+        return _ew.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops.sub(other, self)
+        return _ew.rsub(self, other)
 
     def __mul__(self, other):
-        return _ops.mul(self, other)
+        return _ew.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops.mul(other, self)
+        return _ew.mul(other, self)
 
     def __truediv__(self, other):
-        return _ops.div(self, other)
+        return _ew.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.div(other, self)
+        return _ew.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ew.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ew.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _pw.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _pw.remainder(other, self)
 
     def __pow__(self, other):
-        return _ops.pow(self, other)
+        return _ew.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops.apply("pow", other, self)
+        return _ew.pow(other, self)
 
     def __matmul__(self, other):
         return _ops.matmul(self, other)
@@ -656,59 +678,67 @@ class Tensor:
         return self.abs()
 
     def __eq__(self, other):
-        return False if other is None else _ops.compare("eq", self, other)
+        return False if other is None else _ew.eq(self, other)
 
     def __ne__(self, other):
-        return True if other is None else _ops.compare("ne", self, other)
+        return True if other is None else _ew.ne(self, other)
 
     def __lt__(self, other):
-        return _ops.compare("lt", self, other)
+        return _ew.lt(self, other)
 
     def __le__(self, other):
-        return _ops.compare("le", self, other)
+        return _ew.le(self, other)
 
     def __gt__(self, other):
-        return _ops.compare("gt", self, other)
+        return _ew.gt(self, other)
 
     def __ge__(self, other):
-        return _ops.compare("ge", self, other)
+        return _ew.ge(self, other)
 
+    # & | ^ ~ are bitwise on ints and logical on bools, as in PyTorch.
     def __and__(self, other):
-        return _ops.compare("logical_and", self, other)
+        return _ew.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _ew.bitwise_and(other, self)
 
     def __or__(self, other):
-        return _ops.compare("logical_or", self, other)
+        return _ew.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _ew.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _ew.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ew.bitwise_xor(other, self)
 
     def __invert__(self):
-        return _ops.apply("logical_not", self)
+        if self._node.dtype in ("float32", "float64"):
+            raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+        return _ew.bitwise_not(self)
+
+    def __lshift__(self, other):
+        return _ew.bitwise_left_shift(self, other)
+
+    def __rlshift__(self, other):
+        return _ew.bitwise_left_shift(other, self)
+
+    def __rshift__(self, other):
+        return _ew.bitwise_right_shift(self, other)
+
+    def __rrshift__(self, other):
+        return _ew.bitwise_right_shift(other, self)
 
     __hash__ = object.__hash__      # identity, as torch.Tensor
 
-    # -- methods mirroring functions (the rest come from the declarations in api_*.py) ---------------
-    def clamp(self, min=None, max=None):
-        return _ops.clamp(self, min, max)
-
-    clip = clamp
-
-    def pow(self, exponent):
-        return _ops.pow(self, exponent)
+    def where(self, condition, other):
+        return _ew.where(condition, self, other)
 
 
 from gradwire import ops as _ops  # noqa: E402  (ops builds on Tensor)
-
-
-def _in_place_method(op: str):
-    def method(self, *args):
-        return self._in_place(op, *args)
-    method.__name__ = op + "_"
-    method.__doc__ = f"In-place {op}, as torch.Tensor.{op}_."
-    return method
-
-
-# x.op_(...): the out-of-place op's result written into x (PyTorch's trailing-underscore methods).
-for _op in ("mul", "div", "pow"):
-    setattr(Tensor, _op + "_", _in_place_method(_op))
-del _op
+from gradwire import api_elementwise as _ew, api_pointwise as _pw  # noqa: E402  (so do the declarations)
 
 
 def _sizes(args) -> tuple:

@@ -23,12 +23,28 @@ def not_implemented(kernel: str, dtype: str) -> NotImplementedError:
     return NotImplementedError(f'"{kernel}" not implemented for \'{LEGACY_NAMES[dtype]}\'')
 
 
+SUB_BOOLS = ("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
+             "operator instead.")
+SUB_BOOL = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, "
+            "use the `~` or `logical_not()` operator instead.")
+
+
+def sub_check(dtypes) -> None:
+    """PyTorch's refusal of `-` with bools (a Python bool counts as a bool tensor)."""
+    if all(d == "bool" for d in dtypes):
+        raise RuntimeError(SUB_BOOLS)
+    if "bool" in dtypes:
+        raise RuntimeError(SUB_BOOL)
+
+
 def _binary_shape(kind: str, bools: str | None = None, float_only: str | None = None):
     def rule(avals, attrs):
         x, y = avals
-        if bools and x.dtype == y.dtype == "bool":
-            raise RuntimeError(bools)
+        if bools == "sub":
+            sub_check((x.dtype, y.dtype))
         shape = shapes.broadcast(x.shape, y.shape)
+        if bools and bools != "sub" and x.dtype == y.dtype == "bool":
+            raise not_implemented(bools, "bool")
         if kind == "bool":
             return Aval(shape, "bool")
         dt = result_type(*operands(avals))
@@ -45,7 +61,7 @@ def unary(name, *, float_out=True, dtypes=DTYPES, dtype_error=None, doc=""):
 
 def binary(name, *, kind="promote", dtypes=DTYPES, bools=None, float_only=None, doc=""):
     """kind: "promote" (the promoted type), "float" (at least float32) or "bool" (a comparison).
-    bools: the message refusing two bool inputs (PyTorch refuses `-` on bools), or None.
+    bools: "sub" (PyTorch refuses `-` on bools), or the name of PyTorch's kernel refusing two bools, or None.
     float_only: the name of PyTorch's kernel, for ops refusing a promoted type that is not float."""
     defsig(name, inputs=2, shape=_binary_shape(kind, bools, float_only), dtypes=dtypes, elementwise=True, doc=doc)
 
@@ -67,11 +83,14 @@ unary("square", float_out=False, doc="x * x")
 unary("relu", float_out=False, doc="max(x, 0); the gradient at 0 is 0, as in PyTorch")
 unary("sign", float_out=False, doc="no gradient (zero almost everywhere); the identity on bool, as in PyTorch")
 unary("stop_gradient", float_out=False, doc="identity whose gradient is blocked (PyTorch's detach)")
-unary("logical_not", float_out=False, dtypes=("bool",), doc="not x")
+def _logical_not_shape(avals, attrs):
+    return Aval(avals[0].shape, "bool")
+
+
+defsig("logical_not", inputs=1, shape=_logical_not_shape, elementwise=True, doc="not x (nonzero is true): bool result")
 
 binary("add", doc="x + y")
-binary("sub", bools="Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
-                    "`logical_xor()` operator instead.", doc="x - y")
+binary("sub", bools="sub", doc="x - y")
 binary("mul", doc="x * y")
 binary("div", kind="float", doc="x / y (true division: float result)")
 binary("pow", doc="x ** y; the y-gradient is 0 where x == 0, as in PyTorch")
@@ -80,8 +99,8 @@ binary("minimum", doc="smaller of x and y; ties split the gradient evenly, as in
 for _name, _sym in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">=")):
     binary(_name, kind="bool", doc=f"x {_sym} y, compared in the promoted type: bool result, no gradient")
 binary("hypot", float_only="hypot_cpu", doc="sqrt(x**2 + y**2) without overflow in the squares")
-binary("logical_and", kind="bool", dtypes=("bool",), doc="x and y")
-binary("logical_or", kind="bool", dtypes=("bool",), doc="x or y")
+binary("logical_and", kind="bool", doc="x and y (nonzero is true)")
+binary("logical_or", kind="bool", doc="x or y (nonzero is true)")
 
 
 def _pow_scalar_shape(avals, attrs):

@@ -129,7 +129,7 @@ class Plan:
                 if flags & POLL and cancel is not None and cancel():
                     raise Cancelled("the call was cancelled or its deadline passed while computing",
                                     node, self.ops[node])
-        except IndexError as e:  # data-dependent: an index out of range
+        except (IndexError, ZeroDivisionError) as e:  # data-dependent: an index out of range, an int x // 0
             raise GraphError(str(e), node, self.ops[node]) from None
         finally:
             fperr.restore(token)

@@ -107,6 +107,8 @@ def warm_up() -> None:
     """Compile every kernel signature a request will hit (loaded from NUMBA_CACHE_DIR after the first run)."""
     from . import blocks   # fused groups run NumPy ufuncs: nothing to compile, but start their threads
     blocks.warm_up()
+    from . import special
+    special.warm_up()
     for dt in (np.float32, np.float64):
         scatter_add(np.ones((2, 3), dt), np.array([0, 1, 0]), 1, 2)
         gather_add(np.ones((2, 3), dt), np.zeros((2, 3), np.int64), 1, (2, 2))

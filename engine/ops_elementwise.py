@@ -19,13 +19,14 @@ def _in_float(fn):
     return impl
 
 
-def _promoted(fn):
-    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input)."""
-    def impl(*xs):
+def _promoted(fn, attrs=False):
+    """Compute in PyTorch's promoted type (NumPy would widen float32 with an int64 or float64 0-d input).
+    attrs: fn takes the node's attributes too."""
+    def impl(*xs, **kw):
         if len({x.dtype for x in xs}) > 1:
             dt = np.dtype(result_type(*((x.dtype.name, x.ndim) for x in xs)))
             xs = [x.astype(dt, copy=False) for x in xs]
-        return fn(*xs)
+        return fn(*xs, **kw)
     return impl
 
 
@@ -65,7 +66,14 @@ unary("abs", np.abs,                 lambda g, out, x: g * x.sign())
 unary("square", np.square,           lambda g, out, x: g * (2.0 * x))
 unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
       lambda g, out, x: (x > 0.0).where(g, g.zeros_like()))
-unary("sign", lambda x: x.copy() if x.dtype == np.bool_ else np.sign(x), None, ufunc=np.sign)
+def _sign(x):
+    # PyTorch's (0 < x) - (x < 0): sign(NaN) = 0 and sign(-0.0) = +0.0 (NumPy gives NaN and -0.0).
+    if x.dtype == np.bool_:
+        return x.copy()
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+unary("sign", _sign, lambda g, out, x: g.zeros_like())   # PyTorch's gradient of a step: zeros, not None
 unary("stop_gradient", lambda x: x, None)
 unary("logical_not", np.logical_not, None)
 
@@ -84,18 +92,21 @@ def _pow_vjp_y(g, out, x, y):
     return g * zero.logical_and(y >= 0.0).where(out.zeros_like(), d)
 
 
-def _max_vjp(first: bool):
+def _extreme_vjp(first: bool, loses):
+    """maximum/minimum: the gradient goes to the winner, split evenly on ties, and to both where either is
+    NaN (PyTorch's where(x == y, g / 2, g) masked where x loses)."""
     def rule(g, out, x, y):
-        win, tie = (x > y, x.eq(y)) if first else (y > x, x.eq(y))
-        return win.where(g, tie.where(g * 0.5, g.zeros_like()))
+        lost = loses(x, y) if first else loses(y, x)
+        return lost.where(g.zeros_like(), x.eq(y).where(g * 0.5, g))
     return rule
+
+
+def _max_vjp(first: bool):
+    return _extreme_vjp(first, lambda a, b: a < b)
 
 
 def _min_vjp(first: bool):
-    def rule(g, out, x, y):
-        win, tie = (x < y, x.eq(y)) if first else (y < x, x.eq(y))
-        return win.where(g, tie.where(g * 0.5, g.zeros_like()))
-    return rule
+    return _extreme_vjp(first, lambda a, b: a > b)
 
 
 binary("add", np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g))

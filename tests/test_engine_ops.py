@@ -143,18 +143,29 @@ def test_differentiable_ops_have_rules_and_coverage(name):
     entries()
 
 
+NO_GRAD_ATTRS = {"bitcast": {"dtype": "int64"}}     # attributes the ops below need
+
+
+def _accepts(name: str, dtype: str) -> bool:
+    from gradwire.core.signature import infer as infer_sig
+    try:
+        infer_sig(name, [Aval((3,), dtype)] * OPS[name].min_inputs, dict(NO_GRAD_ATTRS.get(name, {})))
+        return True
+    except (RuntimeError, ValueError):
+        return False
+
+
 @pytest.mark.parametrize("name", [n for n in DATA_OPS if not OPS[n].differentiable])
 def test_no_gradient_ops_block_gradients(name):
     """Through an op without a gradient rule, a float input gets zeros and the unused flag."""
     x = np.array([0.5, -1.5, 2.0])
     g = G()
     xi = g.ph("x")
-    if "bool" == OPS[name].dtypes[0] and len(OPS[name].dtypes) == 1:
-        arg = g.op("gt", xi, g.const(0.0))
-        args = (arg,) * OPS[name].min_inputs
-    else:
-        args = (xi,) * OPS[name].min_inputs
-    y = g.op(name, *args, **{"bitcast": {"dtype": "int64"}}.get(name, {}))
+    # x itself, or (for ops refusing floats: bitwise ops, shifts) x > 0 or x cast to int64.
+    dtype = next(d for d in ("float64", "bool", "int64") if _accepts(name, d))
+    arg = xi if dtype == "float64" else g.op("gt", xi, g.const(0.0)) if dtype == "bool" else \
+        g.op("cast", xi, dtype="int64")
+    y = g.op(name, *(arg,) * OPS[name].min_inputs, **NO_GRAD_ATTRS.get(name, {}))
     total = g.op("sum", g.op("cast", y, dtype="float64"))
     r = gradient(g.graph, {"x": x}, [total], [xi])
     assert r.unused == [True]

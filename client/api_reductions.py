@@ -1,23 +1,301 @@
-"""Declarations of PyTorch's reductions (torch.f and Tensor.f; `axis=`/`keepdims=` accepted as PyTorch does)."""
+"""Declarations of PyTorch's reductions and scans (torch.f and Tensor.f; `axis=`/`keepdims=` accepted as PyTorch
+does). Sorting, order statistics and unique are in api_sorting."""
 from __future__ import annotations
 
-from gradwire import ops
-from gradwire.declare import declare
+import numbers
 
-declare("sum", doc="Sum over dims (all by default), as torch.sum.")(ops.sum)
-declare("mean", doc="Mean over dims, as torch.mean.")(ops.mean)
-declare("prod", doc="Product over dims; exact gradients where inputs are zero, as torch.prod.")(ops.prod)
+from gradwire import dtypes, ops
+from gradwire._grad_mode import is_grad_enabled
+from gradwire.core import shapes
+from gradwire.core.dtypes import FLOATS, LEGACY_NAMES
+from gradwire.declare import autograd, declare
+from gradwire.ops import apply
+
+# C++ type names, as PyTorch's in-place dtype check prints them.
+_CPP_NAMES = {"float32": "float", "float64": "double", "int32": "int", "int64": "long int", "bool": "bool"}
+
+
+class ReturnType(tuple):
+    """A tuple with named fields, printed like torch.return_types.<kind> (subclasses set _kind, _fields)."""
+
+    _kind, _fields = "", ()
+
+    def __new__(cls, *values):
+        return super().__new__(cls, values)
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"torch.return_types.{self._kind}(\n{body})"
+
+
+def return_type(kind: str, fields=("values", "indices")) -> type:
+    cls = type(kind, (ReturnType,), {"_kind": kind, "_fields": tuple(fields), "__module__": "torch.return_types"})
+    for k, f in enumerate(fields):
+        setattr(cls, f, property(lambda self, k=k: self[k]))
+    return cls
+
+
+def _axes(dim):
+    if dim is None:
+        return None
+    return (int(dim),) if isinstance(dim, numbers.Integral) else tuple(int(d) for d in dim)
+
+
+def _with_dtype(input, dtype):
+    """The input cast to `dtype=` first, as PyTorch's reductions and scans compute in it."""
+    if dtype is None:
+        return input
+    name = dtypes.as_dtype(dtype).name
+    if name not in FLOATS and input.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"Autograd not support dtype: {LEGACY_NAMES[name]}")
+    return ops.cast(input, name)
+
+
+def _as_dtype(out, dtype):
+    """A result computed in dtype= has that dtype (PyTorch's int32 sums stay int32 when asked for)."""
+    return out if dtype is None else ops.cast(out, dtype)
+
+
+def _float_dtype(name, dtype):
+    if dtype is not None and dtypes.as_dtype(dtype).name not in FLOATS:
+        raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be either a floating "
+                           f"point or complex dtype. Got: {LEGACY_NAMES[dtypes.as_dtype(dtype).name]}")
+
+
+# -- sum, mean, prod with dtype= ------------------------------------------------------------------
+@declare()
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum over dims (all by default); ints and bools sum in int64 unless dtype= says otherwise, as torch.sum."""
+    return _as_dtype(ops.sum(_with_dtype(input, dtype), dim, keepdim), dtype)
+
+
+@declare()
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean over dims, of floating point input or in a floating dtype=, as torch.mean."""
+    _float_dtype("mean", dtype)
+    return ops.mean(_with_dtype(input, dtype), dim, keepdim)
+
+
+@declare()
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product over one dim or all; exact gradients where inputs are zero, as torch.prod."""
+    if dim is not None and not isinstance(dim, numbers.Integral):
+        raise TypeError(f"prod() received an invalid combination of arguments - got (Tensor, "
+                        f"{type(dim).__name__}), but expected one of:\n * (Tensor input, *, torch.dtype dtype = None)\n"
+                        f" * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None)")
+    x = _with_dtype(input, dtype)
+    return _as_dtype(apply("prod", x, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
+                           label="ProdBackward0" if dim is None else "ProdBackward1"), dtype)
+
+
 declare("amax", doc="Largest value over dims; ties share the gradient evenly, as torch.amax.")(ops.amax)
 declare("amin", doc="Smallest value over dims; ties share the gradient evenly, as torch.amin.")(ops.amin)
 declare("max", doc="max(x), max(x, dim) -> (values, indices), max(x, other), as torch.max.")(ops.max)
 declare("min", doc="min(x), min(x, dim) -> (values, indices), min(x, other), as torch.min.")(ops.min)
 declare("argmax", doc="Index of the largest value, as torch.argmax.")(ops.argmax)
 declare("argmin", doc="Index of the smallest value, as torch.argmin.")(ops.argmin)
-declare("var", doc="Variance with `correction` (Bessel's by default), as torch.var.")(ops.var)
-declare("std", doc="Standard deviation with `correction`, as torch.std.")(ops.std)
 declare("all", doc="Whether every element is true, as torch.all.")(ops.all)
 declare("any", doc="Whether some element is true, as torch.any.")(ops.any)
 declare("norm", doc="Vector p-norm over dims (p=2, 'fro' by default), as torch.norm.")(ops.norm)
 declare("logsumexp", doc="log(sum(exp(x))) over dims, computed stably, as torch.logsumexp.")(ops.logsumexp)
 declare("softmax", doc="exp(x) / sum(exp(x)) along dim, as torch.softmax.")(ops.softmax)
 declare("log_softmax", doc="log(softmax(x)) along dim, computed stably, as torch.log_softmax.")(ops.log_softmax)
+
+
+# -- variance and standard deviation ---------------------------------------------------------------
+def _var(input, dim, unbiased, keepdim, correction, label):
+    """Mean squared deviation, divided by max(0, n - correction) (correction 1 by default, like PyTorch's
+    unbiased var): with no degrees of freedom left the result is inf or nan, as in PyTorch. Returns (var, the
+    mean with its reduced dims kept, the result's shape)."""
+    if isinstance(dim, bool):                     # var(x, True): the `unbiased` overload
+        dim, unbiased = None, dim
+    correction = (1 if unbiased in (None, True) else 0) if correction is None else correction
+    axes = _axes(dim)
+    shape = tuple(input.shape)
+    reduced = shapes.axes(axes, len(shape))
+    n = 1
+    for a in reduced:
+        n *= shape[a]
+    m = ops.mean(input, dim, keepdim=True)
+    centered = input - m
+    total = apply("sum", centered * centered, attrs={"axes": axes, "keepdims": bool(keepdim)})
+    return (apply("div", total, float(max(0, n - correction)), label=label), m,
+            shapes.reduced(shape, reduced, bool(keepdim)))
+
+
+@declare()
+def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """Variance with `correction` (Bessel's by default), as torch.var."""
+    return _var(input, dim, unbiased, keepdim, correction, "VarBackward0")[0]
+
+
+@declare()
+def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """Standard deviation with `correction`, as torch.std."""
+    return _sqrt(_var(input, dim, unbiased, keepdim, correction, "VarBackward0")[0], "StdBackward0")
+
+
+def _sqrt(v, label):
+    """sqrt(var) whose gradient is 0 where var is 0 (PyTorch's std_backward masks it), not inf * 0."""
+    zero = apply("eq", v, 0.0)
+    root = apply("sqrt", apply("where", zero, 1.0, v, ref_args=(v,)))
+    return apply("where", zero, 0.0, root, ref_args=(v,), label=label)
+
+
+@declare(method=False)
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(var, mean) over dims in one call (a plain tuple, as PyTorch's), as torch.var_mean."""
+    v, m, shape = _var(input, dim, unbiased, keepdim, correction, "VarMeanBackward0")
+    return v, apply("reshape", m, attrs={"shape": shape}, label="VarMeanBackward0")
+
+
+@declare(method=False)
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """(std, mean) over dims in one call, as torch.std_mean."""
+    v, m, shape = _var(input, dim, unbiased, keepdim, correction, None)
+    return _sqrt(v, "StdMeanBackward0"), apply("reshape", m, attrs={"shape": shape},
+                                                             label="StdMeanBackward0")
+
+
+# -- NaN-skipping reductions, counts, aminmax ------------------------------------------------------
+def _nan_zeroed(x):
+    return apply("where", apply("ne", x, x), 0.0, x, ref_args=(x,)) if x._node.dtype in FLOATS else x
+
+
+@declare()
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """Sum treating NaN as zero (their gradient is 0), as torch.nansum."""
+    x = _with_dtype(input, dtype)
+    return _as_dtype(apply("sum", _nan_zeroed(x), attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
+                           label="NansumBackward0"), dtype)
+
+
+@declare()
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """Mean of the non-NaN elements (nansum / their count, as PyTorch computes it), as torch.nanmean."""
+    if input._node.dtype not in FLOATS:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{LEGACY_NAMES[input._node.dtype]}")
+    _float_dtype("nanmean", dtype)
+    count = ops.sum(apply("eq", input, input), dim, keepdim)
+    return apply("div", nansum(input, dim, keepdim, dtype=dtype), count)
+
+
+@declare()
+def count_nonzero(input, dim=None):
+    """How many elements are nonzero over dims (int64, no gradient), as torch.count_nonzero."""
+    return ops.sum(apply("ne", input, 0), dim, False)
+
+
+_Aminmax = return_type("aminmax", ("min", "max"))
+
+
+@declare()
+def aminmax(input, *, dim=None, keepdim=False):
+    """(min, max) over one dim or all elements; ties share each gradient evenly, as torch.aminmax."""
+    shape = tuple(input.shape)
+    if dim is None:
+        if 0 in shape:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                               "identity.")
+    else:
+        d = shapes.axis(int(dim), len(shape))
+        if shape and shape[d] == 0:
+            raise IndexError(f"aminmax: Expected reduction dim {d} to have non-zero size.")
+    attrs = {"axes": _axes(dim), "keepdims": bool(keepdim)}
+    return _Aminmax(apply("min", input, attrs=attrs, label="AminmaxBackward0"),
+                    apply("max", input, attrs=attrs, label="AminmaxBackward0"))
+
+
+# -- scans ---------------------------------------------------------------------------------------
+autograd("cumsum", "CumsumBackward0")
+autograd("cumprod", "CumprodBackward0", saves="all", saves_output=True)
+autograd("logcumsumexp", "LogcumsumexpBackward0", saves="all", saves_output=True)
+for _op in ("cummax_indices", "cummin_indices"):
+    autograd(_op, history=False)
+
+
+_REQUIRED = object()
+
+
+def _required(name, dim):
+    if dim is _REQUIRED:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+    return int(dim)
+
+
+def _in_place_dtype(name, input, dtype):
+    if dtype is not None and dtypes.as_dtype(dtype).name != input._node.dtype:
+        raise RuntimeError(f"Bad in-place call: input tensor dtype {_CPP_NAMES[input._node.dtype]} and output "
+                           f"tensor dtype {_CPP_NAMES[dtypes.as_dtype(dtype).name]} should match")
+
+
+@declare()
+def cumsum(input, dim=_REQUIRED, *, dtype=None):
+    """Running sum along dim (ints and bools in int64 unless dtype=), as torch.cumsum."""
+    dim = _required("cumsum", dim)
+    return _as_dtype(apply("cumsum", _with_dtype(input, dtype), attrs={"axis": dim}), dtype)
+
+
+@declare()
+def cumprod(input, dim=_REQUIRED, *, dtype=None):
+    """Running product along dim; its gradient is exact where inputs are zero, as torch.cumprod."""
+    dim = _required("cumprod", dim)
+    return _as_dtype(apply("cumprod", _with_dtype(input, dtype), attrs={"axis": dim}), dtype)
+
+
+@declare("cumsum_", function=False)
+def _cumsum_(input, dim=_REQUIRED, *, dtype=None):
+    """In-place cumsum, as torch.Tensor.cumsum_."""
+    _required("cumsum_", dim)
+    _in_place_dtype("cumsum_", input, dtype)
+    return input._in_place(cumsum, dim)
+
+
+@declare("cumprod_", function=False)
+def _cumprod_(input, dim=_REQUIRED, *, dtype=None):
+    """In-place cumprod, as torch.Tensor.cumprod_."""
+    _required("cumprod_", dim)
+    _in_place_dtype("cumprod_", input, dtype)
+    return input._in_place(cumprod, dim)
+
+
+@declare()
+def logcumsumexp(input, dim=_REQUIRED):
+    """log(cumsum(exp(x))) along dim, computed stably, as torch.logcumsumexp."""
+    return apply("logcumsumexp", input, attrs={"axis": _required("logcumsumexp", dim)})
+
+
+def gather_at(input, indices, dim: int, label: str):
+    """input's values at indices along dim (0-d inputs too): their gradient goes to those elements."""
+    if input.ndim == 0:
+        flat = apply("reshape", input, attrs={"shape": (1,)})
+        index = apply("reshape", indices, attrs={"shape": (1,) * max(indices.ndim, 1)})
+        out = apply("gather", flat, index, attrs={"axis": 0})
+        return apply("reshape", out, attrs={"shape": tuple(indices.shape)}, label=label)
+    return apply("gather", input, indices, attrs={"axis": dim}, label=label)
+
+
+_Cummax, _Cummin = return_type("cummax"), return_type("cummin")
+
+
+def _scan_dim(name, input, dim) -> int:
+    """PyTorch's cummax/cummin check no dim of an empty input."""
+    dim = _required(name, dim)
+    return 0 if input.numel() == 0 else dim
+
+
+@declare()
+def cummax(input, dim=_REQUIRED):
+    """(running largest values, their indices) along dim (the latest of ties; NaN propagates), as torch.cummax."""
+    dim = _scan_dim("cummax", input, dim)
+    indices = apply("cummax_indices", input, attrs={"axis": dim})
+    return _Cummax(gather_at(input, indices, dim, "CummaxBackward0"), indices)
+
+
+@declare()
+def cummin(input, dim=_REQUIRED):
+    """(running smallest values, their indices) along dim, as torch.cummin."""
+    dim = _scan_dim("cummin", input, dim)
+    indices = apply("cummin_indices", input, attrs={"axis": dim})
+    return _Cummin(gather_at(input, indices, dim, "CumminBackward0"), indices)

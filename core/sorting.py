@@ -16,9 +16,11 @@ def _int64_sum(d):
     return d if d in FLOATS else "int64"
 
 
-def _scan_shape(dtype_rule, kernel=None):
+def _scan_shape(dtype_rule, kernel=None, scalar_name=None):
     def rule(avals, attrs):
         (x,) = avals
+        if scalar_name and x.ndim == 0 and attrs["axis"] not in (0, -1):
+            raise IndexError(f"{scalar_name}(): Expected reduction dim -1 or 0 for scalar but got {attrs['axis']}")
         attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
         if kernel and x.dtype not in FLOATS:
             raise not_implemented(kernel, x.dtype)
@@ -33,7 +35,7 @@ defsig("cumprod", inputs=1, attrs=dict(AXIS), shape=_scan_shape(_int64_sum),
 defsig("logcumsumexp", inputs=1, attrs=dict(AXIS), shape=_scan_shape(lambda d: d, "logcumsumexp_out_cpu"),
        doc="log(cumsum(exp(x))) along a dim, computed stably (gradient by PyTorch's signed log-space formula)")
 for _name, _what in (("cummax_indices", "largest"), ("cummin_indices", "smallest")):
-    defsig(_name, inputs=1, attrs=dict(LAST), shape=_scan_shape(lambda d: "int64"),
+    defsig(_name, inputs=1, attrs=dict(LAST), shape=_scan_shape(lambda d: "int64", None, _name[:6]),
            doc=f"index of the running {_what} value along a dim (the latest of ties; NaN wins), int64, "
                f"no gradient")
 

@@ -44,22 +44,48 @@ def _cumprod_parts(x, axis):
     return before, first, before.where(x, ones), first.where(ones, x).cumprod(axis=axis)
 
 
-def _cumprod_vjp(g, out, x, axis):
-    """d out_j / d x_i = out_j / x_i before the first zero; at the first zero it is cumprod(x1)_j; after it, 0."""
-    if x.ndim == 0:
-        return g
-    before, first, safe, cp1 = _cumprod_parts(x, axis)
+def _simple_vjp(g, out, x, axis, parts):
+    """d out_j / d x_i = out_j / x_i before the first zero, cumprod(x1)_j at it; 0 after it (exact values, but
+    their derivative in the first zero is not: see _cumprod_vjp)."""
+    before, first, safe, cp1 = parts
     zeros = g.zeros_like()
     return before.where(_revcumsum(g * out, axis) / safe, first.where(_revcumsum(g * cp1, axis), zeros))
+
+
+def _simple_jvp(t, out, x, axis, parts):
+    before, first, safe, cp1 = parts
+    zeros = t.zeros_like()
+    return out * before.where(t / safe, zeros).cumsum(axis=axis) + cp1 * first.where(t, zeros).cumsum(axis=axis)
+
+
+def _after_first_zero(x, axis, parts):
+    """(positions after the first zero, x1, the first zero's value x_z spread along the axis). After the
+    first zero, d out_j / d x_i = x_z * (the same derivative of cumprod(x1)): 0 in value, but its derivative
+    in x_z is not, which is what makes second derivatives exact too (as PyTorch's are)."""
+    before, first, _, _ = parts
+    x1 = first.where(x.ones_like(), x)
+    xz = first.where(x, x.zeros_like()).sum(axes=(axis,), keepdims=True).broadcast_to(shape=x.shape)
+    return before.logical_or(first).logical_not(), x1, xz
+
+
+def _cumprod_vjp(g, out, x, axis):
+    if x.ndim == 0:
+        return g
+    parts = _cumprod_parts(x, axis)
+    after, x1, xz = _after_first_zero(x, axis, parts)
+    cp1 = parts[3]
+    inner = xz * _simple_vjp(g, cp1, x1, axis, _cumprod_parts(x1, axis))
+    return after.where(inner, _simple_vjp(g, out, x, axis, parts))
 
 
 def _cumprod_jvp(tangents, out, x, axis):
     (t,) = tangents
     if x.ndim == 0:
         return t
-    before, first, safe, cp1 = _cumprod_parts(x, axis)
-    zeros = t.zeros_like()
-    return out * before.where(t / safe, zeros).cumsum(axis=axis) + cp1 * first.where(t, zeros).cumsum(axis=axis)
+    parts = _cumprod_parts(x, axis)
+    after, x1, xz = _after_first_zero(x, axis, parts)
+    later = after.where(t, t.zeros_like())
+    return _simple_jvp(t, out, x, axis, parts) + xz * _simple_jvp(later, parts[3], x1, axis, _cumprod_parts(x1, axis))
 
 
 defop("cumprod", impl=_accumulated(np.cumprod), vjp=(_cumprod_vjp,), jvp=_cumprod_jvp)

@@ -60,9 +60,9 @@ def _index_shape(name, kernel, dtypes):
     def rule(avals, attrs):
         (x,) = avals
         a = attrs["axis"] = shapes.axis(attrs["axis"], x.ndim)
+        _nonempty(name, x, a)
         if x.dtype not in dtypes:
             raise not_implemented(kernel, x.dtype)
-        _nonempty(name, x, a)
         return Aval(shapes.reduced(x.shape, (a,) if x.ndim else (), True), "int64")
     return rule
 
@@ -79,7 +79,7 @@ defsig("mode_index", inputs=1, attrs=dict(LAST), shape=_index_shape("mode", "mod
 
 def _median_shape(avals, attrs):
     (x,) = avals
-    if x.dtype == "bool":
+    if x.dtype == "bool" and x.size:      # (an empty bool median is NaN cast: True, as PyTorch gives)
         raise not_implemented("median_cpu", x.dtype)
     return Aval((), x.dtype)
 

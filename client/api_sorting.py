@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradwire._grad_mode import is_grad_enabled
 from gradwire.api_reductions import gather_at, return_type
 from gradwire.core import shapes
 from gradwire.core.dtypes import FLOATS
@@ -150,7 +151,7 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     """PyTorch's algorithm (aten quantile_compute): sort along the dim, ranks q * (n - 1) in the input's dtype
     (n: the non-NaN count for nanquantile; the last index where a slice has NaN, for quantile), values at
     the ranks below and above blended by lerp. The input's NaNs decide the ranks: one request reads its value.
-    q gets no gradient."""
+    q (a tensor) gets its gradient through the linear weights, as in PyTorch."""
     q = _q_values(input, q)
     if interpolation not in _INTERPOLATIONS:
         raise RuntimeError("quantile() interpolation must be one of linear, lower, higher, midpoint or nearest, "
@@ -184,21 +185,33 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan):
     qs = qv.reshape(-1)
     nan = np.isnan(x)
     t = np.dtype(dtype).type
+    grid = rest + (qs.size,)
     if ignore_nan:
-        ranks = qs * (n - nan.sum(-1, keepdims=True) - 1).astype(dtype)
-        ranks = np.where(ranks < 0, t(0), ranks)
+        scale = np.broadcast_to((n - nan.sum(-1, keepdims=True) - 1).astype(dtype), grid)
+        ranks = qs * scale
+        fixed = ranks < 0
+        ranks = np.where(fixed, t(0), ranks)
     else:
-        ranks = np.where(nan.any(-1, keepdims=True), t(n - 1), qs * t(n - 1))
-    ranks = np.broadcast_to(ranks, rest + (qs.size,)).astype(dtype)
+        scale = np.broadcast_to(np.asarray(n - 1, dtype), grid)
+        fixed = np.broadcast_to(nan.any(-1, keepdims=True), grid)
+        ranks = np.where(fixed, t(n - 1), qs * t(n - 1))
+    ranks = np.broadcast_to(ranks, grid).astype(dtype)
     ranks = {"lower": np.floor, "higher": np.ceil, "nearest": np.round}.get(interpolation, lambda r: r)(ranks)
     below = ranks.astype(np.int64)
     session = input._node.session
     out = apply("gather", sorted_, leaf_from_data(session, below), attrs={"axis": -1})
     if interpolation in ("linear", "midpoint"):
         weights = np.where(ranks == below, t(0), t(0.5)) if interpolation == "midpoint" else ranks - below
+        w = leaf_from_data(session, weights.astype(dtype))
+        if interpolation == "linear" and isinstance(q, Tensor) and q.requires_grad and is_grad_enabled():
+            # The weights as PyTorch computes them, q * scale - below, so q gets its gradient too.
+            qb = apply("broadcast_to", apply("reshape", q, attrs={"shape": (qs.size,)}), attrs={"shape": grid})
+            live = qb * leaf_from_data(session, np.ascontiguousarray(scale)) - leaf_from_data(session,
+                                                                                            below.astype(dtype))
+            w = apply("where", leaf_from_data(session, np.ascontiguousarray(fixed)), w, live)
         above = apply("gather", sorted_, leaf_from_data(session, np.ceil(ranks).astype(np.int64)),
                       attrs={"axis": -1})
-        out = apply("lerp", out, above, leaf_from_data(session, weights.astype(dtype)))
+        out = apply("lerp", out, above, w)
     if qv.ndim:
         out = apply("transpose", out, attrs={"perm": (len(rest),) + tuple(range(len(rest)))})
         out_shape = (qs.size,) + out_shape

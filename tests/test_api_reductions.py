@@ -262,6 +262,14 @@ def test_quantile_gradients_and_names():
     same_as_torch(lambda lib, x: (lib.quantile(x, 0.35, 1), lib.nanquantile(x, 0.6, 0)), x, second_order=True)
     same_as_torch(lambda lib, x: [lib.quantile(x, 0.5).grad_fn.name(), lib.nanquantile(x, 0.5, 0).grad_fn.name()],
                   x)
+    q = np.array([0.0, 0.35, 0.9, 1.0])
+    for interpolation in ("linear", "midpoint", "nearest"):
+        same_as_torch(lambda lib, x, q: (lib.quantile(x, q, 1, interpolation=interpolation),
+                                         lib.nanquantile(x, q, 0, True, interpolation=interpolation),
+                                         lib.nanquantile(x, q[1], interpolation=interpolation)), x, q,
+                      second_order=True)
+    x[:, 2] = np.nan
+    same_as_torch(lambda lib, x, q: (lib.nanquantile(x, q, 0), lib.quantile(x, q, 0)), x, q, second_order=True)
 
 
 # -- unique ---------------------------------------------------------------------------------------

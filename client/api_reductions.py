@@ -158,16 +158,11 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 # -- NaN-skipping reductions, counts, aminmax ------------------------------------------------------
-def _nan_zeroed(x):
-    return apply("where", apply("ne", x, x), 0.0, x, ref_args=(x,)) if x._node.dtype in FLOATS else x
-
-
 @declare()
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero (their gradient is 0), as torch.nansum."""
     x = _with_dtype(input, dtype)
-    return _as_dtype(apply("sum", _nan_zeroed(x), attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
-                           label="NansumBackward0"), dtype)
+    return _as_dtype(apply("nansum", x, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)}), dtype)
 
 
 @declare()
@@ -205,6 +200,9 @@ def aminmax(input, *, dim=None, keepdim=False):
     attrs = {"axes": _axes(dim), "keepdims": bool(keepdim)}
     return _Aminmax(apply("min", input, attrs=attrs, label="AminmaxBackward0"),
                     apply("max", input, attrs=attrs, label="AminmaxBackward0"))
+
+
+autograd("nansum", "NansumBackward0", saves="all")
 
 
 # -- scans ---------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Signatures of reductions and normalizations over dims: sum, mean, prod, max, min, all, any, argmax,
+"""Signatures of reductions and normalizations over dims: sum, nansum, mean, prod, max, min, all, any, argmax,
 argmin, norm, logsumexp, softmax, log_softmax."""
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ _reduction("max", lambda d: d, nonempty=True, doc="largest value over dims; ties
 _reduction("min", lambda d: d, nonempty=True, doc="smallest value over dims; ties share the gradient")
 _reduction("all", lambda d: "bool", doc="whether every element is nonzero")
 _reduction("any", lambda d: "bool", doc="whether any element is nonzero")
+_reduction("nansum", _int64_sum, doc="sum over dims counting NaN as 0; its gradient is g * (x == x), as PyTorch's")
 
 
 def _arg_shape(name):

@@ -232,7 +232,7 @@ RULES: dict = {}
 for _name, _op in OPS.items():
     if _op.elementwise or _name in ("zeros_like", "ones_like"):
         RULES[_name] = _elementwise(_name)
-for _name in ("sum", "mean", "prod", "max", "min", "all", "any", "norm", "logsumexp"):
+for _name in ("sum", "nansum", "mean", "prod", "max", "min", "all", "any", "norm", "logsumexp"):
     RULES[_name] = _reduce(_name)
 RULES.update({
     "argmax": _arg("argmax"), "argmin": _arg("argmin"),

@@ -71,6 +71,12 @@ _defreduce("max", lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdi
 _defreduce("min", lambda x, axes, keepdims: np.min(x, axis=axes, keepdims=keepdims), _extreme_vjp)
 _defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdims), None)
 _defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims), None)
+# g * (x == x) rather than a `where`: an infinite or NaN cotangent (nanmean of all-NaN) reaches the NaNs as NaN.
+_defreduce("nansum", lambda x, axes, keepdims: np.nansum(x, axis=axes, keepdims=keepdims,
+                                                         dtype=None if x.dtype.kind == "f" else np.int64),
+           lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims) * x.eq(x).cast(dtype=x.dtype),
+           jvp=lambda tangents, out, x, axes, keepdims: (tangents[0] * x.eq(x).cast(dtype=x.dtype))
+           .sum(axes=axes, keepdims=keepdims))
 
 
 def _arg(fn):

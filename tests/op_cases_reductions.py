@@ -5,7 +5,7 @@ import autograd.numpy as anp
 import hypothesis.strategies as st
 import numpy as np
 
-from op_table import Example, case, distinct, shape, signed, smooth
+from op_table import Example, case, distinct, draw_axes, norm_axes, shape, signed, smooth
 
 
 def _axis(data, shp):
@@ -138,3 +138,14 @@ def _median(name, data, rng):
     live = np.flatnonzero(~np.isnan(flat))
     k = int(live[np.argsort(flat[live], kind="stable")[(live.size - 1) // 2]])
     return Example([x], {"ignore_nan": ignore_nan}, lambda x: anp.reshape(x, (-1,))[k], (0,))
+
+
+@case("nansum")
+def _nansum(name, data, rng):
+    shp = shape(data)
+    x = np.where(rng.random(shp) < 0.3, np.nan, smooth(rng, shp))
+    axes, keepdims = draw_axes(data, len(shp)), data.draw(st.booleans())
+    ax = norm_axes(axes, len(shp))
+    nan = np.isnan(x)
+    return Example([x], {"axes": axes, "keepdims": keepdims},
+                   lambda x: anp.sum(anp.where(nan, 0.0, x), axis=ax, keepdims=keepdims), (0,))

@@ -301,3 +301,28 @@ def test_nan_reductions_shapes(shape):
         kw = {} if dim is None else {"dim": dim}
         same_as_torch(lambda lib, x: (lib.nansum(x, **kw), x.nanmean(keepdim=True, **kw),
                                       lib.count_nonzero(x, dim)), x, second_order=x.size > 0)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "all",
+                                  "any", "logsumexp", "norm", "var", "std"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_reductions_over_shapes(name, dtype, shape):
+    """Every dim form (none, one, negative, a tuple where PyTorch takes one, out of range) on 0-d and empty
+    inputs: PyTorch's values, or its errors (max() of nothing, a dim of size 0 without identity)."""
+    x = array(21, shape, dtype)
+    forms = [None] + dims(shape) + [len(shape) + 2]
+    if len(shape) > 1:
+        forms.append((0, -1))
+    # dim=(): every dim, as PyTorch reads an empty list (its var/std gradient there is a different formula's)
+    if name not in ("max", "min", "argmax", "argmin", "logsumexp", "all", "any", "var", "std"):
+        forms.append(())
+    for dim in forms:
+        if name in ("max", "min", "argmax", "argmin", "prod") and isinstance(dim, tuple):
+            continue          # (prod's TypeError for a tuple is checked in test_reduction_names_and_errors)
+        if name == "logsumexp" and dim is None:
+            continue
+        kw = {} if dim is None else {"dim": dim}
+        same_as_torch(lambda lib, x: getattr(lib, name)(x, **kw), x, second_order=x.size > 1, **tol(dtype))
+        if dim is not None:
+            same_as_torch(lambda lib, x: getattr(x, name)(keepdim=True, **kw), x, **tol(dtype))

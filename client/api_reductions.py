@@ -1,5 +1,6 @@
-"""Declarations of PyTorch's reductions and scans (torch.f and Tensor.f; `axis=`/`keepdims=` accepted as PyTorch
-does). Sorting, order statistics and unique are in api_sorting."""
+"""Declarations of PyTorch's reductions (torch.f and Tensor.f; `axis=`/`keepdims=` accepted as PyTorch does), and
+the helpers its families share: named result tuples, values gathered at indices. Scans are in api_scans; sorting,
+order statistics and unique in api_sorting."""
 from __future__ import annotations
 
 import builtins   # the module defines sum, max and min
@@ -12,8 +13,6 @@ from gradwire.core.dtypes import FLOATS, LEGACY_NAMES
 from gradwire.declare import autograd, declare
 from gradwire.ops import apply
 
-# C++ type names, as PyTorch's in-place dtype check prints them.
-_CPP_NAMES = {"float32": "float", "float64": "double", "int32": "int", "int64": "long int", "bool": "bool"}
 
 
 class ReturnType(tuple):
@@ -47,7 +46,7 @@ def _all_if_empty(dim):
     return None if dim is not None and not isinstance(dim, numbers.Integral) and len(tuple(dim)) == 0 else dim
 
 
-def _with_dtype(input, dtype):
+def with_dtype(input, dtype):
     """The input cast to `dtype=` first, as PyTorch's reductions and scans compute in it."""
     if dtype is None:
         return input
@@ -57,7 +56,7 @@ def _with_dtype(input, dtype):
     return ops.cast(input, name)
 
 
-def _as_dtype(out, dtype):
+def in_dtype(out, dtype):
     """A result computed in dtype= has that dtype (PyTorch's int32 sums stay int32 when asked for)."""
     return out if dtype is None else ops.cast(out, dtype)
 
@@ -72,14 +71,14 @@ def _float_dtype(name, dtype):
 @declare()
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum over dims (all by default); ints and bools sum in int64 unless dtype= says otherwise, as torch.sum."""
-    return _as_dtype(ops.sum(_with_dtype(input, dtype), _all_if_empty(dim), keepdim), dtype)
+    return in_dtype(ops.sum(with_dtype(input, dtype), _all_if_empty(dim), keepdim), dtype)
 
 
 @declare()
 def mean(input, dim=None, keepdim=False, *, dtype=None):
     """Mean over dims, of floating point input or in a floating dtype=, as torch.mean."""
     _float_dtype("mean", dtype)
-    return ops.mean(_with_dtype(input, dtype), _all_if_empty(dim), keepdim)
+    return ops.mean(with_dtype(input, dtype), _all_if_empty(dim), keepdim)
 
 
 @declare()
@@ -89,8 +88,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
         raise TypeError(f"prod() received an invalid combination of arguments - got (Tensor, "
                         f"{type(dim).__name__}), but expected one of:\n * (Tensor input, *, torch.dtype dtype = None)\n"
                         f" * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None)")
-    x = _with_dtype(input, dtype)
-    return _as_dtype(apply("prod", x, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
+    x = with_dtype(input, dtype)
+    return in_dtype(apply("prod", x, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)},
                            label="ProdBackward0" if dim is None else "ProdBackward1"), dtype)
 
 
@@ -256,8 +255,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 @declare()
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
     """Sum treating NaN as zero (their gradient is 0), as torch.nansum."""
-    x, dim = _with_dtype(input, dtype), _all_if_empty(dim)
-    return _as_dtype(apply("nansum", x, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)}), dtype)
+    x, dim = with_dtype(input, dtype), _all_if_empty(dim)
+    return in_dtype(apply("nansum", x, attrs={"axes": _axes(dim), "keepdims": bool(keepdim)}), dtype)
 
 
 @declare()
@@ -301,65 +300,6 @@ def aminmax(input, *, dim=None, keepdim=False):
 autograd("nansum", "NansumBackward0", saves="all")
 
 
-# -- scans ---------------------------------------------------------------------------------------
-autograd("cumsum", "CumsumBackward0")
-autograd("cumprod", "CumprodBackward0", saves="all", saves_output=True)
-autograd("logcumsumexp", "LogcumsumexpBackward0", saves="all", saves_output=True)
-for _op in ("cummax_indices", "cummin_indices"):
-    autograd(_op, history=False)
-
-
-_REQUIRED = object()
-
-
-def _required(name, dim):
-    if dim is _REQUIRED:
-        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
-    return int(dim)
-
-
-def _in_place_dtype(name, input, dtype):
-    if dtype is not None and dtypes.as_dtype(dtype).name != input._node.dtype:
-        raise RuntimeError(f"Bad in-place call: input tensor dtype {_CPP_NAMES[input._node.dtype]} and output "
-                           f"tensor dtype {_CPP_NAMES[dtypes.as_dtype(dtype).name]} should match")
-
-
-@declare()
-def cumsum(input, dim=_REQUIRED, *, dtype=None):
-    """Running sum along dim (ints and bools in int64 unless dtype=), as torch.cumsum."""
-    dim = _required("cumsum", dim)
-    return _as_dtype(apply("cumsum", _with_dtype(input, dtype), attrs={"axis": dim}), dtype)
-
-
-@declare()
-def cumprod(input, dim=_REQUIRED, *, dtype=None):
-    """Running product along dim; its gradient is exact where inputs are zero, as torch.cumprod."""
-    dim = _required("cumprod", dim)
-    return _as_dtype(apply("cumprod", _with_dtype(input, dtype), attrs={"axis": dim}), dtype)
-
-
-@declare("cumsum_", function=False)
-def _cumsum_(input, dim=_REQUIRED, *, dtype=None):
-    """In-place cumsum, as torch.Tensor.cumsum_."""
-    _required("cumsum_", dim)
-    _in_place_dtype("cumsum_", input, dtype)
-    return input._in_place(cumsum, dim)
-
-
-@declare("cumprod_", function=False)
-def _cumprod_(input, dim=_REQUIRED, *, dtype=None):
-    """In-place cumprod, as torch.Tensor.cumprod_."""
-    _required("cumprod_", dim)
-    _in_place_dtype("cumprod_", input, dtype)
-    return input._in_place(cumprod, dim)
-
-
-@declare()
-def logcumsumexp(input, dim=_REQUIRED):
-    """log(cumsum(exp(x))) along dim, computed stably, as torch.logcumsumexp."""
-    return apply("logcumsumexp", input, attrs={"axis": _required("logcumsumexp", dim)})
-
-
 def gather_at(input, indices, dim: int, label: str):
     """input's values at indices along dim (0-d inputs too): their gradient goes to those elements."""
     if input.ndim == 0:
@@ -368,28 +308,3 @@ def gather_at(input, indices, dim: int, label: str):
         out = apply("gather", flat, index, attrs={"axis": 0})
         return apply("reshape", out, attrs={"shape": tuple(indices.shape)}, label=label)
     return apply("gather", input, indices, attrs={"axis": dim}, label=label)
-
-
-_Cummax, _Cummin = return_type("cummax"), return_type("cummin")
-
-
-def _scan_dim(name, input, dim) -> int:
-    """PyTorch's cummax/cummin check no dim of an empty input."""
-    dim = _required(name, dim)
-    return 0 if input.numel() == 0 else dim
-
-
-@declare()
-def cummax(input, dim=_REQUIRED):
-    """(running largest values, their indices) along dim (the latest of ties; NaN propagates), as torch.cummax."""
-    dim = _scan_dim("cummax", input, dim)
-    indices = apply("cummax_indices", input, attrs={"axis": dim})
-    return _Cummax(gather_at(input, indices, dim, "CummaxBackward0"), indices)
-
-
-@declare()
-def cummin(input, dim=_REQUIRED):
-    """(running smallest values, their indices) along dim, as torch.cummin."""
-    dim = _scan_dim("cummin", input, dim)
-    indices = apply("cummin_indices", input, attrs={"axis": dim})
-    return _Cummin(gather_at(input, indices, dim, "CumminBackward0"), indices)

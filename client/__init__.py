@@ -60,7 +60,8 @@ for _name in _FACTORIES + _RANDOM + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
-from gradwire import api_creation, api_elementwise, api_linalg, api_pointwise, api_reductions, api_shape  # noqa: E402,F401,E501
+from gradwire import (api_creation, api_elementwise, api_linalg, api_pointwise, api_reductions,  # noqa: E402,F401
+                      api_scans, api_shape, api_sorting)
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)

@@ -91,6 +91,7 @@ def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None 
     with PyTorch's exception type and message."""
     attrs, aval = signature.infer(op, [Aval(n.shape, n.dtype) for n in nodes], attrs or {})
     if requires_grad is None:
+        # Only floating-point results carry history in PyTorch (x.to(int32) has no grad_fn).
         requires_grad = (is_grad_enabled() and records_history(op) and aval.dtype in FLOATS
                          and builtins_any(n.requires_grad for n in nodes))
     return Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,

@@ -1,4 +1,4 @@
-"""Signatures of reductions and normalizations over dims: sum, mean, prod, max, min, all, any, argmax,
+"""Signatures of reductions and normalizations over dims: sum, nansum, mean, prod, max, min, all, any, argmax,
 argmin, norm, logsumexp, softmax, log_softmax."""
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ AXIS = {"axis": Attr("int", -1, "the dim to normalize over")}
 def _reduce_shape(dtype_rule, empty_error=None):
     def rule(avals, attrs):
         (x,) = avals
+        dtype = dtype_rule(x.dtype)               # PyTorch refuses a dtype before it looks at the dims
+        every = attrs["axes"] is None
         ax = attrs["axes"] = shapes.axes(attrs["axes"], x.ndim)
         if empty_error and any(x.shape[k] == 0 for k in ax):
-            raise (RuntimeError if len(ax) == x.ndim else IndexError)(empty_error(x, ax))
-        return Aval(shapes.reduced(x.shape, ax, attrs["keepdims"]), dtype_rule(x.dtype))
+            raise (RuntimeError if every else IndexError)(empty_error(x, ax, every))
+        return Aval(shapes.reduced(x.shape, ax, attrs["keepdims"]), dtype)
     return rule
 
 
@@ -33,8 +35,8 @@ def _mean_dtype(d):
 
 
 def _no_identity(name):
-    def message(x, ax):
-        if len(ax) == x.ndim:
+    def message(x, ax, every):
+        if every:
             return (f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
                     f"reduction dim with the 'dim' argument.")
         k = next(k for k in ax if x.shape[k] == 0)
@@ -56,6 +58,7 @@ _reduction("min", lambda d: d, nonempty=True, doc="smallest value over dims; tie
 # PyTorch keeps uint8 for all/any of a uint8 tensor (a legacy of byte masks); every other dtype gives bool.
 _reduction("all", lambda d: "uint8" if d == "uint8" else "bool", doc="whether every element is nonzero")
 _reduction("any", lambda d: "uint8" if d == "uint8" else "bool", doc="whether any element is nonzero")
+_reduction("nansum", _int64_sum, doc="sum over dims counting NaN as 0; its gradient is g * (x == x), as PyTorch's")
 
 
 def _arg_shape(name):
@@ -75,7 +78,7 @@ def _arg_shape(name):
 for _name in ("argmax", "argmin"):
     defsig(_name, inputs=1, attrs={"axis": Attr("optint", None, "the dim; none = over all elements"),
                                   "keepdims": Attr("bool", False, "keep the reduced dim with size 1")},
-           shape=_arg_shape(_name), dtypes=NUMBERS,
+           shape=_arg_shape(_name), dtypes=NUMBERS + ("bool",),
            doc=f"index of the first {'largest' if _name == 'argmax' else 'smallest'} element along a dim "
                f"(int64, no gradient)")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from .autodiff import _reaches
 from .builder import Builder, Sym
 from .errors import GraphError
@@ -199,6 +201,29 @@ def _matmul(xs, bs, aval):
     return r.reshape(shape=want) if r.shape != want else r
 
 
+def _scan(name):
+    """Ops along one axis (scans, sort orders, median/mode indices): the axis moves past B; a 0-d input
+    becomes one row of length 1 per batch element."""
+    def rule(xs, bs, aval, axis, **attrs):
+        (x,) = xs
+        if x.ndim == 1:
+            B = x.shape[0]
+            return x.b.op(name, x.reshape(shape=(B, 1)), axis=1, **attrs).reshape(shape=(B,))
+        return x.b.op(name, x, axis=axis + 1, **attrs)
+    return rule
+
+
+def _median(xs, bs, aval, ignore_nan):
+    """The median of each batch element's values: gathered at its median index (same values)."""
+    (x,) = xs
+    B = x.shape[0]
+    if math.prod(x.shape) == 0:
+        return x.b.const(np.full((B,), np.nan), "float64").cast(dtype=aval.dtype)
+    rows = x.reshape(shape=(B, -1))
+    idx = rows.median_index(axis=1, ignore_nan=ignore_nan)
+    return rows.gather(idx, axis=1).reshape(shape=(B,))
+
+
 class _Unsupported(Exception):
     pass
 
@@ -207,7 +232,7 @@ RULES: dict = {}
 for _name, _op in OPS.items():
     if _op.elementwise or _name in ("zeros_like", "ones_like"):
         RULES[_name] = _elementwise(_name)
-for _name in ("sum", "mean", "prod", "max", "min", "all", "any", "norm", "logsumexp"):
+for _name in ("sum", "nansum", "mean", "prod", "max", "min", "all", "any", "norm", "logsumexp"):
     RULES[_name] = _reduce(_name)
 RULES.update({
     "argmax": _arg("argmax"), "argmin": _arg("argmin"),
@@ -220,10 +245,13 @@ RULES.update({
     "concat": _join("concat"), "stack": _join("stack"),
     "take": _take, "scatter_add": _unbatched_indices("scatter_add"),
     "gather": _along("gather"), "gather_add": _along("gather_add"),
-    "dot": _matmul, "matmul": _matmul,
+    "dot": _matmul, "matmul": _matmul, "median": _median,
     # bitcast reads the last dim's bytes: a leading batch axis is carried along as it is
     "bitcast": lambda xs, bs, aval, dtype: xs[0].b.op("bitcast", xs[0], dtype=dtype),
 })
+for _name in ("cumsum", "cumprod", "logcumsumexp", "cummax_indices", "cummin_indices", "argsort", "median_index",
+              "mode_index"):
+    RULES[_name] = _scan(_name)
 
 
 def batch(checked: Checked, batched: Mapping[int, int], outputs: Sequence[int]):

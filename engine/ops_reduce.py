@@ -73,6 +73,12 @@ _defreduce("all", lambda x, axes, keepdims: np.all(x, axis=axes, keepdims=keepdi
     np.uint8 if x.dtype == np.uint8 else np.bool_, copy=False), None)
 _defreduce("any", lambda x, axes, keepdims: np.any(x, axis=axes, keepdims=keepdims).astype(
     np.uint8 if x.dtype == np.uint8 else np.bool_, copy=False), None)
+# g * (x == x) rather than a `where`: an infinite or NaN cotangent (nanmean of all-NaN) reaches the NaNs as NaN.
+_defreduce("nansum", lambda x, axes, keepdims: np.nansum(x, axis=axes, keepdims=keepdims,
+                                                         dtype=None if x.dtype.kind == "f" else np.int64),
+           lambda g, out, x, axes, keepdims: _expand(g, x, axes, keepdims) * x.eq(x).cast(dtype=x.dtype),
+           jvp=lambda tangents, out, x, axes, keepdims: (tangents[0] * x.eq(x).cast(dtype=x.dtype))
+           .sum(axes=axes, keepdims=keepdims))
 
 
 def _arg(fn):

@@ -36,9 +36,7 @@ _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "
               "full_like", "randn", "rand", "linspace", "eye")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
 _ELEMENTWISE = ("add", "sub", "mul", "div", "pow", "maximum", "minimum", "clamp", "where")
-_SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
-          "unbind", "split", "chunk", "diagonal", "swapaxes", "swapdims")
-_FUNCTIONS = _ELEMENTWISE + _SHAPE
+_FUNCTIONS = _ELEMENTWISE
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:

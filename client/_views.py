@@ -131,6 +131,11 @@ def step_strides(step: Step, shape, strides, offset, out_shape):
         return rest + (strides[a1] + strides[a2],), offset
     if op == "reshape":
         return view_strides(shape, strides, out_shape), offset
+    if op == "unfold":
+        if not shape:
+            return (1,), offset
+        d = a["dimension"]
+        return strides[:d] + (strides[d] * a["step"],) + strides[d + 1:] + (strides[d],), offset
     raise AssertionError(op)
 
 
@@ -153,6 +158,12 @@ def _through_expand(apply, parent, child, attrs):
                               "elements share one memory location in PyTorch); clone() it first")
 
 
+def _through_unfold(apply, parent, child, attrs):
+    raise NotImplementedError("gradwire cannot write through a view made by unfold (its windows may share "
+                              "elements); clone() it first")
+
+
 SCATTER = {"slice": _scatter_into("slice_scatter"), "diagonal": _scatter_into("diagonal_scatter"),
            "reshape": _reshape_back, "squeeze": _reshape_back, "unsqueeze": _reshape_back,
-           "transpose": _transpose_back, "broadcast_to": _through_expand}
+           "transpose": _transpose_back, "broadcast_to": _through_expand,
+           "unfold": _through_unfold}

@@ -1,2 +1,437 @@
-"""Declarations of PyTorch's shape and indexing functions (torch.flip, torch.gather, ...)."""
+"""Declarations of PyTorch's shape functions: views (reshape, permute, movedim, unflatten, tensor_split, ...),
+rearranging copies (flip, roll, rot90, repeat, tril, ...), joins (cat, stack, hstack, ...) and products that are
+rearrangements (outer, kron). The indexing functions (gather, scatter, index_*, masked_*, nonzero) are in
+api_index.py."""
 from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from gradwire import ops
+from gradwire.core import shapes
+from gradwire.declare import autograd, declare
+from gradwire.ops import _dim, _slice_dim, apply, view_op
+from gradwire.tensor import Tensor, _sizes
+
+# -- the views and joins that were plain functions (their Tensor methods are Tensor's own) --------------
+declare("cat", method=False, aliases=("concat", "concatenate"),
+        doc="Join tensors along an existing dim (inputs promoted), as torch.cat.")(ops.cat)
+declare("stack", method=False, doc="Join tensors along a new dim, as torch.stack.")(ops.stack)
+declare("reshape", doc="The same elements in a new shape: a view where strides allow, as torch.reshape.")(ops.reshape)
+declare("permute", doc="A view with the dims reordered, as torch.permute.")(ops.permute)
+declare("transpose", aliases=("swapaxes", "swapdims"), doc="A view with two dims swapped, as torch.transpose.")(
+    ops.transpose)
+declare("unsqueeze", doc="A view with a size-1 dim inserted, as torch.unsqueeze.")(ops.unsqueeze)
+declare("squeeze", doc="A view without size-1 dims (or the one named), as torch.squeeze.")(ops.squeeze)
+declare("flatten", doc="Dims start_dim..end_dim merged into one (a view where possible), as torch.flatten.")(
+    ops.flatten)
+declare("select", doc="A view at one index of a dim, as torch.select.")(ops.select)
+declare("narrow", doc="A view of length elements from start along a dim, as torch.narrow.")(ops.narrow)
+declare("unbind", doc="Views of every index along a dim, as torch.unbind.")(ops.unbind)
+declare("split", doc="Views of consecutive chunks of a dim (by size or by sizes), as torch.split.")(ops.split)
+declare("chunk", doc="Views of (at most) `chunks` equal chunks of a dim, as torch.chunk.")(ops.chunk)
+declare("diagonal", doc="A view of a diagonal of the planes (dim1, dim2), as torch.diagonal.")(ops.diagonal)
+
+autograd("flip", "FlipBackward0")
+autograd("roll", "RollBackward0")
+autograd("tril", "TrilBackward0")
+autograd("triu", "TriuBackward0")
+autograd("repeat", "RepeatBackward0")
+autograd("diag_embed", "DiagEmbedBackward0")
+autograd("unfold", "UnfoldBackward0")
+
+
+def _int_list(dims) -> tuple:
+    return (int(dims),) if isinstance(dims, numbers.Integral) else tuple(int(d) for d in dims)
+
+
+def _tensors_arg(name: str, tensors) -> list:
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    return list(tensors)
+
+
+def _varargs(tensors: tuple) -> tuple:
+    """f(a, b) and f([a, b]) alike (meshgrid, broadcast_tensors, atleast_*)."""
+    return tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+
+
+# -- flip, roll, rot90 -------------------------------------------------------------------------------
+@declare(method=False)
+def flip(input, dims):
+    """Reverse the order of elements along dims (a copy), as torch.flip; Tensor.flip also takes dims as varargs."""
+    return apply("flip", input, attrs={"dims": _int_list(dims)})
+
+
+Tensor.flip = lambda self, *dims: flip(self, _sizes(dims))
+
+
+@declare()
+def fliplr(input):
+    """Reverse the order of columns (dim 1), as torch.fliplr."""
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return apply("flip", input, attrs={"dims": (1,)})
+
+
+@declare()
+def flipud(input):
+    """Reverse the order of rows (dim 0), as torch.flipud."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return apply("flip", input, attrs={"dims": (0,)})
+
+
+@declare()
+def roll(input, shifts, dims=None):
+    """Roll elements along dims (over the flattened tensor when dims is None), as torch.roll."""
+    shifts = _int_list(shifts)
+    if not shifts:
+        raise RuntimeError("`shifts` required")
+    if dims is None or (not isinstance(dims, numbers.Integral) and not len(dims)):
+        if len(shifts) != 1:
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+        flat = apply("reshape", input, attrs={"shape": (input.numel(),)})
+        out = apply("roll", flat, attrs={"shifts": shifts, "dims": (0,)})
+        return apply("reshape", out, attrs={"shape": tuple(input.shape)}, label="RollBackward0")
+    dims = _int_list(dims)
+    if input.ndim == 0:
+        raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
+    return apply("roll", input, attrs={"shifts": shifts, "dims": dims})
+
+
+@declare()
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by 90 degrees k times in the plane dims, from the first towards the second, as torch.rot90."""
+    dims = _int_list(dims)
+    n = input.ndim
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if n < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {n}")
+    d0, d1 = dims
+    if d0 == d1 or abs(d0 - d1) == n:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    for j, d in enumerate(dims):
+        if not -n <= d < n:
+            raise RuntimeError(f"Rotation dim{j} out of range, dim{j} = {d}")
+    k = int(k) % 4
+    if k == 0:
+        return apply("cast", input, attrs={"dtype": input.dtype.name}, label="Rot90Backward0")
+    if k == 2:
+        return apply("flip", input, attrs={"dims": dims}, label="Rot90Backward0")
+    flipped = apply("flip", input, attrs={"dims": (d1,) if k == 1 else (d0,)})
+    perm = list(range(n))
+    a, b = d0 % n, d1 % n
+    perm[a], perm[b] = perm[b], perm[a]
+    return apply("transpose", flipped, attrs={"perm": tuple(perm)}, label="Rot90Backward0")
+
+
+# -- repeat, tile, repeat_interleave -----------------------------------------------------------------
+def _repeat(input, *sizes):
+    """Tile the tensor sizes[k] times along dim k (leading sizes add dims), as torch.Tensor.repeat."""
+    return apply("repeat", input, attrs={"repeats": _int_list(_sizes(sizes))})
+
+
+Tensor.repeat = _repeat
+
+
+@declare()
+def tile(input, dims):
+    """Tile the tensor (dims shorter than its rank count from the last dim), as torch.tile."""
+    dims = _int_list(dims)
+    return apply("repeat", input, attrs={"repeats": (1,) * (input.ndim - len(dims)) + dims})
+
+
+Tensor.tile = lambda self, *dims: tile(self, _sizes(dims))
+
+
+@declare()
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element (along dim, or of the flattened tensor) repeats times, as torch.repeat_interleave.
+    Tensor repeats decide the result's shape: their value is read (one request if not known yet), and the
+    result is an index_select with those indices. torch.repeat_interleave(repeats) gives the repeated indices."""
+    if repeats is None:
+        counts = _counts(input)
+        return ops.leaf_from_data(input._node.session, np.repeat(np.arange(len(counts)), counts))
+    x = input
+    if dim is None:
+        x = apply("reshape", input, attrs={"shape": (input.numel(),)})
+        dim = 0
+    d = _dim(dim, x.ndim)
+    n = x.shape[d] if x.ndim else 1
+    if isinstance(repeats, Tensor):
+        counts = _counts(repeats)
+        if counts.size == 1:
+            counts = np.repeat(counts, n)
+        elif counts.size != n:
+            raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                               f"{counts.size} and input.size({d}) = {n}")
+        if output_size is not None and int(output_size) != int(counts.sum()):
+            raise RuntimeError("allocated size does not match required size")
+        index = ops.leaf_from_data(x._node.session, np.repeat(np.arange(n), counts))
+        return apply("take", x, index, attrs={"axis": d}, label="IndexSelectBackward0")
+    r = int(repeats)
+    if r < 0:
+        raise RuntimeError("Repeats must be non-negative")
+    if output_size is not None and int(output_size) != r * n:
+        raise RuntimeError("allocated size does not match required size")
+    shape = tuple(x.shape)
+    spread = apply("unsqueeze", x, attrs={"axis": d + 1})
+    spread = apply("broadcast_to", spread, attrs={"shape": shape[:d + 1] + (r,) + shape[d + 1:]})
+    return apply("reshape", spread, attrs={"shape": shape[:d] + (n * r,) + shape[d + 1:]}, label="ViewBackward0")
+
+
+def _counts(repeats) -> np.ndarray:
+    if repeats.ndim > 1:
+        raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+    if repeats.dtype.name not in ("int32", "int64"):
+        raise RuntimeError("repeats has to be Long or Int tensor")
+    counts = np.asarray(repeats._value(), np.int64).reshape(-1)
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    return counts
+
+
+# -- views: movedim, unflatten, tensor_split, broadcast_to, meshgrid, atleast_* -------------------------
+@declare(aliases=("moveaxis",))
+def movedim(input, source, destination):
+    """A view with dims source moved to positions destination (the others keep their order), as torch.movedim."""
+    if isinstance(source, numbers.Integral) != isinstance(destination, numbers.Integral):
+        raise TypeError(f"movedim() received an invalid combination of arguments - got "
+                        f"({type(source).__name__}, {type(destination).__name__}), but expected one of:")
+    src, dst = _int_list(source), _int_list(destination)
+    n = input.ndim
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+                           f"contain the same number of dims as destination ({list(dst)} dims)")
+    src_n, dst_n = [_dim(d, n) for d in src], [_dim(d, n) for d in dst]
+    for name, given, norm in (("source", src, src_n), ("destination", dst, dst_n)):
+        if len(set(norm)) != len(norm):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(given)})")
+    perm = [-1] * n
+    for s, d in zip(src_n, dst_n):
+        perm[d] = s
+    rest = iter(k for k in range(n) if k not in src_n)
+    perm = tuple(p if p >= 0 else next(rest) for p in perm)
+    return view_op(input, "transpose", {"perm": perm})
+
+
+@declare()
+def unflatten(input, dim, sizes):
+    """Dim split into sizes (one -1 inferred), a view where strides allow, as torch.unflatten."""
+    sizes = _int_list(sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    d = _dim(dim, input.ndim)
+    shape = tuple(input.shape)
+    known = math.prod(s for s in sizes if s != -1)
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error:")
+    if (-1 in sizes and (known == 0 or shape[d] % known)) or (-1 not in sizes and known != shape[d]):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {d} "
+                           f"({shape[d]}) in the input tensor")
+    sizes = tuple(shape[d] // known if s == -1 else s for s in sizes)
+    return ops.reshape(input, shape[:d] + sizes + shape[d + 1:])
+
+
+@declare()
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None):
+    """Views of input split into `sections` near-equal parts or at `indices` along dim, as torch.tensor_split."""
+    spec = indices_or_sections if indices_or_sections is not None else sections if sections is not None else indices
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = _dim(dim, input.ndim)
+    n = input.shape[d]
+    if isinstance(spec, Tensor):
+        if spec.dtype.name != "int64":
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                               f"{spec._node.dtype and _LEGACY[spec._node.dtype]}")
+        if spec.ndim > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {spec.ndim} dims")
+        value = spec._value()
+        spec = int(value) if spec.ndim == 0 else [int(i) for i in value]
+    if isinstance(spec, numbers.Integral):
+        k = int(spec)
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        size, extra = divmod(n, k)
+        bounds, start = [], 0
+        for j in range(k):
+            bounds.append((start, start + size + (j < extra)))
+            start = bounds[-1][1]
+    else:
+        cuts = [int(i) for i in spec]
+        edges = [0] + cuts + [n]
+        bounds = [(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    out = []
+    for a, b in bounds:
+        lo, hi, _ = slice(a, b).indices(n)
+        out.append(_slice_dim(input, d, lo, max(hi, lo)))
+    return tuple(out)
+
+
+@declare()
+def broadcast_to(input, size):
+    """A view of input broadcast to size (-1 keeps a dim), as torch.broadcast_to."""
+    return ops.expand(input, _int_list(size))
+
+
+@declare(method=False)
+def broadcast_tensors(*tensors):
+    """Views of the tensors broadcast to one shape, as torch.broadcast_tensors."""
+    tensors = _varargs(tensors)
+    shape = shapes.broadcast(*(tuple(t.shape) for t in tensors))
+    return tuple(t if tuple(t.shape) == shape else ops.expand(t, shape) for t in tensors)
+
+
+@declare(method=False)
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids (views) of 0-d or 1-d tensors; indexing "ij" (the default) or "xy", as torch.meshgrid."""
+    tensors = _varargs(tensors)
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    indexing = "ij" if indexing is None else indexing
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    for t in tensors:
+        if t.ndim > 1:
+            raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
+    if len({t.dtype for t in tensors}) > 1:
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    swap = indexing == "xy" and len(tensors) >= 2
+    ts = [tensors[1], tensors[0], *tensors[2:]] if swap else list(tensors)
+    shape = tuple(t.numel() for t in ts)
+    grids = []
+    for k, t in enumerate(ts):
+        view = ops.reshape(t, (1,) * k + (-1,) + (1,) * (len(ts) - k - 1))
+        grids.append(ops.expand(view, shape))
+    if swap:
+        grids = [grids[1], grids[0], *grids[2:]]
+        grids = [ops.transpose(g, 0, 1) for g in grids]
+    return tuple(grids)
+
+
+def _atleast(name: str, rank: int):
+    def make(t):
+        n = t.ndim
+        if n >= rank:
+            return t
+        if n == 0:
+            return ops.reshape(t, (1,) * rank)
+        if rank == 2 or n == 2:
+            return ops.unsqueeze(t, 0 if rank == 2 else -1)
+        return ops.unsqueeze(ops.unsqueeze(t, 0), -1)
+
+    def fn(*tensors):
+        many = len(tensors) != 1 or isinstance(tensors[0], (list, tuple))
+        out = tuple(make(t) for t in _varargs(tensors))
+        return out if many else out[0]
+    fn.__name__ = name
+    fn.__doc__ = f"The tensors viewed with at least {rank} dims (one tensor, or a tuple for several), as torch.{name}."
+    return declare(name, method=False)(fn)
+
+
+atleast_1d, atleast_2d, atleast_3d = _atleast("atleast_1d", 1), _atleast("atleast_2d", 2), _atleast("atleast_3d", 3)
+
+
+def _stacker(name: str, prepare, dim):
+    def fn(tensors):
+        tensors = _tensors_arg(name, tensors)
+        if not tensors:
+            raise RuntimeError(f"{name} expects a non-empty TensorList")
+        parts = [prepare(t) for t in tensors]
+        return ops.cat(parts, dim(parts))
+    fn.__name__ = name
+    return fn
+
+
+_column = lambda t: ops.reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t  # noqa: E731
+declare("hstack", method=False, doc="Join along dim 1 (dim 0 for 1-d tensors), as torch.hstack.")(
+    _stacker("hstack", atleast_1d, lambda ps: 0 if ps[0].ndim == 1 else 1))
+declare("vstack", method=False, aliases=("row_stack",), doc="Join rows (tensors made at least 2-d), as "
+        "torch.vstack.")(_stacker("vstack", atleast_2d, lambda ps: 0))
+declare("dstack", method=False, doc="Join along dim 2 (tensors made at least 3-d), as torch.dstack.")(
+    _stacker("dstack", atleast_3d, lambda ps: 2))
+declare("column_stack", method=False, doc="Join columns (0-d and 1-d tensors as columns), as torch.column_stack.")(
+    _stacker("column_stack", _column, lambda ps: 1))
+
+
+# -- tril, triu, diag, diag_embed, trace ---------------------------------------------------------------
+@declare(inplace=True)
+def tril(input, diagonal=0):
+    """The lower triangle of the last two dims (zeros above diagonal), as torch.tril."""
+    return apply("tril", input, attrs={"diagonal": int(diagonal)})
+
+
+@declare(inplace=True)
+def triu(input, diagonal=0):
+    """The upper triangle of the last two dims (zeros below diagonal), as torch.triu."""
+    return apply("triu", input, attrs={"diagonal": int(diagonal)})
+
+
+@declare()
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Zeros with input's last dim on a diagonal of the planes (dim1, dim2), as torch.diag_embed."""
+    return apply("diag_embed", input, attrs={"offset": int(offset), "dim1": int(dim1), "dim2": int(dim2)})
+
+
+@declare()
+def diag(input, diagonal=0):
+    """A 1-d tensor as a diagonal matrix, or a 2-d tensor's diagonal (a copy), as torch.diag."""
+    if input.ndim == 1:
+        return apply("diag_embed", input, attrs={"offset": int(diagonal), "dim1": 0, "dim2": 1})
+    if input.ndim != 2:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+    return apply("diagonal", input, attrs={"offset": int(diagonal), "axis1": 0, "axis2": 1},
+                 label="DiagonalBackward0_copy")
+
+
+@declare()
+def trace(input):
+    """The sum of a matrix's main diagonal, as torch.trace."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    if input.dtype.name == "bool":
+        raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    d = apply("diagonal", input, attrs={"offset": 0, "axis1": 0, "axis2": 1})
+    return apply("sum", d, attrs={"axes": None, "keepdims": False}, label="TraceBackward0")
+
+
+# -- outer, kron ---------------------------------------------------------------------------------------
+@declare(aliases=("ger",), tensors=("input", "vec2"))
+def outer(input, vec2):
+    """Outer product of two 1-d tensors (promoted), as torch.outer."""
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return apply("mul", apply("unsqueeze", input, attrs={"axis": 1}), vec2)
+
+
+@declare(tensors=("input", "other"))
+def kron(input, other):
+    """The Kronecker product (ranks aligned on the right), as torch.kron."""
+    n = max(input.ndim, other.ndim)
+    a = (1,) * (n - input.ndim) + tuple(input.shape)
+    b = (1,) * (n - other.ndim) + tuple(other.shape)
+    x = apply("reshape", input, attrs={"shape": tuple(v for d in a for v in (d, 1))})
+    y = apply("reshape", other, attrs={"shape": tuple(v for d in b for v in (1, d))})
+    return apply("reshape", apply("mul", x, y), attrs={"shape": tuple(p * q for p, q in zip(a, b))},
+                 label="UnsafeViewBackward0")
+
+
+# -- unfold (a method only, as in PyTorch) ---------------------------------------------------------------
+def _unfold(self, dimension, size, step):
+    """A view of the windows of `size` elements every `step` along dimension, as a new last dim (writes
+    through it are refused: gradwire cannot write through overlapping windows)."""
+    return view_op(self, "unfold", {"dimension": int(dimension), "size": int(size), "step": int(step)})
+
+
+Tensor.unfold = _unfold
+_LEGACY = {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long", "bool": "Bool"}
+
+from gradwire import api_index  # noqa: E402,F401  (the indexing declarations)

@@ -170,7 +170,11 @@ def clamp(input, min=None, max=None):
                                         "max": None if max is None else float(max)})
 
 
-def where(condition, input, other):
+def where(condition, input=None, other=None):
+    """where(condition, input, other) picks elementwise; where(condition) is nonzero(condition, as_tuple=True)."""
+    if input is None and other is None:
+        from gradwire.api_index import nonzero
+        return nonzero(condition, as_tuple=True)
     return apply("where", condition, input, other, ref_args=(input, other))
 
 

@@ -98,6 +98,10 @@ def roll(input, shifts, dims=None):
         out = apply("roll", flat, attrs={"shifts": shifts, "dims": (0,)})
         return apply("reshape", out, attrs={"shape": tuple(input.shape)}, label="RollBackward0")
     dims = _int_list(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    if input.numel() == 0:      # PyTorch returns the empty tensor without looking at dims
+        return apply("cast", input, attrs={"dtype": input.dtype.name}, label="RollBackward0")
     if input.ndim == 0:
         raise IndexError(f"Dimension specified as {dims[0]} but tensor has no dimensions")
     return apply("roll", input, attrs={"shifts": shifts, "dims": dims})
@@ -113,11 +117,9 @@ def rot90(input, k=1, dims=(0, 1)):
     if n < 2:
         raise RuntimeError(f"expected total dims >= 2, but got total dims = {n}")
     d0, d1 = dims
+    _dim(d0, n), _dim(d1, n)
     if d0 == d1 or abs(d0 - d1) == n:
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
-    for j, d in enumerate(dims):
-        if not -n <= d < n:
-            raise RuntimeError(f"Rotation dim{j} out of range, dim{j} = {d}")
     k = int(k) % 4
     if k == 0:
         return apply("cast", input, attrs={"dtype": input.dtype.name}, label="Rot90Backward0")
@@ -164,12 +166,13 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     d = _dim(dim, x.ndim)
     n = x.shape[d] if x.ndim else 1
     if isinstance(repeats, Tensor):
-        counts = _counts(repeats)
+        counts = _counts(repeats, check=False)
         if counts.size == 1:
             counts = np.repeat(counts, n)
         elif counts.size != n:
             raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
                                f"{counts.size} and input.size({d}) = {n}")
+        _counts(repeats)
         if output_size is not None and int(output_size) != int(counts.sum()):
             raise RuntimeError("allocated size does not match required size")
         index = ops.leaf_from_data(x._node.session, np.repeat(np.arange(n), counts))
@@ -178,20 +181,20 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if r < 0:
         raise RuntimeError("Repeats must be non-negative")
     if output_size is not None and int(output_size) != r * n:
-        raise RuntimeError("allocated size does not match required size")
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {r * n} but got {int(output_size)}")
     shape = tuple(x.shape)
     spread = apply("unsqueeze", x, attrs={"axis": d + 1})
     spread = apply("broadcast_to", spread, attrs={"shape": shape[:d + 1] + (r,) + shape[d + 1:]})
     return apply("reshape", spread, attrs={"shape": shape[:d] + (n * r,) + shape[d + 1:]}, label="ViewBackward0")
 
 
-def _counts(repeats) -> np.ndarray:
+def _counts(repeats, check=True) -> np.ndarray:
     if repeats.ndim > 1:
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     if repeats.dtype.name not in ("int32", "int64"):
         raise RuntimeError("repeats has to be Long or Int tensor")
     counts = np.asarray(repeats._value(), np.int64).reshape(-1)
-    if (counts < 0).any():
+    if check and (counts < 0).any():
         raise RuntimeError("repeats can not be negative")
     return counts
 
@@ -244,8 +247,6 @@ def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indic
     spec = indices_or_sections if indices_or_sections is not None else sections if sections is not None else indices
     if input.ndim == 0:
         raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
-    d = _dim(dim, input.ndim)
-    n = input.shape[d]
     if isinstance(spec, Tensor):
         if spec.dtype.name != "int64":
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
@@ -255,6 +256,8 @@ def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indic
                                f"one-dimensional tensor, but got a tensor with {spec.ndim} dims")
         value = spec._value()
         spec = int(value) if spec.ndim == 0 else [int(i) for i in value]
+    d = _dim(dim, input.ndim)
+    n = input.shape[d]
     if isinstance(spec, numbers.Integral):
         k = int(spec)
         if k <= 0:
@@ -312,7 +315,6 @@ def meshgrid(*tensors, indexing=None):
         grids.append(ops.expand(view, shape))
     if swap:
         grids = [grids[1], grids[0], *grids[2:]]
-        grids = [ops.transpose(g, 0, 1) for g in grids]
     return tuple(grids)
 
 
@@ -394,10 +396,10 @@ def diag(input, diagonal=0):
 @declare()
 def trace(input):
     """The sum of a matrix's main diagonal, as torch.trace."""
-    if input.ndim != 2:
-        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     if input.dtype.name == "bool":
         raise NotImplementedError("\"trace\" not implemented for 'Bool'")
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
     d = apply("diagonal", input, attrs={"offset": 0, "axis1": 0, "axis2": 1})
     return apply("sum", d, attrs={"axes": None, "keepdims": False}, label="TraceBackward0")
 

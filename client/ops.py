@@ -316,10 +316,14 @@ def matmul(input, other):
 
 # -- shape --------------------------------------------------------------------------------------
 def cat(tensors, dim=0):
+    if not len(tensors):
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     return apply("concat", *tensors, attrs={"axis": int(dim)})
 
 
 def stack(tensors, dim=0):
+    if not len(tensors):
+        raise RuntimeError("stack expects a non-empty TensorList")
     return apply("stack", *tensors, attrs={"axis": int(dim)})
 
 

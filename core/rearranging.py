@@ -85,8 +85,8 @@ def diag_embed_shape(shape, offset, dim1, dim2):
 def _diag_embed_shape(avals, attrs):
     (x,) = avals
     if x.ndim == 0:
-        shapes.axis(attrs["dim1"], 1), shapes.axis(attrs["dim2"], 1)
-        raise RuntimeError("diag_embed: a 0-d input has no last dim")
+        shapes.axis(attrs["dim1"], 1), shapes.axis(attrs["dim2"], 1)     # both name dim 0 of a 1-d result
+        raise RuntimeError(f"diagonal dimensions cannot be identical {attrs['dim1']}, {attrs['dim2']}")
     out, attrs["dim1"], attrs["dim2"] = diag_embed_shape(x.shape, attrs["offset"], attrs["dim1"], attrs["dim2"])
     return Aval(out, x.dtype)
 

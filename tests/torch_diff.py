@@ -50,7 +50,7 @@ def _run(lib, fn, arrays, requires_grad, second_order, seed):
     diff = [o for o in outs if isinstance(o, tensor_type) and o.requires_grad]
     if wrt and diff:
         rng = np.random.default_rng(seed)
-        total = sum((o * lib.tensor(rng.uniform(0.5, 1.5, tuple(o.shape)).tolist(), dtype=o.dtype)).sum()
+        total = sum((o * lib.tensor(rng.uniform(0.5, 1.5, tuple(o.shape)).tolist(), dtype=o.dtype).reshape(o.shape)).sum()
                     for o in diff)
         grad = gw.grad if lib is gw else torch.autograd.grad
         gs = grad(total, wrt, allow_unused=True, create_graph=second_order)

@@ -64,9 +64,9 @@ def _along(index: Tensor, d: int, shape) -> Tensor:
 @declare(tensors=("input", "index"))
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j] = input[index[i][j]][j] along dim (index no larger than input elsewhere), as torch.gather."""
+    d = shapes.axis(int(dim), input.ndim)
     if _dt(index) not in INTS:
         raise RuntimeError("gather(): Expected dtype int32/int64 for index")
-    d = shapes.axis(int(dim), input.ndim)
     if input.ndim == 0 and index.ndim == 0:
         _check_range(index, 1, lambda i: f"index {i} is out of bounds for dimension 0 with size 1")
         flat = apply("reshape", input, attrs={"shape": (1,)})
@@ -81,14 +81,13 @@ def gather(input, dim, index, *, sparse_grad=False):
 def _scatter_checks(name: str, input, dim, index, src) -> int:
     if _dt(index) not in INTS:
         raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+    if src is not None and _dt(src) != _dt(input):
+        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
     if index.ndim != input.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
     d = shapes.axis(int(dim), input.ndim)
-    if src is not None:
-        if src.ndim != input.ndim:
-            raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
-        if _dt(src) != _dt(input):
-            raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+    if src is not None and src.ndim != input.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
     ish, xsh = tuple(index.shape), tuple(input.shape)
     ssh = tuple(src.shape) if src is not None else ish
     if any(i > s or (k != d and i > x) for k, (i, s, x) in enumerate(zip(ish, ssh, xsh))):
@@ -160,7 +159,10 @@ def index_select(input, dim, index):
         raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
     d = shapes.axis(int(dim), input.ndim)
     size = input.shape[d] if input.ndim else 1
-    _check_range(index, size, lambda i: "index out of range in self", error=IndexError)
+    if d == 0:
+        _check_range(index, size, lambda i: "index out of range in self", error=IndexError)
+    else:   # PyTorch's kernel for the other dims words it so
+        _check_range(index, size, lambda i: f"INDICES element is out of DATA bounds, id={i} axis_dim={size}")
     if input.ndim == 0:
         flat = apply("reshape", input, attrs={"shape": (1,)})
         out = apply("take", flat, _vector(index), attrs={"axis": 0})
@@ -211,6 +213,9 @@ def index_copy(input, dim, index, source):
     """input with its slices at index along dim replaced by source's, as torch.index_copy."""
     if index.ndim > 1:
         raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+    if input.ndim and source.ndim and input.ndim != source.ndim:
+        raise IndexError(f"index_copy_(): When source and destination are not scalars, their dimensionality must "
+                         f"match. Source dimensionality ({source.ndim}), destination dimensionality ({input.ndim})")
     d = _index_common("index_copy_", input, dim, index, source)
     if input.ndim and source.ndim == input.ndim:
         for k in range(input.ndim):
@@ -241,26 +246,26 @@ def index_fill(input, dim, index, value):
     """input with its slices at index along dim set to value (a number or a 0-d tensor), as torch.index_fill."""
     if _dt(index) != "int64":
         raise IndexError("index_fill_(): Expected dtype int64 for index.")
-    if index.ndim > 1:
-        raise RuntimeError("Index has to be a vector/scalar")
     if isinstance(value, Tensor) and value.ndim:
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.ndim} dimension(s).")
+    if index.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
     d = shapes.axis(int(dim), input.ndim)
     size = input.shape[d] if input.ndim else 1
     _check_range(index, size, lambda i: f"index {i} is out of bounds for dimension {d} with size {size}",
                  negative_ok=True, error=IndexError)
-    x = input if input.ndim else apply("reshape", input, attrs={"shape": (1,)})
-    shape = list(x.shape)
+    # The filled positions as a mask (a position named twice is filled once, and value's gradient counts it once)
+    x_shape = tuple(input.shape) or (1,)
+    shape = list(x_shape)
     shape[d] = index.numel()
+    mask = apply("scatter", _constant(input, False, x_shape, "bool"), _along(_vector(index), d, tuple(shape)),
+                 _constant(input, True, tuple(shape), "bool"), attrs={"axis": d})
+    if not input.ndim:
+        mask = apply("reshape", mask, attrs={"shape": ()})
     if isinstance(value, Tensor):
-        src = apply("broadcast_to", ops.cast(value, input.dtype), attrs={"shape": tuple(shape)})
-        label = "IndexFillBackward1"
-    else:
-        src, label = _constant(input, value, tuple(shape), _dt(input)), "IndexFillBackward0"
-    out = apply("scatter", x, _along(_vector(index), d, tuple(shape)), src, attrs={"axis": d},
-                label=label if input.ndim else None)
-    return out if input.ndim else apply("reshape", out, attrs={"shape": ()}, label=label)
+        return apply("where", mask, ops.cast(value, input.dtype), input, label="IndexFillBackward1")
+    return apply("where", mask, value, input, ref_args=(input,), label="IndexFillBackward0")
 
 
 # -- masked_fill, masked_select, masked_scatter -------------------------------------------------------
@@ -279,7 +284,7 @@ def masked_fill(input, mask, value):
 
 def _mask_positions(input, mask, name: str):
     """(broadcast shape, flat positions where the mask is True): the mask's value is read."""
-    shape = shapes.broadcast(tuple(input.shape), tuple(mask.shape))
+    shape = shapes.broadcast(tuple(mask.shape), tuple(input.shape))
     value = np.broadcast_to(mask._value(), shape)
     return shape, np.flatnonzero(value).astype(np.int64)
 
@@ -346,6 +351,8 @@ def take_along_dim(input, indices, dim=None):
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
                            f"but got {input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
     d = shapes.axis(int(dim), input.ndim)
+    _check_range(indices, input.shape[d], lambda i: f"index {i} is out of bounds for dimension {d} with size "
+                                                    f"{input.shape[d]}", negative_ok=True)
     sizes = list(input.shape)
     sizes[d] = indices.shape[d]
     shape = shapes.broadcast(tuple(sizes), tuple(indices.shape))

@@ -498,6 +498,8 @@ def getitem(x: Tensor, key) -> Tensor:
     a `take`, several select pointwise (see `_pointwise`), a bool mask selects where it is True."""
     key = _masks_to_indices(_expand_ellipsis(x, key))
     if builtins_sum(1 for k in key if _is_array_index(k)) > 1:
+        if builtins_any(k is None or not (isinstance(k, slice) or _is_array_index(k)) for k in key):
+            return _basic_first(x, key)
         return _pointwise(x, key)
     shape = x._node.shape
     if builtins_sum(1 for k in key if k is not None) > len(shape):
@@ -635,13 +637,27 @@ def _index_array(k) -> np.ndarray:
     return value.astype(np.int64)
 
 
+def _basic_first(x: Tensor, key: tuple) -> Tensor:
+    """Integers and None beside several index tensors: PyTorch applies them first (select, unsqueeze: a view),
+    then the tensors index what is left, where a None's new dim separates them like a slice."""
+    basic, rest = [], []
+    for k in key:
+        if k is None or isinstance(k, slice):
+            basic.append(k)
+            rest.append(slice(None))
+        elif _is_array_index(k):
+            basic.append(slice(None))
+            rest.append(k)
+        else:
+            basic.append(k)
+    return getitem(getitem(x, tuple(basic)), tuple(rest))
+
+
 def _pointwise(x: Tensor, key: tuple) -> Tensor:
-    """x[i, j] with several integer arrays (integers count as 0-d arrays): the arrays broadcast together
+    """x[i, j] with several integer arrays (and slices; see `_basic_first`): the arrays broadcast together
     and pick elements pointwise. Built from differentiable ops: slice the other axes, move the indexed
     axes to the front, merge them, and take the raveled indices; the result's index dimensions go where
     NumPy puts them (in place when the indexed axes are adjacent, first otherwise)."""
-    if builtins_any(k is None for k in key):
-        raise IndexError("gradwire does not combine None with several integer-array indices")
     shape = tuple(x.shape)
     if len(key) > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")

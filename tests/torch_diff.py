@@ -21,6 +21,8 @@ def _tensor(lib, a, requires_grad):
     a = np.asarray(a)
     dtype = getattr(lib, "bool" if a.dtype == np.bool_ else a.dtype.name)
     t = lib.tensor(a.tolist(), dtype=dtype)
+    if tuple(t.shape) != a.shape:       # an empty (0, 3) array: tolist() loses its shape
+        t = lib.zeros(a.shape, dtype=dtype)
     if requires_grad and a.dtype.kind == "f":
         t.requires_grad_(True)
     return t

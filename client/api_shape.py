@@ -1,7 +1,7 @@
 """Declarations of PyTorch's shape functions: views (reshape, permute, movedim, unflatten, tensor_split, ...),
-rearranging copies (flip, roll, rot90, repeat, tril, ...), joins (cat, stack, hstack, ...) and products that are
+rearranging copies (flip, roll, rot90, repeat, tril, ...), joins (cat, stack) and products that are
 rearrangements (outer, kron). The indexing functions (gather, scatter, index_*, masked_*, nonzero) are in
-api_index.py."""
+api_index.py, the joins and grids (hstack, meshgrid, broadcast_tensors, atleast_*) in api_join.py."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,6 @@ import numbers
 import numpy as np
 
 from gradwire import ops
-from gradwire.core import shapes
 from gradwire.declare import autograd, declare
 from gradwire.ops import _dim, _slice_dim, apply, view_op
 from gradwire.tensor import Tensor, _sizes
@@ -45,18 +44,6 @@ autograd("unfold", "UnfoldBackward0")
 
 def _int_list(dims) -> tuple:
     return (int(dims),) if isinstance(dims, numbers.Integral) else tuple(int(d) for d in dims)
-
-
-def _tensors_arg(name: str, tensors) -> list:
-    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
-        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not "
-                        f"{type(tensors).__name__}")
-    return list(tensors)
-
-
-def _varargs(tensors: tuple) -> tuple:
-    """f(a, b) and f([a, b]) alike (meshgrid, broadcast_tensors, atleast_*)."""
-    return tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
 
 
 # -- flip, roll, rot90 -------------------------------------------------------------------------------
@@ -199,7 +186,7 @@ def _counts(repeats, check=True) -> np.ndarray:
     return counts
 
 
-# -- views: movedim, unflatten, tensor_split, broadcast_to, meshgrid, atleast_* -------------------------
+# -- views: movedim, unflatten, tensor_split, broadcast_to -------------------------
 @declare(aliases=("moveaxis",))
 def movedim(input, source, destination):
     """A view with dims source moved to positions destination (the others keep their order), as torch.movedim."""
@@ -284,85 +271,6 @@ def broadcast_to(input, size):
     return ops.expand(input, _int_list(size))
 
 
-@declare(method=False)
-def broadcast_tensors(*tensors):
-    """Views of the tensors broadcast to one shape, as torch.broadcast_tensors."""
-    tensors = _varargs(tensors)
-    shape = shapes.broadcast(*(tuple(t.shape) for t in tensors))
-    return tuple(t if tuple(t.shape) == shape else ops.expand(t, shape) for t in tensors)
-
-
-@declare(method=False)
-def meshgrid(*tensors, indexing=None):
-    """Coordinate grids (views) of 0-d or 1-d tensors; indexing "ij" (the default) or "xy", as torch.meshgrid."""
-    tensors = _varargs(tensors)
-    if not tensors:
-        raise RuntimeError("meshgrid expects a non-empty TensorList")
-    indexing = "ij" if indexing is None else indexing
-    if indexing not in ("ij", "xy"):
-        raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
-    for t in tensors:
-        if t.ndim > 1:
-            raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
-    if len({t.dtype for t in tensors}) > 1:
-        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
-    swap = indexing == "xy" and len(tensors) >= 2
-    ts = [tensors[1], tensors[0], *tensors[2:]] if swap else list(tensors)
-    shape = tuple(t.numel() for t in ts)
-    grids = []
-    for k, t in enumerate(ts):
-        view = ops.reshape(t, (1,) * k + (-1,) + (1,) * (len(ts) - k - 1))
-        grids.append(ops.expand(view, shape))
-    if swap:
-        grids = [grids[1], grids[0], *grids[2:]]
-    return tuple(grids)
-
-
-def _atleast(name: str, rank: int):
-    def make(t):
-        n = t.ndim
-        if n >= rank:
-            return t
-        if n == 0:
-            return ops.reshape(t, (1,) * rank)
-        if rank == 2 or n == 2:
-            return ops.unsqueeze(t, 0 if rank == 2 else -1)
-        return ops.unsqueeze(ops.unsqueeze(t, 0), -1)
-
-    def fn(*tensors):
-        many = len(tensors) != 1 or isinstance(tensors[0], (list, tuple))
-        out = tuple(make(t) for t in _varargs(tensors))
-        return out if many else out[0]
-    fn.__name__ = name
-    fn.__doc__ = f"The tensors viewed with at least {rank} dims (one tensor, or a tuple for several), as torch.{name}."
-    return declare(name, method=False)(fn)
-
-
-atleast_1d, atleast_2d, atleast_3d = _atleast("atleast_1d", 1), _atleast("atleast_2d", 2), _atleast("atleast_3d", 3)
-
-
-def _stacker(name: str, prepare, dim):
-    def fn(tensors):
-        tensors = _tensors_arg(name, tensors)
-        if not tensors:
-            raise RuntimeError(f"{name} expects a non-empty TensorList")
-        parts = [prepare(t) for t in tensors]
-        return ops.cat(parts, dim(parts))
-    fn.__name__ = name
-    return fn
-
-
-_column = lambda t: ops.reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t  # noqa: E731
-declare("hstack", method=False, doc="Join along dim 1 (dim 0 for 1-d tensors), as torch.hstack.")(
-    _stacker("hstack", atleast_1d, lambda ps: 0 if ps[0].ndim == 1 else 1))
-declare("vstack", method=False, aliases=("row_stack",), doc="Join rows (tensors made at least 2-d), as "
-        "torch.vstack.")(_stacker("vstack", atleast_2d, lambda ps: 0))
-declare("dstack", method=False, doc="Join along dim 2 (tensors made at least 3-d), as torch.dstack.")(
-    _stacker("dstack", atleast_3d, lambda ps: 2))
-declare("column_stack", method=False, doc="Join columns (0-d and 1-d tensors as columns), as torch.column_stack.")(
-    _stacker("column_stack", _column, lambda ps: 1))
-
-
 # -- tril, triu, diag, diag_embed, trace ---------------------------------------------------------------
 @declare(inplace=True)
 def tril(input, diagonal=0):
@@ -436,4 +344,4 @@ def _unfold(self, dimension, size, step):
 Tensor.unfold = _unfold
 _LEGACY = {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long", "bool": "Bool"}
 
-from gradwire import api_index  # noqa: E402,F401  (the indexing declarations)
+from gradwire import api_index, api_join  # noqa: E402,F401  (the indexing and joining declarations)

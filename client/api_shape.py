@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from gradwire import ops
+from gradwire.core.dtypes import LEGACY_NAMES
 from gradwire.declare import autograd, declare
 from gradwire.ops import _dim, _slice_dim, apply, view_op
 from gradwire.tensor import Tensor, _sizes
@@ -53,7 +54,12 @@ def flip(input, dims):
     return apply("flip", input, attrs={"dims": _int_list(dims)})
 
 
-Tensor.flip = lambda self, *dims: flip(self, _sizes(dims))
+def _flip_method(self, *dims):
+    """x.flip(0, 1) and x.flip((0, 1)), as torch.Tensor.flip."""
+    return flip(self, _sizes(dims))
+
+
+Tensor.flip = _flip_method
 
 
 @declare()
@@ -135,7 +141,12 @@ def tile(input, dims):
     return apply("repeat", input, attrs={"repeats": (1,) * (input.ndim - len(dims)) + dims})
 
 
-Tensor.tile = lambda self, *dims: tile(self, _sizes(dims))
+def _tile_method(self, *dims):
+    """x.tile(2, 2) and x.tile((2, 2)), as torch.Tensor.tile."""
+    return tile(self, _sizes(dims))
+
+
+Tensor.tile = _tile_method
 
 
 @declare()
@@ -237,7 +248,7 @@ def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indic
     if isinstance(spec, Tensor):
         if spec.dtype.name != "int64":
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
-                               f"{spec._node.dtype and _LEGACY[spec._node.dtype]}")
+                               f"{LEGACY_NAMES[spec._node.dtype]}")
         if spec.ndim > 1:
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
                                f"one-dimensional tensor, but got a tensor with {spec.ndim} dims")
@@ -342,6 +353,5 @@ def _unfold(self, dimension, size, step):
 
 
 Tensor.unfold = _unfold
-_LEGACY = {"float32": "Float", "float64": "Double", "int32": "Int", "int64": "Long", "bool": "Bool"}
 
 from gradwire import api_index, api_join  # noqa: E402,F401  (the indexing and joining declarations)

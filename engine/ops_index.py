@@ -1,5 +1,5 @@
 """Kernels and derivatives of the scatters along a dim (scatter, scatter_reduce); signatures in
-gradwire.core.rearranging. Derivative rules follow PyTorch's (tools/autograd/FunctionsManual.cpp,
+gradwire.core.indexing. Derivative rules follow PyTorch's (tools/autograd/FunctionsManual.cpp,
 scatter_reduce_backward): ties of amax/amin share the gradient evenly, prod is exact where values are zero."""
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Kernels and derivatives of structural ops (reshape, transpose, slicing, indexing, joining, the writes
-through views) and of products (dot, matmul); signatures in gradwire.core.structural."""
+through views), of products (dot, matmul) and of rearrangements (flip, roll, tril/triu, repeat, diag_embed,
+unfold); signatures in gradwire.core.structural and gradwire.core.rearranging."""
 from __future__ import annotations
 
 import math

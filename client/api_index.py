@@ -100,8 +100,10 @@ def _scatter_checks(name: str, input, dim, index, src) -> int:
 
 @declare(inplace=True, tensors=("input", "index"))
 def scatter(input, dim, index, src=None, value=None, *, reduce=None):
-    """input with input[index[i][j]][j] = src[i][j] along dim (or = value), as torch.scatter; reduce="add" or
-    "multiply" combines instead (PyTorch has no derivative for that form, so neither has gradwire)."""
+    """input with input[index[i][j]][j] = src[i][j] along dim (or = value), as torch.scatter.
+
+    reduce="add" or "multiply" combines instead (PyTorch has no derivative for that form, so neither has
+    gradwire)."""
     if src is not None and not isinstance(src, Tensor):
         src, value = None, src
     if src is None and value is None:
@@ -138,8 +140,9 @@ def scatter_add(input, dim, index, src):
 
 @declare(inplace=True, tensors=("input", "index", "src"))
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    """src reduced into input at index along dim ("sum", "prod", "mean", "amax", "amin"; include_self: whether
-    input's own values take part), as torch.scatter_reduce."""
+    """src reduced into input at index along dim (sum, prod, mean, amax, amin), as torch.scatter_reduce.
+
+    include_self: whether input's own values take part."""
     d = _scatter_checks("scatter_reduce", input, dim, index, src)
     return apply("scatter_reduce", input, index, _cut(src, tuple(index.shape)),
                  attrs={"axis": d, "reduce": str(reduce), "include_self": bool(include_self)})
@@ -296,8 +299,9 @@ def _flat(input, shape) -> Tensor:
 
 @declare(tensors=("input", "mask"))
 def masked_select(input, mask):
-    """The 1-d tensor of input's entries where mask (broadcast) is True, as torch.masked_select. The mask's value
-    decides the result's shape: it is read (one request if not known yet)."""
+    """The 1-d tensor of input's entries where mask (broadcast) is True, as torch.masked_select.
+
+    The mask's value decides the result's shape: it is read (one request if not known yet)."""
     if _dt(mask) != "bool":
         raise RuntimeError("masked_select: expected BoolTensor for mask")
     shape, pos = _mask_positions(input, mask, "masked_select")
@@ -307,8 +311,9 @@ def masked_select(input, mask):
 
 @declare(inplace=True, tensors=("input", "mask", "source"))
 def masked_scatter(input, mask, source):
-    """input with source's leading entries written, in order, where mask is True, as torch.masked_scatter. The
-    mask's value decides which entries of source are read: it is read (one request if not known yet)."""
+    """input with source's leading entries written, in order, where mask is True, as torch.masked_scatter.
+
+    The mask's value decides which entries of source are read: it is read (one request if not known yet)."""
     if _dt(mask) != "bool":
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
                            f"{LEGACY_NAMES[_dt(mask)]}")
@@ -365,8 +370,9 @@ def take_along_dim(input, indices, dim=None):
 # -- nonzero, argwhere ------------------------------------------------------------------------------
 @declare()
 def nonzero(input, *, as_tuple=False):
-    """The indices of the nonzero entries: an (n, ndim) int64 tensor, or one 1-d tensor per dim with as_tuple,
-    as torch.nonzero. Data decides the shape: the input's value is read (one request if not known yet)."""
+    """The (n, ndim) int64 indices of the nonzero entries (one 1-d tensor per dim with as_tuple), as torch.nonzero.
+
+    Data decides the shape: the input's value is read (one request if not known yet)."""
     value = np.asarray(input._value())
     session = input._node.session
     if as_tuple:

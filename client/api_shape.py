@@ -48,7 +48,7 @@ def _int_list(dims) -> tuple:
 
 
 # -- flip, roll, rot90 -------------------------------------------------------------------------------
-@declare(method=False)
+@declare()
 def flip(input, dims):
     """Reverse the order of elements along dims (a copy), as torch.flip; Tensor.flip also takes dims as varargs."""
     return apply("flip", input, attrs={"dims": _int_list(dims)})
@@ -126,12 +126,10 @@ def rot90(input, k=1, dims=(0, 1)):
 
 
 # -- repeat, tile, repeat_interleave -----------------------------------------------------------------
-def _repeat(input, *sizes):
+@declare(function=False)
+def repeat(input, *sizes):
     """Tile the tensor sizes[k] times along dim k (leading sizes add dims), as torch.Tensor.repeat."""
     return apply("repeat", input, attrs={"repeats": _int_list(_sizes(sizes))})
-
-
-Tensor.repeat = _repeat
 
 
 @declare()
@@ -346,12 +344,12 @@ def kron(input, other):
 
 
 # -- unfold (a method only, as in PyTorch) ---------------------------------------------------------------
-def _unfold(self, dimension, size, step):
-    """A view of the windows of `size` elements every `step` along dimension, as a new last dim (writes
-    through it are refused: gradwire cannot write through overlapping windows)."""
-    return view_op(self, "unfold", {"dimension": int(dimension), "size": int(size), "step": int(step)})
+@declare(function=False)
+def unfold(input, dimension, size, step):
+    """A view of the windows along a dim as a new last dim, as torch.Tensor.unfold (not writable).
 
-
-Tensor.unfold = _unfold
+    Windows of `size` elements every `step`; writes through the view are refused (its windows may share
+    elements)."""
+    return view_op(input, "unfold", {"dimension": int(dimension), "size": int(size), "step": int(step)})
 
 from gradwire import api_index, api_join  # noqa: E402,F401  (the indexing and joining declarations)

@@ -581,7 +581,7 @@ def setitem(x: Tensor, key, value) -> None:
             m = m.reshape(tuple(mask.shape) + (1,) * len(rest))
             x._write(node_op("where", m._node, fit(src, rest, node.dtype), node, label="IndexPutBackward0"))
             return
-    positions = np.arange(math.prod(node.shape), dtype=np.int64).reshape(node.shape)[_numpy_key(key)]
+    positions = _torch_order(np.arange(math.prod(node.shape), dtype=np.int64).reshape(node.shape), _numpy_key(key))
     src = value._node if isinstance(value, Tensor) else _as_node(value, node.session, node.dtype)
     if not shapes_broadcast_to(src.shape, positions.shape):
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(src.shape)} cannot be broadcast to "
@@ -589,6 +589,18 @@ def setitem(x: Tensor, key, value) -> None:
     flat = node_op("reshape", fit(src, positions.shape, node.dtype), attrs={"shape": (positions.size,)})
     index = leaf_from_data(node.session, positions.reshape(-1))._node
     x._write(node_op("put", node, index, flat, label="IndexPutBackward0"))
+
+
+def _torch_order(positions: np.ndarray, key: tuple) -> np.ndarray:
+    """positions[key] with PyTorch's layout: beside index arrays, integers apply first (a select, as reads do),
+    where NumPy would treat them as index arrays too and move the result's dims."""
+    if builtins_any(_is_array_index(k) for k in key) and builtins_any(
+            k is not None and not isinstance(k, slice) and not _is_array_index(k) for k in key):
+        basic = tuple(k if k is None or isinstance(k, slice) or not _is_array_index(k) else slice(None) for k in key)
+        rest = tuple(slice(None) if k is None or isinstance(k, slice) else k for k in key if
+                     k is None or isinstance(k, slice) or _is_array_index(k))
+        return positions[basic][rest]
+    return positions[key]
 
 
 def shapes_broadcast_to(shape, target) -> bool:

@@ -276,3 +276,14 @@ def test_index_with_none_and_tensors(key):
     def prog(lib, x, i, j):
         return eval(f"x[{key}]", {"x": x, "i": i, "j": j})
     same_as_torch(prog, arr(26, (3, 4, 5)), np.array([[0, 2], [1, 1]]), np.array([1, -1]), second_order=True)
+
+
+@pytest.mark.parametrize("key", ["0, :, j", "None, i, :, j", "i, None, 0", "1, i, j", ":, 0, j", "i, :, j"])
+def test_setitem_with_none_ints_and_tensors(key):
+    def prog(lib, x, i, j):
+        y = x * 1.0
+        target = eval(f"y[{key}]", {"y": y, "i": i, "j": j})
+        value = lib.arange(float(target.numel()), dtype=x.dtype).reshape(target.shape)
+        exec(f"y[{key}] = value", {"y": y, "i": i, "j": j, "value": value})
+        return y
+    same_as_torch(prog, arr(27, (3, 4, 4)), np.array([[0, 2], [1, 1]]), np.array([1, 3]), second_order=True)

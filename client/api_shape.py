@@ -51,11 +51,15 @@ def _int_list(dims) -> tuple:
 @declare()
 def flip(input, dims):
     """Reverse the order of elements along dims (a copy), as torch.flip; Tensor.flip also takes dims as varargs."""
+    if isinstance(dims, numbers.Integral):
+        raise TypeError("flip(): argument 'dims' (position 2) must be tuple of ints, not int")
     return apply("flip", input, attrs={"dims": _int_list(dims)})
 
 
 def _flip_method(self, *dims):
     """x.flip(0, 1) and x.flip((0, 1)), as torch.Tensor.flip."""
+    if not dims:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
     return flip(self, _sizes(dims))
 
 
@@ -129,6 +133,8 @@ def rot90(input, k=1, dims=(0, 1)):
 @declare(function=False)
 def repeat(input, *sizes):
     """Tile the tensor sizes[k] times along dim k (leading sizes add dims), as torch.Tensor.repeat."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     return apply("repeat", input, attrs={"repeats": _int_list(_sizes(sizes))})
 
 
@@ -141,6 +147,8 @@ def tile(input, dims):
 
 def _tile_method(self, *dims):
     """x.tile(2, 2) and x.tile((2, 2)), as torch.Tensor.tile."""
+    if not dims:
+        raise TypeError('tile() missing 1 required positional arguments: "dims"')
     return tile(self, _sizes(dims))
 
 

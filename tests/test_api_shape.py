@@ -288,3 +288,8 @@ def test_unfold_0d_and_view():
     same_as_torch(read_after_write, arr(23, (4,)))
     with pytest.raises(NotImplementedError, match="unfold"):
         gw.ones(4).unfold(0, 2, 1).mul_(2)
+
+
+@pytest.mark.parametrize("call", ["x.flip()", "lib.flip(x, 0)", "x.repeat()", "x.tile()", "lib.roll(x, (1, 2))"])
+def test_missing_and_mistyped_arguments(call):
+    same_as_torch(lambda lib, x: eval(call, {"lib": lib, "x": x}), arr(1, (2, 3)))

@@ -17,7 +17,7 @@ from gradwire.declare import autograd, declare
 from gradwire.ops import apply, leaf_from_data
 from gradwire.tensor import Tensor
 
-autograd("scatter", "ScatterBackward0", saves="all")
+autograd("scatter", "ScatterBackward0", saves=None)   # PyTorch saves the index only
 autograd("scatter_reduce", "ScatterReduceBackward0", saves="all", saves_output=True)
 
 INTS = ("int32", "int64")

@@ -2,6 +2,8 @@
 atleast_1d/2d/3d (views where PyTorch's are)."""
 from __future__ import annotations
 
+import warnings
+
 from gradwire import ops
 from gradwire.core import shapes
 from gradwire.declare import declare
@@ -34,7 +36,10 @@ def meshgrid(*tensors, indexing=None):
     tensors = _varargs(tensors)
     if not tensors:
         raise RuntimeError("meshgrid expects a non-empty TensorList")
-    indexing = "ij" if indexing is None else indexing
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
     for t in tensors:

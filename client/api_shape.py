@@ -21,8 +21,23 @@ declare("cat", method=False, aliases=("concat", "concatenate"),
 declare("stack", method=False, doc="Join tensors along a new dim, as torch.stack.")(ops.stack)
 declare("reshape", doc="The same elements in a new shape: a view where strides allow, as torch.reshape.")(ops.reshape)
 declare("permute", doc="A view with the dims reordered, as torch.permute.")(ops.permute)
-declare("transpose", aliases=("swapaxes", "swapdims"), doc="A view with two dims swapped, as torch.transpose.")(
-    ops.transpose)
+declare("transpose", doc="A view with two dims swapped, as torch.transpose.")(ops.transpose)
+
+
+@declare()
+def swapaxes(input, axis0, axis1):
+    """A view with two dims swapped, as torch.swapaxes (transpose with NumPy's argument names)."""
+    return ops.transpose(input, axis0, axis1)
+
+
+@declare()
+def swapdims(input, dim0, dim1):
+    """A view with two dims swapped, as torch.swapdims (an alias of transpose)."""
+    return ops.transpose(input, dim0, dim1)
+
+
+Tensor.swapaxes, Tensor.swapdims = (lambda self, axis0, axis1: swapaxes(self, axis0, axis1),
+                                    lambda self, dim0, dim1: swapdims(self, dim0, dim1))
 declare("unsqueeze", doc="A view with a size-1 dim inserted, as torch.unsqueeze.")(ops.unsqueeze)
 declare("squeeze", doc="A view without size-1 dims (or the one named), as torch.squeeze.")(ops.squeeze)
 declare("flatten", doc="Dims start_dim..end_dim merged into one (a view where possible), as torch.flatten.")(

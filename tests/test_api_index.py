@@ -287,3 +287,15 @@ def test_setitem_with_none_ints_and_tensors(key):
         exec(f"y[{key}] = value", {"y": y, "i": i, "j": j, "value": value})
         return y
     same_as_torch(prog, arr(27, (3, 4, 4)), np.array([[0, 2], [1, 1]]), np.array([1, 3]), second_order=True)
+
+
+@pytest.mark.parametrize("fn", ["scatter", "scatter_reduce"])
+def test_saved_tensors_modified_in_place(fn):
+    def prog(lib, x, s):
+        b = x * 1.0
+        i = lib.tensor([0, 2])
+        y = b.scatter(0, i, s) if fn == "scatter" else b.scatter_reduce(0, i, s, "prod")
+        b.mul_(2)
+        y.sum().backward()
+        return s.grad
+    same_as_torch(prog, arr(1, (3,)), arr(2, (2,)))

@@ -293,3 +293,14 @@ def test_unfold_0d_and_view():
 @pytest.mark.parametrize("call", ["x.flip()", "lib.flip(x, 0)", "x.repeat()", "x.tile()", "lib.roll(x, (1, 2))"])
 def test_missing_and_mistyped_arguments(call):
     same_as_torch(lambda lib, x: eval(call, {"lib": lib, "x": x}), arr(1, (2, 3)))
+
+
+def test_swapaxes_swapdims_names():
+    same_as_torch(lambda lib, x: (lib.swapaxes(x, axis0=0, axis1=1), x.swapaxes(axis0=0, axis1=-1),
+                                  lib.swapdims(x, dim0=0, dim1=1), x.swapdims(1, 0), grad_fn(x.swapaxes(0, 1))),
+                  arr(1, (2, 3)), second_order=True)
+
+
+def test_meshgrid_warns_without_indexing():
+    with pytest.warns(UserWarning, match="indexing argument"):
+        gw.meshgrid(gw.ones(2), gw.ones(3))

@@ -375,4 +375,50 @@ def unfold(input, dimension, size, step):
     elements)."""
     return view_op(input, "unfold", {"dimension": int(dimension), "size": int(size), "step": int(step)})
 
-from gradwire import api_index, api_join  # noqa: E402,F401  (the indexing and joining declarations)
+@declare()
+def ravel(input):
+    """The elements as a 1-d tensor: a view of a contiguous input, else of a contiguous copy, as torch.ravel."""
+    return ops.view(input if input.is_contiguous() else input.clone(), (-1,))
+
+
+@declare()
+def t(input):
+    """A view with the two dims of a matrix swapped (0-d and 1-d tensors as they are), as torch.t."""
+    return input.t()
+
+
+@declare()
+def adjoint(input):
+    """A view with the last two dims swapped (the conjugate transpose of real matrices), as torch.adjoint."""
+    if input.ndim == 0:
+        return input
+    if input.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
+                           f"{input.ndim}-D tensor.")
+    return ops.transpose(input, -2, -1)
+
+
+def _splitter(name: str, dim: int, rank: int):
+    def fn(input, indices_or_sections):
+        if input.ndim < rank:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {rank} dimension, but got a tensor "
+                               f"with {input.ndim} dimensions!")
+        d = 0 if name == "hsplit" and input.ndim == 1 else dim
+        if isinstance(indices_or_sections, numbers.Integral):
+            k, n = int(indices_or_sections), input.shape[d]
+            if k == 0 or n % k:
+                raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but the size of the "
+                                   f"dimension {n} is not divisible by the split_size {k}!")
+        return tensor_split(input, indices_or_sections, d)
+    fn.__name__ = name
+    return fn
+
+
+declare("hsplit", doc="Views split along dim 1 (dim 0 of a 1-d tensor) into equal sections or at indices, as "
+        "torch.hsplit.")(_splitter("hsplit", 1, 1))
+declare("vsplit", doc="Views split along dim 0 into equal sections or at indices, as torch.vsplit.")(
+    _splitter("vsplit", 0, 2))
+declare("dsplit", doc="Views split along dim 2 into equal sections or at indices, as torch.dsplit.")(
+    _splitter("dsplit", 2, 3))
+
+from gradwire import api_index, api_join, api_view_scatter  # noqa: E402,F401  (the other shape declarations)

@@ -304,3 +304,50 @@ def test_swapaxes_swapdims_names():
 def test_meshgrid_warns_without_indexing():
     with pytest.warns(UserWarning, match="indexing argument"):
         gw.meshgrid(gw.ones(2), gw.ones(3))
+
+
+# -- ravel, t, adjoint, hsplit/vsplit/dsplit, slice/select/diagonal_scatter --------------------------------
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (), (2, 3, 4), (0, 2)])
+def test_ravel_t_adjoint(shape):
+    def prog(lib, x):
+        outs = [lib.ravel(x), x.ravel(), lib.ravel(x.transpose(0, -1)) if x.ndim else x.ravel()]
+        if x.ndim <= 2:
+            outs.append(lib.t(x))
+        outs.append(lib.adjoint(x))
+        return outs, [grad_fn(o) for o in outs]
+    same_as_torch(prog, arr(30, shape), second_order=True)
+
+
+@pytest.mark.parametrize("fn", ["hsplit", "vsplit", "dsplit"])
+@pytest.mark.parametrize("shape", [(4, 6), (6,), (2, 4, 6), ()])
+@pytest.mark.parametrize("spec", [2, 3, 4, 0, [1, 3]])
+def test_hsplit_vsplit_dsplit(fn, shape, spec):
+    same_as_torch(lambda lib, x: (getattr(lib, fn)(x, spec), getattr(x, fn)(spec)), arr(31, shape),
+                  second_order=True)
+
+
+@pytest.mark.parametrize("args,src_shape", [((0, 0, 2), (2, 6)), ((), (2, 6)), ((0, 0, 3), (2, 6)),
+                                            ((1, None, None, 2), (4, 3)), ((0, 2), (2, 6)), ((0, -2), (2, 6)),
+                                            ((5,), (2, 6))])
+@pytest.mark.parametrize("src_dtype", ["float64", "float32"])
+def test_slice_scatter(args, src_shape, src_dtype):
+    same_as_torch(lambda lib, x, s: (lib.slice_scatter(x, s, *args), x.slice_scatter(s, *args),
+                                     grad_fn(x.slice_scatter(s, *args))),
+                  arr(32, (4, 6)), arr(33, src_shape, src_dtype), second_order=True)
+
+
+@pytest.mark.parametrize("dim,index,src_shape", [(0, 1, (6,)), (0, -1, (6,)), (1, 5, (4,)), (0, 9, (6,)),
+                                                 (0, 1, (5,)), (2, 0, (6,))])
+def test_select_scatter(dim, index, src_shape):
+    same_as_torch(lambda lib, x, s: (lib.select_scatter(x, s, dim, index), x.select_scatter(s, dim, index),
+                                     grad_fn(x.select_scatter(s, dim, index))),
+                  arr(34, (4, 6)), arr(35, src_shape), second_order=True)
+
+
+@pytest.mark.parametrize("args,src_shape", [((), (4,)), ((1,), (4,)), ((1,), (3,)), ((0, 1, 0), (4,)),
+                                            ((-2,), (2,)), ((), (4, 1))])
+def test_diagonal_scatter(args, src_shape):
+    same_as_torch(lambda lib, x, s: (lib.diagonal_scatter(x, s, *args), x.diagonal_scatter(s, *args),
+                                     grad_fn(x.diagonal_scatter(s, *args))),
+                  arr(36, (4, 6)), arr(37, src_shape), second_order=True)
+    same_as_torch(lambda lib, x, s: lib.diagonal_scatter(x, s), arr(36, (4,)), arr(37, (4,)))

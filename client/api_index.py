@@ -1,18 +1,17 @@
 """Declarations of PyTorch's indexing functions: gather and the scatters, index_select/index_add/index_copy/
-index_fill, masked_fill/masked_select/masked_scatter, take, take_along_dim, nonzero/argwhere.
+index_fill/index_reduce, index_put, take, take_along_dim (masked_* and nonzero are in api_masked.py).
 
 Index values are checked at the call where the client already holds them (leaves made from data), with
-PyTorch's messages; an index computed on the server is checked there. Results whose shape depends on data
-(masked_select, masked_scatter, nonzero) read the value that decides it (one request where it is not known yet,
-as PyTorch itself synchronises there) and record the rest with known shapes, so gradients flow as in PyTorch."""
+PyTorch's messages; an index computed on the server is checked there."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 from gradwire import ops
 from gradwire.core import shapes
 from gradwire.core.dtypes import LEGACY_NAMES
-from gradwire.core.structural import _CPP
 from gradwire.declare import autograd, declare
 from gradwire.ops import apply, leaf_from_data
 from gradwire.tensor import Tensor
@@ -271,65 +270,6 @@ def index_fill(input, dim, index, value):
     return apply("where", mask, value, input, ref_args=(input,), label="IndexFillBackward0")
 
 
-# -- masked_fill, masked_select, masked_scatter -------------------------------------------------------
-@declare(inplace=True, tensors=("input", "mask"))
-def masked_fill(input, mask, value):
-    """input with value where mask (broadcast) is True, as torch.masked_fill (value: a number or a 0-d tensor)."""
-    if _dt(mask) != "bool":
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {_CPP[_dt(mask)]}")
-    if isinstance(value, Tensor):
-        if value.ndim:
-            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
-                               f"{value.ndim} dimension(s).")
-        return apply("where", mask, ops.cast(value, input.dtype), input, label="MaskedFillBackward1")
-    return apply("where", mask, value, input, ref_args=(input,), label="MaskedFillBackward0")
-
-
-def _mask_positions(input, mask, name: str):
-    """(broadcast shape, flat positions where the mask is True): the mask's value is read."""
-    shape = shapes.broadcast(tuple(mask.shape), tuple(input.shape))
-    value = np.broadcast_to(mask._value(), shape)
-    return shape, np.flatnonzero(value).astype(np.int64)
-
-
-def _flat(input, shape) -> Tensor:
-    x = input if tuple(input.shape) == shape else apply("broadcast_to", input, attrs={"shape": shape})
-    return apply("reshape", x, attrs={"shape": (int(np.prod(shape, dtype=np.int64)),)})
-
-
-@declare(tensors=("input", "mask"))
-def masked_select(input, mask):
-    """The 1-d tensor of input's entries where mask (broadcast) is True, as torch.masked_select.
-
-    The mask's value decides the result's shape: it is read (one request if not known yet)."""
-    if _dt(mask) != "bool":
-        raise RuntimeError("masked_select: expected BoolTensor for mask")
-    shape, pos = _mask_positions(input, mask, "masked_select")
-    return apply("take", _flat(input, shape), leaf_from_data(input._node.session, pos), attrs={"axis": 0},
-                 label="MaskedSelectBackward0")
-
-
-@declare(inplace=True, tensors=("input", "mask", "source"))
-def masked_scatter(input, mask, source):
-    """input with source's leading entries written, in order, where mask is True, as torch.masked_scatter.
-
-    The mask's value decides which entries of source are read: it is read (one request if not known yet)."""
-    if _dt(mask) != "bool":
-        raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
-                           f"{LEGACY_NAMES[_dt(mask)]}")
-    if _dt(source) != _dt(input):
-        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"
-                           f"{LEGACY_NAMES[_dt(input)]} and {LEGACY_NAMES[_dt(source)]}")
-    shape, pos = _mask_positions(input, mask, "masked_scatter")
-    if source.numel() < pos.size:
-        raise RuntimeError("Number of elements of source < number of ones in mask")
-    x = input if tuple(input.shape) == shape else apply("broadcast_to", input, attrs={"shape": shape})
-    flat = apply("reshape", source, attrs={"shape": (source.numel(),)})
-    flat = apply("slice", flat, attrs={"starts": (0,), "stops": (int(pos.size),), "steps": (1,)})
-    return apply("put", x, leaf_from_data(input._node.session, pos), flat, attrs={"batch_dims": 0},
-                 label="MaskedScatterBackward0")
-
-
 # -- take, take_along_dim -----------------------------------------------------------------------------
 @declare(tensors=("input", "index"))
 def take(input, index):
@@ -367,24 +307,62 @@ def take_along_dim(input, indices, dim=None):
     return gather(x, d, idx)
 
 
-# -- nonzero, argwhere ------------------------------------------------------------------------------
-@declare()
-def nonzero(input, *, as_tuple=False):
-    """The (n, ndim) int64 indices of the nonzero entries (one 1-d tensor per dim with as_tuple), as torch.nonzero.
+@declare(inplace=True, tensors=("input", "index", "source"))
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """source's slices reduced into input at index along dim (prod, mean, amax, amin), as torch.index_reduce.
 
-    Data decides the shape: the input's value is read (one request if not known yet)."""
-    value = np.asarray(input._value())
-    session = input._node.session
-    if as_tuple:
-        rows = np.nonzero(value.reshape(-1) if value.ndim == 0 else value)
-        return tuple(leaf_from_data(session, r.astype(np.int64)) for r in rows)
-    if value.ndim == 0:
-        return leaf_from_data(session, np.zeros((int(value != 0), 0), np.int64))
-    return leaf_from_data(session, np.argwhere(value).astype(np.int64))
+    include_self: whether input's own values take part."""
+    warnings.warn("index_reduce() is in beta and the API may change at any time.", UserWarning, stacklevel=2)
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    if _dt(index) not in INTS:
+        raise RuntimeError(f"index_reduce_(): Expected dtype int32/int64 for index but got: "
+                           f"{LEGACY_NAMES[_dt(index)]}")
+    if index.ndim > 1:
+        raise IndexError(f"index_reduce_(): Index is supposed to be a vector, but got dim: {index.ndim} with type: "
+                         f"{LEGACY_NAMES[_dt(index)]} and size: {list(index.shape)}")
+    if _dt(source) != _dt(input):
+        raise RuntimeError(f"index_reduce_(): self ({LEGACY_NAMES[_dt(input)]}) and source "
+                           f"({LEGACY_NAMES[_dt(source)]}) must have the same scalar type")
+    d = shapes.axis(int(dim), input.ndim)
+    n_src = source.shape[d] if source.ndim else 1
+    if index.numel() != n_src:
+        raise RuntimeError(f"index_reduce_(): Number of indices ({index.numel()}) should be equal to "
+                           f"source.size(dim): ({n_src}), for dim: {d}")
+    size = input.shape[d] if input.ndim else 1
+    if include_self:
+        _check_range(index, size, lambda i: "index out of range in self", error=IndexError)
+    else:   # PyTorch's include_self=False path words it so
+        _check_range(index, size, lambda i: f"index {i} is out of bounds for dimension {d} with size {size}",
+                     error=IndexError)
+    if not input.ndim:
+        raise NotImplementedError("gradwire's index_reduce takes tensors of at least one dim")
+    return apply("scatter_reduce", input, _along(_vector(index), d, tuple(source.shape)), source,
+                 attrs={"axis": d, "reduce": str(reduce), "include_self": bool(include_self)},
+                 label="IndexReduceBackward0")
 
 
-@declare()
-def argwhere(input):
-    """The (n, ndim) int64 indices of the nonzero entries, as torch.argwhere (reads the input's value)."""
-    return nonzero(input)
-
+@declare(inplace=True, tensors=("input", "values"))
+def index_put(input, indices, values, accumulate=False):
+    """input with input[indices] = values (added with accumulate), as torch.index_put."""
+    if _dt(values) != _dt(input):
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{LEGACY_NAMES[_dt(input)]} for the destination and {LEGACY_NAMES[_dt(values)]} for "
+                           f"the source.")
+    key = tuple(indices)
+    if not accumulate:
+        out = input.clone()
+        ops.setitem(out, key, values)
+        return out
+    shape = tuple(input.shape)
+    n = input.numel()
+    positions = ops._torch_order(np.arange(n, dtype=np.int64).reshape(shape), ops._numpy_key(key))
+    if not ops.shapes_broadcast_to(tuple(values.shape), positions.shape):
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(positions.shape)}")
+    flat = apply("reshape", apply("broadcast_to", values, attrs={"shape": positions.shape}),
+                 attrs={"shape": (positions.size,)})
+    added = apply("scatter_add", flat, leaf_from_data(input._node.session, positions.reshape(-1)),
+                  attrs={"axis": 0, "size": n})
+    out = apply("add", apply("reshape", input, attrs={"shape": (n,)}), added)
+    return apply("reshape", out, attrs={"shape": shape}, label="IndexPutBackward0")

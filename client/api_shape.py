@@ -289,4 +289,4 @@ def unfold(input, dimension, size, step):
     elements)."""
     return view_op(input, "unfold", {"dimension": int(dimension), "size": int(size), "step": int(step)})
 
-from gradwire import api_index, api_join, api_views  # noqa: E402,F401  (the other shape declarations)
+from gradwire import api_index, api_join, api_masked, api_views  # noqa: E402,F401  (the other shape declarations)

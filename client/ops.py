@@ -173,7 +173,7 @@ def clamp(input, min=None, max=None):
 def where(condition, input=None, other=None):
     """where(condition, input, other) picks elementwise; where(condition) is nonzero(condition, as_tuple=True)."""
     if input is None and other is None:
-        from gradwire.api_index import nonzero
+        from gradwire.api_masked import nonzero
         return nonzero(condition, as_tuple=True)
     return apply("where", condition, input, other, ref_args=(input, other))
 

@@ -299,3 +299,41 @@ def test_saved_tensors_modified_in_place(fn):
         y.sum().backward()
         return s.grad
     same_as_torch(prog, arr(1, (3,)), arr(2, (2,)))
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce")
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin", "sum"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dim,index", [(0, [0, 2]), (0, [1, 1]), (1, [3, 0, 3, 1]), (0, [0, 5]), (0, [0, 1, 2])])
+def test_index_reduce(reduce, include_self, dim, index):
+    source = arr(40, (2, 4) if dim == 0 else (3, 4))
+
+    def prog(lib, x, i, s):
+        out = x.index_reduce(dim, i, s, reduce, include_self=include_self)
+        return out, lib.index_reduce(x, dim, i, s, reduce, include_self=include_self), grad_fn(out)
+    same_as_torch(prog, arr(41, (3, 4)), np.asarray(index, I64), source, second_order=True)
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce")
+def test_index_reduce_errors_and_in_place():
+    x, s, i = arr(41, (3, 4)), arr(40, (2, 4)), np.array([0, 2])
+    same_as_torch(lambda lib, x, i, s: x.index_reduce(0, i.float(), s, "mean"), x, i, s)
+    same_as_torch(lambda lib, x, i, s: x.index_reduce(0, i[None], s, "mean"), x, i, s)
+    same_as_torch(lambda lib, x, i, s: x.index_reduce(0, i, s.float(), "mean"), x, i, s)
+    same_as_torch(lambda lib, x, i, s: (x * 1.0).index_reduce_(0, i, s, "amax"), x, i, s, second_order=True)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+@pytest.mark.parametrize("key,value_shape", [("i,", (4,)), ("i, i", ()), ("i,", (2, 4)), ("i,", (3,)),
+                                             ("j, i", (2,)), ("m,", ())])
+def test_index_put(accumulate, key, value_shape):
+    def prog(lib, x, i, j, m, v):
+        indices = eval(f"({key})", {"i": i, "j": j, "m": m})
+        out = lib.index_put(x, indices, v, accumulate=accumulate)
+        y = x * 1.0
+        y.index_put_(indices, v, accumulate=accumulate)
+        return out, x.index_put(indices, v, accumulate), y, grad_fn(out), grad_fn(y)
+    same_as_torch(prog, arr(42, (3, 4)), np.array([0, 2]), np.array([1, 1]), arr(43, (3, 4), "bool"),
+                  arr(44, value_shape), second_order=True)
+    same_as_torch(lambda lib, x, i, v: x.index_put((i,), v), arr(42, (3, 4)), np.array([0, 2]),
+                  arr(44, (4,), "float32"))

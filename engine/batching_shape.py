@@ -39,6 +39,9 @@ def _scatter(name):
     def rule(xs, bs, aval, axis, **attrs):
         B = _size(xs, bs)
         base, idx, src = (_lift(x, b, B) for x, b in zip(xs, bs))
+        if not aval.ndim:   # 0-d operands: one element each, on a dim of their own
+            base, idx, src = (x.reshape(shape=(B, 1)) for x in (base, idx, src))
+            return base.b.op(name, base, idx, src, axis=1, **attrs).reshape(shape=(B,))
         return base.b.op(name, base, idx, src, axis=axis + 1, **attrs)
     return rule
 

@@ -34,12 +34,15 @@ def scatter(base, idx, src, axis):
 
 
 def _identity(reduce, dtype):
+    """The value a position written only by src starts from (include_self=False)."""
+    if dtype.kind == "b":
+        return {"sum": False, "mean": False, "prod": True, "amax": False, "amin": True}[reduce]
     if reduce in ("sum", "mean"):
         return 0
     if reduce == "prod":
         return 1
-    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max if dtype.kind in "iu" else True
-    return -big if reduce == "amax" and dtype.kind != "b" else (False if dtype.kind == "b" else big)
+    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    return -big if reduce == "amax" else big
 
 
 @_as_1d

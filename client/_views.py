@@ -159,8 +159,20 @@ def _through_expand(apply, parent, child, attrs):
 
 
 def _through_unfold(apply, parent, child, attrs):
-    raise NotImplementedError("gradwire cannot write through a view made by unfold (its windows may share "
-                              "elements); clone() it first")
+    """Disjoint windows (step >= size): each element of the view is one element of the parent, put back there.
+    Overlapping windows share elements, and PyTorch's result then depends on its kernels' order."""
+    size, step, d = attrs["size"], attrs["step"], attrs["dimension"]
+    if step < size:
+        raise NotImplementedError("gradwire cannot write through a view made by unfold whose windows overlap "
+                                  "(step < size); clone() it first")
+    from gradwire.graph import Node
+    shape = parent.shape or (1,)
+    positions = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+    windows = np.arange(child.shape[d] if parent.shape else 1)[:, None] * step + np.arange(size)
+    positions = np.moveaxis(np.take(positions, windows, axis=d), d + 1, -1)
+    index = Node(parent.session, None, value=positions.reshape(-1))
+    flat = apply("reshape", child, attrs={"shape": (positions.size,)})
+    return apply("put", parent, index, flat, attrs={"batch_dims": 0})
 
 
 SCATTER = {"slice": _scatter_into("slice_scatter"), "diagonal": _scatter_into("diagonal_scatter"),

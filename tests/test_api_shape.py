@@ -290,6 +290,18 @@ def test_unfold_0d_and_view():
         gw.ones(4).unfold(0, 2, 1).mul_(2)
 
 
+@pytest.mark.parametrize("args", [(0, 2, 3), (0, 2, 2), (1, 1, 2), (1, 2, 2), (0, 0, 1)])
+def test_writes_through_disjoint_unfold_windows(args):
+    def prog(lib, x):
+        y = x * 1.0
+        w = y.unfold(*args)
+        w.mul_(10)
+        if w.numel():
+            w[0] = -1.0
+        return y, w, grad_fn(y)
+    same_as_torch(prog, arr(24, (6, 4)), second_order=True)
+
+
 @pytest.mark.parametrize("call", ["x.flip()", "lib.flip(x, 0)", "x.repeat()", "x.tile()", "lib.roll(x, (1, 2))"])
 def test_missing_and_mistyped_arguments(call):
     same_as_torch(lambda lib, x: eval(call, {"lib": lib, "x": x}), arr(1, (2, 3)))

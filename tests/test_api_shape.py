@@ -302,7 +302,8 @@ def test_writes_through_disjoint_unfold_windows(args):
     same_as_torch(prog, arr(24, (6, 4)), second_order=True)
 
 
-@pytest.mark.parametrize("call", ["x.flip()", "lib.flip(x, 0)", "x.repeat()", "x.tile()", "lib.roll(x, (1, 2))"])
+@pytest.mark.parametrize("call", ["x.flip()", "lib.flip(x, 0)", "x.repeat()", "x.tile()", "lib.roll(x, (1, 2))",
+                                  "x.unfold(0, 1)", "lib.swapaxes(x)", "x.gather(0)", "lib.take(x)"])
 def test_missing_and_mistyped_arguments(call):
     same_as_torch(lambda lib, x: eval(call, {"lib": lib, "x": x}), arr(1, (2, 3)))
 

@@ -1,12 +1,17 @@
 """Declarations of PyTorch's joins and grids: hstack, vstack, dstack, column_stack, meshgrid, broadcast_tensors,
-atleast_1d/2d/3d (views where PyTorch's are)."""
+atleast_1d/2d/3d (views where PyTorch's are), cartesian_prod, block_diag."""
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from gradwire import ops
 from gradwire.core import shapes
+from gradwire.core.dtypes import result_type
 from gradwire.declare import declare
+from gradwire.ops import apply, leaf_from_data
+from gradwire.session import current_session
 from gradwire.tensor import Tensor
 
 
@@ -102,3 +107,41 @@ declare("dstack", method=False, doc="Join along dim 2 (tensors made at least 3-d
     _stacker("dstack", atleast_3d, lambda ps: 2))
 declare("column_stack", method=False, doc="Join columns (0-d and 1-d tensors as columns), as torch.column_stack.")(
     _stacker("column_stack", _column, lambda ps: 1))
+
+
+@declare(method=False)
+def cartesian_prod(*tensors):
+    """The rows of all combinations of the 1-d tensors' elements (one tensor: itself), as torch.cartesian_prod."""
+    tensors = _varargs(tensors)
+    for t in tensors:
+        if t.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return ops.stack([ops.flatten(g) for g in grids], 1)
+
+
+@declare(method=False)
+def block_diag(*tensors):
+    """The tensors (at most 2-d; 0-d and 1-d ones as one row) as blocks on a diagonal, zeros elsewhere (inputs
+    promoted), as torch.block_diag."""
+    blocks = []
+    for k, t in enumerate(tensors):
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {k} has "
+                               f"{t.ndim} dimensions")
+        blocks.append(t if t.ndim == 2 else ops.reshape(t, (1, -1)))
+    if not blocks:
+        return leaf_from_data(current_session(), np.zeros((1, 0), np.float32))
+    dtype = result_type(*((b._node.dtype, b.ndim, False) for b in blocks))
+    rows, cols = sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)
+    out = leaf_from_data(blocks[0]._node.session, np.zeros((rows, cols), dtype))
+    r = c = 0
+    for k, b in enumerate(blocks):
+        h, w = b.shape
+        out = apply("slice_scatter", out, ops.cast(b, dtype), attrs={"starts": (r, c), "stops": (r + h, c + w),
+                                                                     "steps": (1, 1)},
+                    label="BlockDiagBackward0" if k == len(blocks) - 1 else None)
+        r, c = r + h, c + w
+    return out

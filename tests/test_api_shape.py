@@ -364,3 +364,21 @@ def test_diagonal_scatter(args, src_shape):
                                      grad_fn(x.diagonal_scatter(s, *args))),
                   arr(36, (4, 6)), arr(37, src_shape), second_order=True)
     same_as_torch(lambda lib, x, s: lib.diagonal_scatter(x, s), arr(36, (4,)), arr(37, (4,)))
+
+
+@pytest.mark.parametrize("shapes,dtypes", [([(3,), (2,)], None), ([(3,)], None), ([(3,), (2,), (2,)], None),
+                                           ([(3,), (2, 3)], None), ([(3,), (2,)], ("float64", "float32")),
+                                           ([(0,), (2,)], None)])
+def test_cartesian_prod(shapes, dtypes):
+    arrays = [arr(50 + k, s, (dtypes or ["float64"] * 3)[k]) for k, s in enumerate(shapes)]
+    same_as_torch(lambda lib, *xs: (lib.cartesian_prod(*xs), grad_fn(lib.cartesian_prod(*xs))), *arrays,
+                  second_order=True)
+
+
+@pytest.mark.parametrize("shapes,dtypes", [([(2, 3), (3,)], None), ([(2, 3), ()], None), ([(2, 3)], None),
+                                           ([(2, 3), (2,)], ("float32", "int64")), ([(2, 2, 2)], None),
+                                           ([(0, 2), (1, 0), (2, 2)], None), ([(2,), (2,)], ("int64", "bool"))])
+def test_block_diag(shapes, dtypes):
+    arrays = [arr(60 + k, s, (dtypes or ["float64"] * 3)[k]) for k, s in enumerate(shapes)]
+    same_as_torch(lambda lib, *xs: (lib.block_diag(*xs), grad_fn(lib.block_diag(*xs))), *arrays, second_order=True)
+    same_as_torch(lambda lib: lib.block_diag())

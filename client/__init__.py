@@ -43,9 +43,7 @@ _FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "
 _RANDOM = ("rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "randperm", "normal",
            "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state")
 # Functions not yet moved to declarations (client/api_*.py), one tuple per family.
-_SHAPE = ("cat", "stack", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "select", "narrow",
-          "unbind", "split", "chunk", "diagonal", "swapaxes", "swapdims")
-_FUNCTIONS = _SHAPE
+_FUNCTIONS = ()
 _AUTOGRAD = ("grad", "vjp", "jvp", "jacobian", "hessian")
 
 for _name in _FACTORIES:

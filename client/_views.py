@@ -137,6 +137,11 @@ def step_strides(step: Step, shape, strides, offset, out_shape):
             return tuple(strides), offset
         ratio = Fraction(out_shape[-1], shape[-1])     # old element size / new one
         return tuple(int(s * ratio) for s in strides[:-1]) + (1,), int(offset * ratio)
+    if op == "unfold":
+        if not shape:
+            return (1,), offset
+        d = a["dimension"]
+        return strides[:d] + (strides[d] * a["step"],) + strides[d + 1:] + (strides[d],), offset
     raise AssertionError(op)
 
 
@@ -163,7 +168,25 @@ def _bitcast_back(apply, parent, child, attrs):
     return apply("bitcast", child, attrs={"dtype": parent.dtype})
 
 
+def _through_unfold(apply, parent, child, attrs):
+    """Disjoint windows (step >= size): each element of the view is one element of the parent, put back there.
+    Overlapping windows share elements, and PyTorch's result then depends on its kernels' order."""
+    size, step, d = attrs["size"], attrs["step"], attrs["dimension"]
+    if step < size:
+        raise NotImplementedError("gradwire cannot write through a view made by unfold whose windows overlap "
+                                  "(step < size); clone() it first")
+    from gradwire.graph import Node
+    shape = parent.shape or (1,)
+    positions = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+    windows = np.arange(child.shape[d] if parent.shape else 1)[:, None] * step + np.arange(size)
+    positions = np.moveaxis(np.take(positions, windows, axis=d), d + 1, -1)
+    index = Node(parent.session, None, value=positions.reshape(-1))
+    flat = apply("reshape", child, attrs={"shape": (positions.size,)})
+    return apply("put", parent, index, flat, attrs={"batch_dims": 0})
+
+
 SCATTER = {"bitcast": _bitcast_back,
            "slice": _scatter_into("slice_scatter"), "diagonal": _scatter_into("diagonal_scatter"),
            "reshape": _reshape_back, "squeeze": _reshape_back, "unsqueeze": _reshape_back,
-           "transpose": _transpose_back, "broadcast_to": _through_expand}
+           "transpose": _transpose_back, "broadcast_to": _through_expand,
+           "unfold": _through_unfold}

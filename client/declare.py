@@ -86,6 +86,23 @@ def _check_tensors(name: str, tensors: tuple, args: tuple, kwargs: dict, offset:
                             f"not {_type_name(x)}")
 
 
+def _missing_arguments(name: str, fn: Callable, args: tuple, kwargs: dict) -> TypeError | None:
+    """PyTorch's TypeError for a call that leaves required parameters out (its wording, 'argument(s)' included),
+    or None when the call binds (a TypeError raised inside fn then stands)."""
+    sig = inspect.signature(fn)
+    try:
+        bound = sig.bind_partial(*args, **kwargs)
+    except TypeError:
+        return None
+    missing = [p.name for p in sig.parameters.values() if p.default is p.empty and p.name not in bound.arguments
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if not missing:
+        return None
+    names = ", ".join(f'"{m}"' for m in missing)
+    return TypeError(f"{name}() missing {len(missing)} required positional argument{'s' if len(missing) == 1 else ''}"
+                     f": {names}")
+
+
 def declare(name: str | None = None, *, method: bool = True, function: bool = True, inplace: bool = False,
             aliases: tuple = (), namespace: str | None = None, doc: str | None = None,
             tensors: tuple | None = None):
@@ -101,7 +118,13 @@ def declare(name: str | None = None, *, method: bool = True, function: bool = Tr
         @functools.wraps(impl)
         def wrapped(*args, **kwargs):
             _check_tensors(qualified, checked, args, kwargs, 0)
-            return impl(*args, **kwargs)
+            try:
+                return impl(*args, **kwargs)
+            except TypeError as e:
+                error = _missing_arguments(qualified, fn, args, kwargs)
+                if error is None:
+                    raise
+                raise error from e
         text = doc or (fn.__doc__ or "").strip().split("\n")[0] or f"As torch.{qualified}."
         wrapped.__doc__ = fn.__doc__ or text
         wrapped.__name__ = impl.__name__ = qualified
@@ -161,7 +184,13 @@ def _method(decl: Declaration, name: str) -> Callable:
     def method(self, *args, **kwargs):
         if len(tensors) > 1:
             _check_tensors(name, tensors, (self,) + args, kwargs, 1)
-        return impl(self, *args, **kwargs)
+        try:
+            return impl(self, *args, **kwargs)
+        except TypeError as e:
+            error = _missing_arguments(name, impl, (self,) + args, kwargs)
+            if error is None:
+                raise
+            raise error from e
     method.__name__, method.__qualname__, method.__doc__ = name, f"Tensor.{name}", decl.fn.__doc__
     return method
 

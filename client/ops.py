@@ -275,10 +275,14 @@ def matmul(input, other):
 
 # -- shape --------------------------------------------------------------------------------------
 def cat(tensors, dim=0):
+    if not len(tensors):
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     return apply("concat", *tensors, attrs={"axis": int(dim)})
 
 
 def stack(tensors, dim=0):
+    if not len(tensors):
+        raise RuntimeError("stack expects a non-empty TensorList")
     return apply("stack", *tensors, attrs={"axis": int(dim)})
 
 
@@ -453,6 +457,8 @@ def getitem(x: Tensor, key) -> Tensor:
     a `take`, several select pointwise (see `_pointwise`), a bool mask selects where it is True."""
     key = _masks_to_indices(_expand_ellipsis(x, key))
     if builtins_sum(1 for k in key if _is_array_index(k)) > 1:
+        if builtins_any(k is None or not (isinstance(k, slice) or _is_array_index(k)) for k in key):
+            return _basic_first(x, key)
         return _pointwise(x, key)
     shape = x._node.shape
     if builtins_sum(1 for k in key if k is not None) > len(shape):
@@ -534,7 +540,7 @@ def setitem(x: Tensor, key, value) -> None:
             m = m.reshape(tuple(mask.shape) + (1,) * len(rest))
             x._write(node_op("where", m._node, fit(src, rest, node.dtype), node, label="IndexPutBackward0"))
             return
-    positions = np.arange(math.prod(node.shape), dtype=np.int64).reshape(node.shape)[_numpy_key(key)]
+    positions = _torch_order(np.arange(math.prod(node.shape), dtype=np.int64).reshape(node.shape), _numpy_key(key))
     src = value._node if isinstance(value, Tensor) else _as_node(value, node.session, node.dtype)
     if not shapes_broadcast_to(src.shape, positions.shape):
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(src.shape)} cannot be broadcast to "
@@ -542,6 +548,18 @@ def setitem(x: Tensor, key, value) -> None:
     flat = node_op("reshape", fit(src, positions.shape, node.dtype), attrs={"shape": (positions.size,)})
     index = leaf_from_data(node.session, positions.reshape(-1))._node
     x._write(node_op("put", node, index, flat, label="IndexPutBackward0"))
+
+
+def _torch_order(positions: np.ndarray, key: tuple) -> np.ndarray:
+    """positions[key] with PyTorch's layout: beside index arrays, integers apply first (a select, as reads do),
+    where NumPy would treat them as index arrays too and move the result's dims."""
+    if builtins_any(_is_array_index(k) for k in key) and builtins_any(
+            k is not None and not isinstance(k, slice) and not _is_array_index(k) for k in key):
+        basic = tuple(k if k is None or isinstance(k, slice) or not _is_array_index(k) else slice(None) for k in key)
+        rest = tuple(slice(None) if k is None or isinstance(k, slice) else k for k in key if
+                     k is None or isinstance(k, slice) or _is_array_index(k))
+        return positions[basic][rest]
+    return positions[key]
 
 
 def shapes_broadcast_to(shape, target) -> bool:
@@ -590,13 +608,27 @@ def _index_array(k) -> np.ndarray:
     return value.astype(np.int64)
 
 
+def _basic_first(x: Tensor, key: tuple) -> Tensor:
+    """Integers and None beside several index tensors: PyTorch applies them first (select, unsqueeze: a view),
+    then the tensors index what is left, where a None's new dim separates them like a slice."""
+    basic, rest = [], []
+    for k in key:
+        if k is None or isinstance(k, slice):
+            basic.append(k)
+            rest.append(slice(None))
+        elif _is_array_index(k):
+            basic.append(slice(None))
+            rest.append(k)
+        else:
+            basic.append(k)
+    return getitem(getitem(x, tuple(basic)), tuple(rest))
+
+
 def _pointwise(x: Tensor, key: tuple) -> Tensor:
-    """x[i, j] with several integer arrays (integers count as 0-d arrays): the arrays broadcast together
+    """x[i, j] with several integer arrays (and slices; see `_basic_first`): the arrays broadcast together
     and pick elements pointwise. Built from differentiable ops: slice the other axes, move the indexed
     axes to the front, merge them, and take the raveled indices; the result's index dimensions go where
     NumPy puts them (in place when the indexed axes are adjacent, first otherwise)."""
-    if builtins_any(k is None for k in key):
-        raise IndexError("gradwire does not combine None with several integer-array indices")
     shape = tuple(x.shape)
     if len(key) > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")

@@ -274,16 +274,17 @@ def _gather_shape(avals, attrs):
     if idx.ndim != x.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for k, (i, d) in enumerate(zip(idx.shape, x.shape)):
-        if k != a and i != d:
-            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(idx.shape)} to be the "
-                               f"same size as input {list(x.shape)} apart from dimension {a}")
+        if k != a and i > d:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(idx.shape)} to be no "
+                               f"larger than self {list(x.shape)} apart from dimension {a}")
     if x.shape[a] == 0 and idx.size:
         raise IndexError(f"index is out of bounds for dimension {a} with size 0")
     return Aval(idx.shape, x.dtype)
 
 
 defsig("gather", inputs=2, attrs={"axis": Attr("int", doc="the dim indexed")}, shape=_gather_shape,
-       doc="numpy.take_along_axis")
+       doc="torch.gather: out[i][j] = x[index[i][j]][j] along axis (numpy.take_along_axis where the index may be "
+           "smaller than x on the other dims)")
 
 
 def _gather_add_shape(avals, attrs):
@@ -294,14 +295,15 @@ def _gather_add_shape(avals, attrs):
         raise ValueError(f"input {list(g.shape)} and indices {list(idx.shape)} must match, with {len(shape)} "
                          f"(at least 1) dims")
     a = attrs["axis"] = shapes.axis(attrs["axis"], g.ndim)
-    if shape[a] < 0 or any(s != d for k, (s, d) in enumerate(zip(shape, g.shape)) if k != a):
-        raise ValueError(f"shape {list(shape)} must match input {list(g.shape)} except on axis {a}")
+    if shape[a] < 0 or any(s < d for k, (s, d) in enumerate(zip(shape, g.shape)) if k != a):
+        raise ValueError(f"shape {list(shape)} must hold input {list(g.shape)} except on axis {a}")
     return Aval(tuple(shape), g.dtype)
 
 
 defsig("gather_add", inputs=2, attrs={"axis": Attr("int", doc="the dim written"),
                                       "shape": Attr("ints", doc="the result's shape")},
-       shape=_gather_add_shape, doc="zeros of shape with the input added at indices along axis (the adjoint of gather)")
+       shape=_gather_add_shape, doc="zeros of shape with the input added at indices along axis (the adjoint of gather; "
+                                     "torch.scatter_add into zeros)")
 
 
 def _put_shape(avals, attrs):

@@ -298,3 +298,6 @@ def batch(checked: Checked, batched: Mapping[int, int], outputs: Sequence[int]):
             new.append(r)
             is_b.append(True)
     return Checked(b.nodes, b.avals), [new[o].id for o in outputs]
+
+
+from . import batching_shape  # noqa: E402,F401  (the shape family's rules, beside its rows)

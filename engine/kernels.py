@@ -67,8 +67,13 @@ def scatter_add(g, idx, axis, size):
     return out.reshape(g.shape[:axis] + (size,) + g.shape[axis + idx.ndim:])
 
 
+def _within(shape, like, axis) -> tuple:
+    """The slices that cut shape down to like on every dim but axis (gather's index may be smaller)."""
+    return tuple(slice(None) if k == axis else slice(0, n) for k, n in enumerate(like))
+
+
 def gather(x, idx, axis):
-    return np.take_along_axis(x, _checked(idx, x.shape[axis]), axis=axis)
+    return np.take_along_axis(x[_within(x.shape, idx.shape, axis)], _checked(idx, x.shape[axis]), axis=axis)
 
 
 def gather_add(g, idx, axis, shape):
@@ -78,7 +83,12 @@ def gather_add(g, idx, axis, shape):
     out = np.zeros((pre, size, post), dtype=g.dtype)
     m = g.shape[axis]
     _gather_add(_readonly(g).reshape(pre, m, post), _readonly(idx).reshape(pre, m, post), out)
-    return out.reshape(shape)
+    inner = g.shape[:axis] + (size,) + g.shape[axis + 1:]
+    if inner == tuple(shape):
+        return out.reshape(shape)
+    full = np.zeros(shape, dtype=g.dtype)
+    full[_within(shape, inner, axis)] = out.reshape(inner)
+    return full
 
 
 def put(x, idx, v, batch_dims):

@@ -1,12 +1,16 @@
 """Kernels and derivatives of structural ops (reshape, transpose, slicing, indexing, joining, the writes
-through views) and of products (dot, matmul); signatures in gradwire.core.structural."""
+through views), of products (dot, matmul) and of rearrangements (flip, roll, tril/triu, repeat, diag_embed,
+unfold); signatures in gradwire.core.structural and gradwire.core.rearranging."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from gradwire.core.rearranging import diag_embed_shape
+
 from . import kernels
+from .composite import defcomposite
 from .registry import defop
 
 
@@ -206,3 +210,50 @@ def _matmul_vjp_y(g, out, x, y):
 
 
 defop("matmul", impl=kernels.matmul, vjp=(_matmul_vjp_x, _matmul_vjp_y), jvp=_product_jvp("matmul"))
+
+
+# flip, roll (primitives: each is its own adjoint, up to the sign of the shifts) ------------------
+defop("flip", impl=lambda x, dims: np.flip(x, dims).copy(), vjp=(lambda g, out, x, dims: g.flip(dims=dims),),
+      jvp=_linear_jvp("flip"))
+defop("roll", impl=lambda x, shifts, dims: np.roll(x, shifts, dims) if dims else x.copy(),
+      vjp=(lambda g, out, x, shifts, dims: g.roll(shifts=tuple(-s for s in shifts), dims=dims),),
+      jvp=_linear_jvp("roll"))
+
+
+# tril, triu, repeat, diag_embed, unfold: composites (exact rearrangements of table ops) ---------
+def _triangle(keep):
+    def expand(x, diagonal):
+        mask = keep(np.ones(x.shape[-2:], np.bool_), diagonal)
+        return x.b.op("where", x.b.const(mask, "bool"), x, x.zeros_like())
+    return expand
+
+
+def _repeat(x, repeats):
+    shape = (1,) * (len(repeats) - x.ndim) + x.shape
+    spread = tuple(v for d in shape for v in (1, d))
+    tiled = tuple(v for r, d in zip(repeats, shape) for v in (r, d))
+    return x.reshape(shape=spread).broadcast_to(shape=tiled).reshape(shape=tuple(r * d for r, d in
+                                                                                 zip(repeats, shape)))
+
+
+def _diag_embed(x, offset, dim1, dim2):
+    shape, _, _ = diag_embed_shape(x.shape, offset, dim1, dim2)
+    zeros = x.b.scalar(0, x).broadcast_to(shape=shape)
+    return zeros.diagonal_scatter(x, offset=offset, axis1=dim1, axis2=dim2)
+
+
+def _unfold(x, dimension, size, step):
+    if x.ndim == 0:
+        return x.reshape(shape=(1,)).take(x.b.const(np.zeros(size, np.int64), "int64"), axis=0)
+    windows = (x.shape[dimension] - size) // step + 1
+    index = np.arange(windows, dtype=np.int64)[:, None] * step + np.arange(size, dtype=np.int64)
+    out = x.take(x.b.const(index, "int64"), axis=dimension)     # x.shape[:d] + (windows, size) + x.shape[d+1:]
+    perm = tuple(k for k in range(out.ndim) if k != dimension + 1) + (dimension + 1,)
+    return out.transpose(perm=perm)
+
+
+defcomposite("tril", _triangle(np.tril))
+defcomposite("triu", _triangle(np.triu))
+defcomposite("repeat", _repeat)
+defcomposite("diag_embed", _diag_embed)
+defcomposite("unfold", _unfold)

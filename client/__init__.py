@@ -51,7 +51,7 @@ for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
-from gradwire import api_creation, api_elementwise, api_linalg, api_reductions, api_shape  # noqa: E402,F401
+from gradwire import api_creation, api_einsum, api_elementwise, api_linalg, api_reductions, api_shape  # noqa: E402,F401,E501
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.

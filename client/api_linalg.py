@@ -1,8 +1,382 @@
-"""Declarations of PyTorch's linear algebra (torch.f, Tensor.f, torch.linalg.f)."""
+"""Declarations of PyTorch's products (torch.f, Tensor.f, torch.linalg.f): mm, mv, bmm, the add* family,
+outer, vdot, inner, tensordot, cross, multi_dot, matrix_power. Each records the engine's matmul, mul, sum and
+structural ops with PyTorch's checks and messages first, so gradients of any order come from those ops.
+einsum is in api_einsum.py; decompositions and norms in api_linalg_decomp.py."""
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
 from gradwire import ops
+from gradwire.core import shapes
+from gradwire.core.dtypes import INTS, LEGACY_NAMES, is_float
+from gradwire.core.structural import _CPP
 from gradwire.declare import declare
+from gradwire.ops import apply
+from gradwire.tensor import Tensor
 
 declare("dot", doc="Inner product of two 1-d tensors, as torch.dot.")(ops.dot)
 declare("matmul", doc="Matrix product with broadcasting batch dims, as torch.matmul.")(ops.matmul)
+
+
+def _L(t) -> str:
+    return LEGACY_NAMES[t._node.dtype]
+
+
+def _no_bool(kernel: str, *ts) -> None:
+    if ts[0]._node.dtype == "bool":
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
+def _scaled(x: Tensor, c, label=None) -> Tensor:
+    """c * x, leaving x alone when c is 1 (PyTorch's kernels skip the multiply too)."""
+    return x if c == 1 else apply("mul", x, c, label=label)
+
+
+def _combine(input: Tensor, prod: Tensor, beta, alpha, label: str, kind: str) -> Tensor:
+    """beta * input + alpha * prod, input broadcast to prod's shape; beta = 0 ignores input's values
+    (NaN there does not propagate), as PyTorch's add* kernels do, while input still gets a (zero) gradient."""
+    base = ops.expand(input, prod.shape)
+    if input._node.dtype in INTS + ("bool",) or prod._node.dtype in INTS + ("bool",):
+        for name, v in (("beta", beta), ("alpha", alpha)):
+            if kind == "addr" and isinstance(v, float) and input._node.dtype != "bool":
+                raise RuntimeError(f"For integral input tensors, argument {name} must not be a floating point "
+                                   f"number.")
+        beta, alpha = int(beta), int(alpha)      # PyTorch casts the scalars to the integral type
+    prod = _scaled(prod, alpha)
+    if beta == 0:
+        never = apply("eq", apply("zeros_like", base), 1)
+        base = apply("where", never, base, 0, ref_args=(base,))
+    else:
+        base = _scaled(base, beta)
+    return apply("add", base, prod, label=label)
+
+
+def _matrix(t: Tensor, name: str, got: bool = False) -> None:
+    if t.ndim != 2:
+        raise RuntimeError(f"{name} must be a matrix" + (f", got {t.ndim}-D tensor" if got else ""))
+
+
+def _mm_dtypes(a: Tensor, b: Tensor) -> None:
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP[a._node.dtype]} != "
+                           f"{_CPP[b._node.dtype]}")
+
+
+@declare(tensors=("input", "mat2"))
+def mm(input, mat2):
+    """Matrix product of two 2-d tensors, as torch.mm."""
+    _matrix(input, "self")
+    _matrix(mat2, "mat2")
+    shapes.matmul(input.shape, mat2.shape)
+    _mm_dtypes(input, mat2)
+    _no_bool("addmm_impl_cpu_", input)
+    return apply("matmul", input, mat2, label="MmBackward0")
+
+
+@declare(tensors=("input", "vec"))
+def mv(input, vec):
+    """Matrix-vector product, as torch.mv."""
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    if input._node.dtype == "bool" and vec._node.dtype == "bool" and not input.numel():   # empty: no kernel runs
+        return apply("ne", apply("matmul", ops.cast(input, "int64"), ops.cast(vec, "int64")), 0)
+    _no_bool("addmv_impl_cpu", input)
+    return apply("matmul", input, vec, label="MvBackward0")
+
+
+def _bmm_check(b1: Tensor, b2: Tensor) -> None:
+    for t, name in ((b1, "batch1"), (b2, "batch2")):
+        if t.ndim != 3:
+            raise RuntimeError(f"{name} must be a 3D tensor")
+    if b2.shape[0] != b1.shape[0] or b2.shape[1] != b1.shape[2]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{b1.shape[0]}, {b1.shape[2]}] but got: [{b2.shape[0]}, {b2.shape[1]}].")
+    if b1.dtype != b2.dtype:
+        raise RuntimeError(f"expected scalar type {_L(b1)} but found {_L(b2)}")
+
+
+@declare(tensors=("input", "mat2"))
+def bmm(input, mat2):
+    """Batched matrix product of two 3-d tensors, as torch.bmm."""
+    _bmm_check(input, mat2)
+    _no_bool("bmm", input)
+    return apply("matmul", input, mat2, label="BmmBackward0")
+
+
+@declare(inplace=True, tensors=("input", "mat1", "mat2"))
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), as torch.addmm."""
+    if input.dtype != mat2.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_L(input)} and {_L(mat2)}")
+    if mat1.dtype != mat2.dtype:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_L(mat1)} and {_L(mat2)}")
+    _matrix(mat1, "mat1", got=True)
+    _matrix(mat2, "mat2", got=True)
+    shapes.matmul(mat1.shape, mat2.shape)
+    _no_bool("addmm_impl_cpu_", input)
+    return _combine(input, apply("matmul", mat1, mat2), beta, alpha, "AddmmBackward0", "addmm")
+
+
+@declare(inplace=True, tensors=("input", "mat", "vec"))
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec), as torch.addmv."""
+    if mat.ndim != 2 or vec.ndim != 1 or input.ndim > 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {mat.ndim}, {vec.ndim}")
+    if mat.shape[1] != vec.shape[0] or (input.ndim == 1 and input.shape[0] not in (1, mat.shape[0])):
+        raise RuntimeError(f"size mismatch, got input ({input.shape[0] if input.ndim else 1}), "
+                           f"mat ({mat.shape[0]}x{mat.shape[1]}), vec ({vec.shape[0]})")
+    if not input.dtype == mat.dtype == vec.dtype:
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_L(input)}, {_L(mat)}, and "
+                           f"{_L(vec)}")
+    _no_bool("addmv_impl_cpu", input)
+    return _combine(input, apply("matmul", mat, vec), beta, alpha, "AddmvBackward0", "addmv")
+
+
+@declare(inplace=True, tensors=("input", "vec1", "vec2"))
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """beta * input + alpha * outer(vec1, vec2), as torch.addr (inputs promote; on bools: or / and)."""
+    for t, name in ((vec1, "vec1"), (vec2, "vec2")):
+        if t.ndim != 1:
+            raise RuntimeError(f"addr: Expected 1-D argument {name}, but got {t.ndim}-D")
+    prod = apply("mul", ops.unsqueeze(vec1, 1), vec2)
+    if prod._node.dtype == "bool" and input._node.dtype == "bool":
+        base = ops.expand(input, prod.shape)
+        return apply("logical_or", base if beta else apply("logical_and", base, False),
+                     prod if alpha else apply("logical_and", prod, False), label="AddrBackward0")
+    return _combine(input, prod, beta, alpha, "AddrBackward0", "addr")
+
+
+@declare(inplace=True, tensors=("input", "batch1", "batch2"))
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2), as torch.baddbmm."""
+    if batch1.ndim >= 2 and batch2.ndim >= 3:
+        ops.expand(input, (batch1.shape[0], batch1.shape[1], batch2.shape[2]))
+    if not input.dtype == batch1.dtype == batch2.dtype:
+        raise RuntimeError(f"Input dtypes must be the same, got: input {_CPP[input._node.dtype]}, batch1: "
+                           f"{_CPP[batch1._node.dtype]}, batch2: {_CPP[batch2._node.dtype]}")
+    _bmm_check(batch1, batch2)
+    _no_bool("baddbmm_cpu", input)
+    return _combine(input, apply("matmul", batch1, batch2), beta, alpha, "BaddbmmBackward0", "baddbmm")
+
+
+@declare(inplace=True, tensors=("input", "batch1", "batch2"))
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * (sum over the batch of batch1[i] @ batch2[i]), as torch.addbmm."""
+    for t in (batch1, batch2):
+        if t.ndim != 3:
+            raise RuntimeError(f"{'batch1' if t is batch1 else 'batch2'} must be a 3D tensor")
+    if batch1.shape[0] != batch2.shape[0]:
+        raise RuntimeError(f"batch1 and batch2 must have same number of batches, got {batch1.shape[0]} and "
+                           f"{batch2.shape[0]}")
+    if batch1.shape[2] != batch2.shape[1]:
+        raise RuntimeError(f"Incompatible matrix sizes for bmm ({batch1.shape[1]}x{batch1.shape[2]} and "
+                           f"{batch2.shape[1]}x{batch2.shape[2]})")
+    ops.expand(input, (batch1.shape[1], batch2.shape[2]))
+    if not input.dtype == batch1.dtype == batch2.dtype:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_L(input)} and {_L(batch2)}")
+    _no_bool("addbmm_impl_cpu_", input)
+    prod = ops.sum(apply("matmul", batch1, batch2), 0)
+    return _combine(input, prod, beta, alpha, "AddbmmBackward0", "addbmm")
+
+
+@declare(tensors=("input", "vec2"))
+def outer(input, vec2):
+    """Outer product of two 1-d tensors (inputs promote), as torch.outer."""
+    for t, name in ((input, "self"), (vec2, "vec2")):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return apply("mul", ops.unsqueeze(input, 1), vec2)
+
+
+@declare(tensors=("input", "vec2"))
+def ger(input, vec2):
+    """The old name of torch.outer."""
+    return outer(input, vec2)
+
+
+@declare(tensors=("input", "other"))
+def vdot(input, other):
+    """Inner product of two 1-d tensors (the first conjugated: real tensors, so dot), as torch.vdot."""
+    if input.ndim == other.ndim == 1 and input.dtype != other.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {_L(input)} and {_L(other)}")
+    return apply("dot", input, other, label="VdotBackward0")
+
+
+@declare(tensors=("input", "other"))
+def inner(input, other):
+    """Sum over the last dims of input and other (a product when one is 0-d), as torch.inner."""
+    if input.ndim == 0 or other.ndim == 0:
+        return apply("mul", input, other)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input.shape)} and {list(other.shape)}")
+    return tensordot(input, other, dims=([-1], [-1]))
+
+
+def _dims_list(dims) -> list[int]:
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    return [int(d) for d in (dims if isinstance(dims, (list, tuple)) else [dims])]
+
+
+@declare(tensors=("a", "b"), method=False)
+def tensordot(a, b, dims=2, out=None):
+    """Sum of products over the dims `dims` names (an int n: the last n of a with the first n of b; or two
+    lists), as torch.tensordot: a permute and reshape of each side, one matmul, one reshape."""
+    if isinstance(dims, Tensor) and dims.ndim == 0:
+        dims = int(dims.item())
+    if isinstance(dims, numbers.Integral):
+        n = int(dims)
+        if n < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={n}")
+        if n > a.ndim or n > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={n}")
+        da, db = list(range(a.ndim - n, a.ndim)), list(range(n))
+        shown = [d - a.ndim for d in da]
+    else:
+        da, db = _dims_list(dims[0]), _dims_list(dims[1])
+        if len(da) != len(db):
+            raise RuntimeError("both dimension lists should have same length")
+        shown = da
+    if a.dtype != b.dtype:
+        raise RuntimeError("both inputs should have same dtype")
+    da = [shapes.axis(d, a.ndim) for d in da]
+    db = [shapes.axis(d, b.ndim) for d in db]
+    for i, j, s in zip(da, db, shown):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {s} "
+                               f"and second has size {b.shape[j]} in dim {j}")
+    free_a = [d for d in range(a.ndim) if d not in da]
+    free_b = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    ra = ops.reshape(ops.permute(a, free_a + da), (int(np.prod([a.shape[d] for d in free_a])), k))
+    rb = ops.reshape(ops.permute(b, db + free_b), (k, int(np.prod([b.shape[d] for d in free_b]))))
+    out_shape = tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b)
+    return apply("reshape", apply("matmul", ra, rb), attrs={"shape": out_shape}, label="ViewBackward0")
+
+
+def _cross(input, other, dim: int):
+    d = shapes.axis(dim, input.ndim)
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[d]} and "
+                           f"{other.shape[d]}")
+    shape = tuple(shapes.broadcast(input.shape, other.shape))
+    if input.dtype != other.dtype:
+        raise RuntimeError(f"expected scalar type {_L(input)} but found {_L(other)}")
+    x, y = ops.expand(input, shape), ops.expand(other, shape)
+    a = [ops.select(x, d, i) for i in range(3)]
+    b = [ops.select(y, d, i) for i in range(3)]
+    parts = [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    return apply("stack", *parts, attrs={"axis": shapes.axis(d, len(shape))}, label="LinalgCrossBackward0")
+
+
+@declare("cross", namespace="linalg", tensors=("input", "other"))
+def linalg_cross(input, other, *, dim=-1):
+    """Cross product of 3-vectors along dim (inputs broadcast), as torch.linalg.cross."""
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    return _cross(input, other, int(dim))
+
+
+@declare(tensors=("input", "other"))
+def cross(input, other, dim=None):
+    """Cross product along dim; dim=None: the first dim of size 3 (PyTorch's deprecated default)."""
+    if dim is None:
+        found = [k for k, s in enumerate(input.shape) if s == 3]
+        if not found:
+            raise RuntimeError("no dimension of size 3 in input")
+        dim = found[0]
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    return _cross(input, other, int(dim))
+
+
+def _matrix_power(A: Tensor, n: int) -> Tensor:
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    n = int(n)
+    if n == 0:      # identities, with A's (zero) gradient
+        eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A._node.dtype), A.shape)
+        return apply("add", apply("mul", A, 0), eye, label="CopyBackwards")
+    if n == 1:
+        return apply("reshape", A, attrs={"shape": tuple(A.shape)}, label="CloneBackward0")
+    if n < 0:
+        from gradwire.api_linalg_decomp import linalg_inv
+        A, n = linalg_inv(A), -n
+    result, base = None, A          # binary powering, as PyTorch's linalg_matrix_power
+    while n:
+        if n & 1:
+            result = base if result is None else apply("matmul", result, base)
+        n >>= 1
+        if n:
+            base = apply("matmul", base, base)
+    return result
+
+
+@declare("matrix_power", namespace="linalg")
+def linalg_matrix_power(A, n):
+    """A to the integer power n (negative: of its inverse), batched, as torch.linalg.matrix_power."""
+    return _matrix_power(A, n)
+
+
+@declare()
+def matrix_power(input, n):
+    """input to the integer power n, as torch.matrix_power."""
+    return _matrix_power(input, n)
+
+
+def _multi_dot(tensors, name: str):
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"{name}(): expected at least 2 tensors but got {len(tensors)}")
+    first, last = tensors[0], tensors[-1]
+    for k, t in enumerate(tensors):
+        want = (1, 2) if k in (0, len(tensors) - 1) else (2,)
+        if t.ndim not in want:
+            if k == 0:
+                raise RuntimeError(f"{name}(): the first tensor must be 1D or 2D but got {t.ndim}D")
+            if k == len(tensors) - 1:
+                raise RuntimeError(f"{name}(): the last tensor must be 1D or 2D but got {t.ndim}D")
+            raise RuntimeError(f"{name}(): tensor {k} must be 2D but got {t.ndim}D")
+        if t.dtype != first.dtype:
+            raise RuntimeError(f"{name}(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{_CPP[first._node.dtype]} and tensor {k} {_CPP[t._node.dtype]}")
+    mats = [ops.unsqueeze(first, 0) if first.ndim == 1 else first] + tensors[1:-1] + \
+        [ops.unsqueeze(last, 1) if last.ndim == 1 else last]
+    for k in range(len(mats) - 1):
+        if mats[k].shape[1] != mats[k + 1].shape[0]:
+            a, b = mats[k].shape, mats[k + 1].shape
+            raise RuntimeError(f"{name}(): tensors {k} and {k + 1} with shapes {list(a)} and {list(b)} cannot be "
+                               f"multiplied")
+    result = mats[0]
+    for m in mats[1:]:       # left to right (PyTorch picks the cheapest order; the values agree to rounding)
+        result = apply("matmul", result, m, label="MmBackward0")
+    if first.ndim == 1 and last.ndim == 1:
+        return ops.reshape(result, ())
+    if first.ndim == 1 or last.ndim == 1:
+        return ops.squeeze(result, 0 if first.ndim == 1 else 1)
+    return result
+
+
+@declare("multi_dot", namespace="linalg", method=False, tensors=())
+def linalg_multi_dot(tensors, *, out=None):
+    """The product of a chain of matrices (the first and last may be vectors), as torch.linalg.multi_dot."""
+    return _multi_dot(tensors, "multi_dot")
+
+
+@declare(method=False, tensors=())
+def chain_matmul(*matrices, out=None):
+    """The product of a chain of 2-d tensors, as torch.chain_matmul (deprecated for linalg.multi_dot)."""
+    if len(matrices) == 1:
+        return matrices[0]
+    for k, t in enumerate(matrices):
+        if t.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {t.ndim}, expected 2 instead.")
+    return _multi_dot(matrices, "multi_dot")

@@ -1,5 +1,5 @@
 """What client and server share: dtype rules, shape arithmetic, every op's signature, and the wire codec."""
-from . import elementwise, reductions, structural  # noqa: F401  (each registers its signatures)
+from . import elementwise, linalg, reductions, structural  # noqa: F401  (each registers its signatures)
 from .signature import SIGNATURES, Attr, Aval, Signature, defsig
 
 

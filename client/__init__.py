@@ -6,6 +6,7 @@ import sys as _sys
 
 from gradwire import autograd as _autograd
 from gradwire import factories as _factories
+from gradwire import errors as _errors
 from gradwire import ops as _ops
 from gradwire._grad_mode import is_grad_enabled, no_grad
 from gradwire.dtypes import DType, bool_ as bool, float32, float64, int32, int64  # noqa: A001
@@ -51,9 +52,11 @@ for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
-from gradwire import api_creation, api_einsum, api_elementwise, api_linalg, api_reductions, api_shape  # noqa: E402,F401,E501
+from gradwire import api_creation, api_einsum, api_elementwise, api_linalg, api_linalg_decomp  # noqa: E402,F401
+from gradwire import api_reductions, api_shape  # noqa: E402,F401
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
+linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 for _name in ("pi", "e", "float32", "float64", "int32", "int64", "bool", "no_grad"):
     setattr(Session, _name, globals()[_name])

@@ -133,3 +133,19 @@ defsig("linalg_svd_u", inputs=1, attrs=dict(FULL), shape=_svd_shape("u"),
            "only, undefined for repeated singular values")
 defsig("linalg_svd_vh", inputs=1, attrs=dict(FULL), shape=_svd_shape("vh"),
        doc="right singular vectors Vh of A = U diag(S) Vh (LAPACK's signs); gradient as for linalg_svd_u")
+
+
+def _pinv_shape(avals, attrs):
+    (x,) = avals
+    if x.ndim < 2 or x.dtype not in FLOATS:
+        shape = ", ".join(map(str, x.shape))
+        raise RuntimeError(f"linalg.pinv({LEGACY_NAMES[x.dtype]}{{[{shape}]}}): expected a tensor with 2 or more "
+                           f"dimensions of float, double, cfloat or cdouble types")
+    return Aval(x.shape[:-2] + (x.shape[-1], x.shape[-2]), x.dtype)
+
+
+defsig("linalg_pinv", inputs=1, shape=_pinv_shape,
+       attrs={"atol": Attr("optfloat", None, "absolute cutoff of singular values counted as zero"),
+              "rtol": Attr("optfloat", None, "cutoff relative to the largest singular value (default: eps * "
+                                              "max(m, n) when atol is not given, else 0)")},
+       doc="the Moore-Penrose pseudo-inverse through the SVD; PyTorch's VJP (exact where the rank is constant)")

@@ -86,9 +86,8 @@ def _solve(a, b):
         return np.linalg.solve(a, b[..., None])[..., 0] if vector else np.linalg.solve(a, b)
     except np.linalg.LinAlgError:
         if n and a.ndim > 2:
-            _singular(np.broadcast_to(a, a.shape), "linalg.solve",
-                      lambda m: "The solver failed because the input matrix is singular.")
-        raise LinAlgError("linalg.solve: The solver failed because the input matrix is singular.") from None
+            _singular(a, "torch.linalg.solve", lambda m: "The solver failed because the input matrix is singular.")
+        raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
 
 
 def _cholesky(a):
@@ -288,3 +287,41 @@ defop("linalg_svd_u", impl=lambda a, full_matrices: np.linalg.svd(a, full_matric
       vjp=(_svd_u_vjp,), jvp=_svd_u_jvp)
 defop("linalg_svd_vh", impl=lambda a, full_matrices: np.linalg.svd(a, full_matrices=full_matrices)[2],
       vjp=(_svd_vh_vjp,), jvp=_svd_vh_jvp)
+
+
+# pinv --------------------------------------------------------------------------------------------
+def _pinv(a, atol, rtol):
+    """Through the SVD, as PyTorch: singular values up to max(atol, rtol * largest) count as zero."""
+    m, n = a.shape[-2:]
+    if not a.size:
+        return np.zeros(a.shape[:-2] + (n, m), a.dtype)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    if rtol is None:
+        rtol = np.finfo(a.dtype).eps * max(m, n) if not atol else 0.0
+    cutoff = np.maximum(atol or 0.0, rtol * s.max(axis=-1, keepdims=True, initial=0.0))
+    s_inv = np.where(s > cutoff, 1.0 / np.where(s > cutoff, s, 1.0), 0.0).astype(a.dtype)
+    return np.matmul(np.swapaxes(vh, -1, -2) * s_inv[..., None, :], np.swapaxes(u, -1, -2))
+
+
+def _pinv_vjp(g, out, a, atol, rtol):
+    """PyTorch's pinv_backward: exact where the rank is constant near A."""
+    p, ph, gh = out, _mT(out), _mT(g)
+    if a.shape[-2] <= a.shape[-1]:
+        k = gh.matmul(p)
+        kph = k.matmul(ph)
+        return -_mT(p.matmul(k)) + kph - a.matmul(p).matmul(kph) + ph.matmul(p).matmul(gh - k.matmul(a))
+    k = p.matmul(gh)
+    phk = ph.matmul(k)
+    return -_mT(k.matmul(p)) + (gh - a.matmul(k)).matmul(p).matmul(ph) + phk - phk.matmul(p).matmul(a)
+
+
+def _pinv_jvp(ts, out, a, atol, rtol):
+    p, da = out, ts[0]
+    m, n = a.shape[-2:]
+    left = _eye(p, n) - p.matmul(a)        # I - P A  (n x n)
+    right = _eye(p, m) - a.matmul(p)       # I - A P  (m x m)
+    return -(p.matmul(da).matmul(p)) + p.matmul(_mT(p)).matmul(_mT(da)).matmul(right) + \
+        left.matmul(_mT(da)).matmul(_mT(p)).matmul(p)
+
+
+defop("linalg_pinv", impl=_pinv, vjp=(_pinv_vjp,), jvp=_pinv_jvp)

@@ -11,7 +11,7 @@ import numpy as np
 from op_table import REFUSED, Example, case, smooth
 
 LINALG = ("linalg_inv", "linalg_det", "linalg_logabsdet", "linalg_detsign", "linalg_solve", "linalg_cholesky",
-          "linalg_eigvalsh", "linalg_eigh_vectors", "linalg_svdvals", "linalg_svd_u", "linalg_svd_vh")
+          "linalg_eigvalsh", "linalg_eigh_vectors", "linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv")
 # float only: PyTorch's "Expected a floating point or complex tensor" / "not implemented for 'Long'"
 REFUSED.update({(n, d): "floating point|not implemented" for n in LINALG for d in ("int32", "int64", "bool")})
 
@@ -89,13 +89,15 @@ def _eigh(name, data, rng):
                    grad_ref=lambda a: anp.linalg.eigh(_sym(a))[part])
 
 
-@case("linalg_svdvals", "linalg_svd_u", "linalg_svd_vh")
+@case("linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv")
 def _svd(name, data, rng):
     batch, m, n = _batch(data), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
     k = min(m, n)
     u = _orthogonal(rng, batch, m)[..., :k]
     v = _orthogonal(rng, batch, n)[..., :k]
     a = (u * _spaced(rng, batch, k)[..., None, :]) @ np.swapaxes(v, -1, -2)
+    if name == "linalg_pinv":
+        return Example([a], {}, anp.linalg.pinv, (0,))
     if name == "linalg_svdvals":
         return Example([a], {}, lambda a: anp.linalg.svd(a, compute_uv=False), (0,))
     part = 0 if name == "linalg_svd_u" else 2

@@ -312,6 +312,8 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     torch.linalg.norm."""
     if dim is not None:
         dims = [int(dim)] if isinstance(dim, numbers.Integral) else [int(d) for d in dim]
+        if len(dims) == 1 and isinstance(ord, str):
+            raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dims[0]}")
         if len(dims) == 1:
             return linalg_vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
         if len(dims) == 2:

@@ -73,7 +73,7 @@ def _solve_shape(avals, attrs):
     if b.shape[-2] != n:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B ({n}x{n} and "
                            f"{b.shape[-2]}x{b.shape[-1]})")
-    return Aval(tuple(shapes.broadcast(a.shape[:-2], b.shape[:-2])) + b.shape[-2:], a.dtype)
+    return Aval(tuple(shapes.broadcast(b.shape[:-2], a.shape[:-2])) + b.shape[-2:], a.dtype)
 
 
 defsig("linalg_solve", inputs=2, shape=_solve_shape,
@@ -129,8 +129,8 @@ FULL = {"full_matrices": Attr("bool", True, "U (m, m) and Vh (n, n) instead of (
 defsig("linalg_svdvals", inputs=1, shape=_svd_shape("s"),
        doc="singular values, descending; VJP U diag(g) Vh")
 defsig("linalg_svd_u", inputs=1, attrs=dict(FULL), shape=_svd_shape("u"),
-       doc="left singular vectors U of A = U diag(S) Vh (LAPACK's signs); gradient for full_matrices=False "
-           "only, undefined for repeated singular values")
+       doc="left singular vectors U of A = U diag(S) Vh (LAPACK's signs); with full_matrices the extra columns "
+           "get no gradient (PyTorch's rule) and have no JVP; undefined for repeated singular values")
 defsig("linalg_svd_vh", inputs=1, attrs=dict(FULL), shape=_svd_shape("vh"),
        doc="right singular vectors Vh of A = U diag(S) Vh (LAPACK's signs); gradient as for linalg_svd_u")
 

@@ -217,18 +217,28 @@ def _sq_gaps(s):
     return _gaps(s * s)
 
 
+_BIG = 2**62
+
+
+def _narrow(s, axis: int, k: int):
+    """The first k entries of s along axis (-1 or -2)."""
+    axis %= s.ndim
+    return s.slice(starts=(0,) * (axis + 1), stops=(_BIG,) * axis + (k,), steps=(1,) * (axis + 1))
+
+
 def _reduced(full_matrices, a, what):
     m, n = a.shape[-2:]
     if full_matrices and m != n:
         from .errors import GraphError
-        raise GraphError(f"linalg.svd: The derivative of {what} is not implemented when full_matrices=True and "
-                         f"A is not square. Use full_matrices=False.")
+        raise GraphError(f"linalg.svd: forward-mode derivatives of {what} need full_matrices=False when A is not "
+                         f"square")
 
 
 def _svd_u_vjp(g, out, a, full_matrices):
-    _reduced(full_matrices, a, "U")
     u, s, vh = _factors(a, full_matrices)
     m, k = a.shape[-2], s.shape[-1]
+    if full_matrices and a.shape[-2] != a.shape[-1]:    # the extra columns get no gradient, as in PyTorch
+        g, u, vh = _narrow(g, -1, k), _narrow(u, -1, k), _narrow(vh, -2, k)
     ug = _mT(u).matmul(g)
     inner = (ug - _mT(ug)) * s.unsqueeze(axis=s.ndim - 1) / _sq_gaps(s)
     ga = u.matmul(inner)
@@ -239,9 +249,10 @@ def _svd_u_vjp(g, out, a, full_matrices):
 
 
 def _svd_vh_vjp(g, out, a, full_matrices):
-    _reduced(full_matrices, a, "Vh")
     u, s, vh = _factors(a, full_matrices)
     n, k = a.shape[-1], s.shape[-1]
+    if full_matrices and a.shape[-2] != a.shape[-1]:
+        g, u, vh = _narrow(g, -2, k), _narrow(u, -1, k), _narrow(vh, -2, k)
     gv, v = _mT(g), _mT(vh)
     vg = _mT(v).matmul(gv)
     inner = s.unsqueeze(axis=s.ndim) * (vg - _mT(vg)) / _sq_gaps(s)

@@ -41,6 +41,8 @@ _LinalgSlogdet = _return_type("linalg_slogdet", ("sign", "logabsdet"))
 _LinalgEigh = _return_type("linalg_eigh", ("eigenvalues", "eigenvectors"))
 _LinalgSvd = _return_type("linalg_svd", ("U", "S", "Vh"))
 _Svd = _return_type("svd", ("U", "S", "V"))
+_LinalgQr = _return_type("linalg_qr", ("Q", "R"))
+_Qr = _return_type("qr", ("Q", "R"))
 
 
 # inv, det, slogdet, logdet ---------------------------------------------------------------------
@@ -154,6 +156,32 @@ def linalg_eigh(A, UPLO="L", *, out=None):
 def linalg_eigvalsh(A, UPLO="L", *, out=None):
     """Eigenvalues (ascending) of symmetric matrices, as torch.linalg.eigvalsh."""
     return apply("linalg_eigvalsh", _lower(A, UPLO), label="LinalgEighBackward0")
+
+
+# qr --------------------------------------------------------------------------------------------
+def _qr(A, mode, cls):
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', or "
+                           f"'complete'")
+    complete = mode == "complete"
+    r = apply("linalg_qr_r", A, attrs={"complete": complete, "with_q": mode != "r"}, label="LinalgQrBackward0")
+    if mode == "r":
+        from gradwire import factories
+        return cls(factories.zeros(0, dtype=A.dtype), r)
+    return cls(apply("linalg_qr_q", A, attrs={"complete": complete}, label="LinalgQrBackward0"), r)
+
+
+@declare("qr", namespace="linalg")
+def linalg_qr(A, mode="reduced", *, out=None):
+    """(Q, R) with A = Q R, Q orthonormal columns, R upper-triangular (Householder: LAPACK's signs, as PyTorch's),
+    mode 'reduced', 'complete' or 'r' (Q empty), as torch.linalg.qr."""
+    return _qr(A, mode, _LinalgQr)
+
+
+@declare()
+def qr(input, some=True, *, out=None):
+    """As torch.qr (deprecated in PyTorch for torch.linalg.qr)."""
+    return _qr(input, "reduced" if some else "complete", _Qr)
 
 
 # svd, pinv, matrix_rank ------------------------------------------------------------------------

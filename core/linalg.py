@@ -149,3 +149,24 @@ defsig("linalg_pinv", inputs=1, shape=_pinv_shape,
               "rtol": Attr("optfloat", None, "cutoff relative to the largest singular value (default: eps * "
                                               "max(m, n) when atol is not given, else 0)")},
        doc="the Moore-Penrose pseudo-inverse through the SVD; PyTorch's VJP (exact where the rank is constant)")
+
+
+def _qr_shape(part: str):
+    def rule(avals, attrs):
+        (x,) = avals
+        _dtype_first(x, "linalg.qr")
+        check_matrices(x, "linalg.qr", square=False)
+        m, n = x.shape[-2:]
+        k = m if attrs["complete"] else min(m, n)
+        return Aval(x.shape[:-2] + ((m, k) if part == "q" else (k, n)), x.dtype)
+    return rule
+
+
+COMPLETE = {"complete": Attr("bool", False, "Q (m, m) and R (m, n) instead of (m, k), (k, n)")}
+defsig("linalg_qr_q", inputs=1, attrs=dict(COMPLETE), shape=_qr_shape("q"),
+       doc="Q of A = Q R (Householder, LAPACK's signs); not differentiable when complete and m > n, as in PyTorch")
+defsig("linalg_qr_r", inputs=1, attrs={**COMPLETE, "with_q": Attr("bool", True, "False: mode='r', which PyTorch "
+                                                                            "refuses to differentiate")},
+       shape=_qr_shape("r"),
+       doc="R (upper-triangular) of A = Q R; VJP and JVP from PyTorch's formulas (wide A: through its first m "
+           "columns)")

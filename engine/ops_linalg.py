@@ -336,3 +336,87 @@ def _pinv_jvp(ts, out, a, atol, rtol):
 
 
 defop("linalg_pinv", impl=_pinv, vjp=(_pinv_vjp,), jvp=_pinv_jvp)
+
+
+# qr ----------------------------------------------------------------------------------------------
+def _qr_check(a, complete, with_q=True):
+    if not with_q:
+        from .errors import GraphError
+        raise GraphError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please use "
+                         "linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+    if complete and a.shape[-2] > a.shape[-1]:
+        from .errors import GraphError
+        raise GraphError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+
+
+def _right_solve(b, r):
+    """b R^{-1}: solve(R^T, b^T)^T."""
+    return _mT(_mT(r).linalg_solve(_mT(b)))
+
+
+def _qr_tall(gq, gr, q, r):
+    """PyTorch's gA for A = QR with m >= n (or the square left block of a wide A): (gQ + Q copyltu(M)) R^-T,
+    M = gR R^T - Q^T gQ; either cotangent may be None."""
+    parts = ([gr.matmul(_mT(r))] if gr is not None else []) + ([-(_mT(q).matmul(gq))] if gq is not None else [])
+    m = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+    n = m.shape[-1]
+    upper = m * m.b.const(np.triu(np.ones((n, n))), m.dtype)
+    sym = upper + _mT(upper) - _diag_embed(_diag(upper))
+    b = q.matmul(sym)
+    return _right_solve(b + gq if gq is not None else b, _mT(r))
+
+
+def _qr_parts(a, complete):
+    q, r = a.linalg_qr_q(complete=complete), a.linalg_qr_r(complete=complete)
+    m, n = a.shape[-2:]
+    return q, r, m, n
+
+
+def _qr_q_vjp(g, out, a, complete):
+    """Wide A = [X | Y]: Q is X's, so Y gets no gradient from Q."""
+    _qr_check(a, complete)
+    q, r, m, n = _qr_parts(a, complete)
+    if m >= n:
+        return _qr_tall(g, None, q, r)
+    return _qr_tall(g, None, q, _narrow(r, -1, m)).concat(_tail(a, m).zeros_like(), axis=a.ndim - 1)
+
+
+def _qr_r_vjp(g, out, a, complete, with_q):
+    """Wide A = [X | Y]: R = [R_X | Q^T Y], so R_Y's cotangent reaches X through Q and Y directly."""
+    _qr_check(a, complete, with_q)
+    q, r, m, n = _qr_parts(a, complete)
+    if m >= n:
+        return _qr_tall(None, g, q, r)
+    gry = _tail(g, m)
+    gx = _qr_tall(_tail(a, m).matmul(_mT(gry)), _narrow(g, -1, m), q, _narrow(r, -1, m))
+    return gx.concat(q.matmul(gry), axis=a.ndim - 1)
+
+
+def _tail(s, k: int):
+    """The columns of s from k on."""
+    nd = s.ndim
+    return s.slice(starts=(0,) * (nd - 1) + (k,), stops=(_BIG,) * nd, steps=(1,) * nd)
+
+
+def _qr_tangents(ts, a, complete, with_q=True):
+    _qr_check(a, complete, with_q)
+    q, r, m, n = _qr_parts(a, complete)
+    da = ts[0]
+    rx = r if m >= n else _narrow(r, -1, m)
+    dx = da if m >= n else _narrow(da, -1, m)
+    dx_rinv = _right_solve(dx, rx)
+    c = _mT(q).matmul(dx_rinv)
+    k = c.shape[-1]
+    low = c * c.b.const(np.tril(np.ones((k, k)), -1), c.dtype)
+    u = c - (low - _mT(low))
+    dq = dx_rinv - q.matmul(u)
+    dr = u.matmul(rx)
+    if m < n:
+        dr = dr.concat(_mT(dq).matmul(_tail(a, m)) + _mT(q).matmul(_tail(da, m)), axis=a.ndim - 1)
+    return dq, dr
+
+
+defop("linalg_qr_q", impl=lambda a, complete: np.linalg.qr(a, mode="complete" if complete else "reduced")[0],
+      vjp=(_qr_q_vjp,), jvp=lambda ts, out, a, complete: _qr_tangents(ts, a, complete)[0])
+defop("linalg_qr_r", impl=lambda a, complete, with_q: np.linalg.qr(a, mode="complete" if complete else "reduced")[1],
+      vjp=(_qr_r_vjp,), jvp=lambda ts, out, a, complete, with_q: _qr_tangents(ts, a, complete, with_q)[1])

@@ -11,7 +11,8 @@ import numpy as np
 from op_table import REFUSED, Example, case, smooth
 
 LINALG = ("linalg_inv", "linalg_det", "linalg_logabsdet", "linalg_detsign", "linalg_solve", "linalg_cholesky",
-          "linalg_eigvalsh", "linalg_eigh_vectors", "linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv")
+          "linalg_eigvalsh", "linalg_eigh_vectors", "linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv", "linalg_qr_q",
+          "linalg_qr_r")
 # float only: PyTorch's "Expected a floating point or complex tensor" / "not implemented for 'Long'"
 REFUSED.update({(n, d): "floating point|not implemented" for n in LINALG for d in ("int32", "int64", "bool")})
 
@@ -89,7 +90,8 @@ def _eigh(name, data, rng):
                    grad_ref=lambda a: anp.linalg.eigh(_sym(a))[part])
 
 
-@case("linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv")
+@case("linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv", "linalg_qr_q",
+          "linalg_qr_r")
 def _svd(name, data, rng):
     batch, m, n = _batch(data), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
     k = min(m, n)
@@ -102,3 +104,29 @@ def _svd(name, data, rng):
         return Example([a], {}, lambda a: anp.linalg.svd(a, compute_uv=False), (0,))
     part = 0 if name == "linalg_svd_u" else 2
     return Example([a], {"full_matrices": False}, lambda a: anp.linalg.svd(a, full_matrices=False)[part], (0,))
+
+
+def _gram_schmidt_qr(a, signs):
+    """A differentiable QR oracle (HIPS autograd has no rule for qr): Gram-Schmidt on the first k columns, then
+    R = Q^T A, with the column signs LAPACK's Householder QR gave (locally constant)."""
+    k = min(a.shape[-2:])
+    qs = []
+    for j in range(k):
+        v = a[..., :, j]
+        for qi in qs:
+            v = v - anp.sum(qi * v, -1, keepdims=True) * qi
+        qs.append(v / anp.sqrt(anp.sum(v * v, -1, keepdims=True)))
+    q = anp.stack(qs, -1) * signs[..., None, :]
+    r = anp.matmul(anp.swapaxes(q, -1, -2), a) * np.triu(np.ones((k, a.shape[-1])))
+    return q, r
+
+
+@case("linalg_qr_q", "linalg_qr_r")
+def _qr(name, data, rng):
+    batch, m, n = _batch(data), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    complete = m <= n and data.draw(st.booleans())       # complete with m > n has no gradient (as in PyTorch)
+    a = smooth(rng, batch + (m, n)) + np.eye(m, n) * 3.0  # R's diagonal away from 0
+    signs = np.sign(np.diagonal(np.linalg.qr(a)[1], axis1=-2, axis2=-1))
+    part = 0 if name == "linalg_qr_q" else 1
+    attrs = {"complete": complete} if part == 0 else {"complete": complete, "with_q": True}
+    return Example([a], attrs, lambda a: _gram_schmidt_qr(a, signs)[part], (0,))

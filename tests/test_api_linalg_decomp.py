@@ -217,3 +217,33 @@ def test_norm_errors():
               lambda lib, a: lib.linalg.vector_norm(a.long()), lambda lib, a: lib.linalg.vector_norm(a, "fro"),
               lambda lib, a: lib.linalg.matrix_norm(a.long()), lambda lib, a: lib.linalg.norm(a, "nuc", dim=0)):
         same_as_torch(f, a)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 4), (2, 3, 2), (0, 2, 3), (1, 1)])
+def test_qr(dtype, shape):
+    a = (np.random.default_rng(12).uniform(-1, 1, shape) + 2 * np.eye(*shape[-2:])).astype(dtype)
+    same_as_torch(lambda lib, a: (*lib.linalg.qr(a), *lib.qr(a), a.qr()[1]),
+                  a, second_order=True, **tol(dtype))
+    complete = lambda lib, a: lib.linalg.qr(a, mode="complete")  # noqa: E731
+    same_as_torch(complete, a, requires_grad=shape[-2] <= shape[-1], **tol(dtype))
+    same_as_torch(lambda lib, a: lib.linalg.qr(a, "r"), a, requires_grad=False, **tol(dtype))
+
+
+def test_qr_names_and_errors():
+    a = np.random.default_rng(13).uniform(-1, 1, (3, 2))
+    same_as_torch(lambda lib, a: [type(lib.linalg.qr(a)).__name__, type(lib.qr(a)).__name__,
+                                  GF(lib.linalg.qr(a)[0]), GF(lib.linalg.qr(a, "r")[1])], a)
+    same_as_torch(lambda lib, a: lib.linalg.qr(a, mode="x"), a)
+    for f in (lambda lib: lib.linalg.qr(lib.ones(3, 2, dtype=lib.int64)), lambda lib: lib.linalg.qr(lib.ones(3))):
+        same_as_torch(lambda lib: f(lib))
+    for mode in ("r", "complete"):
+        msgs = []
+        for lib in (gw, torch):
+            x = lib.tensor(a.tolist(), dtype=lib.float64, requires_grad=True)
+            q, r = lib.linalg.qr(x, mode=mode)
+            with pytest.raises(RuntimeError) as e:
+                lib.autograd.grad((r if mode == "r" else q).sum(), x) if lib is torch else \
+                    gw.grad((r if mode == "r" else q).sum(), [x])[0].numpy()
+            msgs.append(str(e.value))
+        assert msgs[0].endswith(msgs[1])

@@ -10,7 +10,7 @@ import numpy as np
 
 from gradwire import ops
 from gradwire.core import shapes
-from gradwire.core.dtypes import INTS, LEGACY_NAMES, is_float
+from gradwire.core.dtypes import INTS, LEGACY_NAMES
 from gradwire.core.structural import _CPP
 from gradwire.declare import declare
 from gradwire.ops import apply

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from gradwire import core  # noqa: F401  (fills the signatures the rows below extend)
 
-from . import ops_elementwise, ops_linalg, ops_reduce, ops_shape  # noqa: F401  (each registers its rows)
+from . import ops_elementwise, ops_linalg, ops_linalg_svd, ops_reduce, ops_shape  # noqa: F401  (each registers its rows)
 from .registry import OPS, defop
 
 defop("placeholder", impl=None)

@@ -11,8 +11,8 @@ import numpy as np
 from op_table import REFUSED, Example, case, smooth
 
 LINALG = ("linalg_inv", "linalg_det", "linalg_logabsdet", "linalg_detsign", "linalg_solve", "linalg_cholesky",
-          "linalg_eigvalsh", "linalg_eigh_vectors", "linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv", "linalg_qr_q",
-          "linalg_qr_r")
+          "linalg_eigvalsh", "linalg_eigh_vectors", "linalg_svdvals", "linalg_svd_u", "linalg_svd_vh", "linalg_pinv",
+          "linalg_qr_q", "linalg_qr_r")
 # float only: PyTorch's "Expected a floating point or complex tensor" / "not implemented for 'Long'"
 REFUSED.update({(n, d): "floating point|not implemented" for n in LINALG for d in ("int32", "int64", "bool")})
 

@@ -59,7 +59,8 @@ def test_inv_family_errors_and_names():
                   lambda lib, a: a.det(), lambda lib, a: lib.linalg.slogdet(a), lambda lib, a: lib.logdet(a),
                   lambda lib, a: lib.linalg.cholesky(a), lambda lib, a: lib.cholesky(a),
                   lambda lib, a: lib.linalg.eigh(a), lambda lib, a: lib.linalg.eigvalsh(a),
-                  lambda lib, a: lib.linalg.svd(a)[1], lambda lib, a: lib.linalg.svdvals(a), lambda lib, a: lib.svd(a)[1],
+                  lambda lib, a: lib.linalg.svd(a)[1], lambda lib, a: lib.linalg.svdvals(a),
+                  lambda lib, a: lib.svd(a)[1],
                   lambda lib, a: lib.linalg.pinv(a), lambda lib, a: lib.pinverse(a),
                   lambda lib, a: lib.linalg.matrix_rank(a), lambda lib, a: lib.linalg.solve(a, a)):
             same_as_torch(f, bad)

@@ -247,9 +247,11 @@ def pinverse(input, rcond=1e-15):
 
 
 @declare("matrix_rank", namespace="linalg")
-def linalg_matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):
+def linalg_matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None, out=None):
     """The number of singular values above max(atol, rtol * largest) (rtol default eps * max(m, n) when atol
-    is not given), as torch.linalg.matrix_rank: int64, no gradient."""
+    is not given; the old tol= is atol with rtol 0), as torch.linalg.matrix_rank: int64, no gradient."""
+    if tol is not None:
+        atol, rtol = tol, 0.0
     x = _aval(A)
     if x.ndim < 2:
         raise RuntimeError("torch.linalg.matrix_rank: The input tensor input must have at least 2 dimensions.")

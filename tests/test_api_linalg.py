@@ -168,3 +168,16 @@ def test_matrix_power(n, shape):
     check(lambda lib, a: (lib.linalg.matrix_power(a + 3 * lib.eye(a.shape[-1], dtype=a.dtype), n),
                           lib.matrix_power(a, n) if n >= 0 else a.matrix_power(n % 2 + 1)) if a.ndim > 1 and
           a.shape[-1] == a.shape[-2] else lib.linalg.matrix_power(a, n), [shape], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.0, 3.0, float("inf"), -1.0])
+@pytest.mark.parametrize("shapes", [((3, 2), (4, 2)), ((2, 1, 3, 2), (5, 4, 2)), ((0, 2), (3, 2)), ((3,), (4, 3)),
+                                    ((3, 2), (4, 3)), ((2, 3, 2), (3, 4, 2))])
+@pytest.mark.parametrize("dtype", ["float64", "int64", ("float32", "float64")])
+def test_cdist(p, shapes, dtype):
+    # torch has no second derivative of cdist; for p=0 its gradient is None, gradwire's zeros
+    check(lambda lib, a, b: lib.cdist(a, b, p=p), shapes, dtype, second_order=False, rtol=1e-5, requires_grad=p != 0.0)
+
+
+def test_cdist_zero_distance_and_grad_fn():
+    same_as_torch(lambda lib, a, b: (lib.cdist(a, b), GF(lib.cdist(a, b))), np.zeros((2, 2)), np.zeros((1, 2)))

@@ -248,3 +248,17 @@ def test_qr_names_and_errors():
                     gw.grad((r if mode == "r" else q).sum(), [x])[0].numpy()
             msgs.append(str(e.value))
         assert msgs[0].endswith(msgs[1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("a_shape, b_shape", [((4, 2), (4, 3)), ((4, 2), (4,)), ((2, 4), (2, 3)), ((2, 4, 2), (2, 4, 3)),
+                                             ((2, 4, 2), (2, 4)), ((4, 2), (3, 3)), ((4,), (4,)), ((3, 3), (3, 1))])
+def test_lstsq(dtype, a_shape, b_shape):
+    rng = np.random.default_rng(14)
+    a = rng.uniform(-1, 1, a_shape) + (2 * np.eye(*a_shape[-2:]) if len(a_shape) > 1 else 0)
+    a, b = a.astype(dtype), rng.uniform(-1, 1, b_shape).astype(dtype)
+    same_as_torch(lambda lib, a, b: lib.linalg.lstsq(a, b), a, b, **tol(dtype))
+    # (gelsy estimates the rank from a pivoted QR: only clear-cut ranks are compared)
+    same_as_torch(lambda lib, a, b: (type(lib.linalg.lstsq(a, b)).__name__, lib.linalg.lstsq(a, b, rcond=1e-3).rank),
+                  a, b, requires_grad=False)
+    same_as_torch(lambda lib, a: (lib.linalg.matrix_rank(a, tol=0.3), lib.linalg.lstsq(a, a.long())), a)

@@ -53,7 +53,7 @@ for _name in _FACTORIES + _FUNCTIONS + _AUTOGRAD:
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
 from gradwire import api_creation, api_einsum, api_elementwise, api_linalg, api_linalg_decomp  # noqa: E402,F401
-from gradwire import api_cdist, api_lstsq, api_reductions, api_shape  # noqa: E402,F401
+from gradwire import api_linalg_extra, api_lstsq, api_reductions, api_shape  # noqa: E402,F401
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)

@@ -1,7 +1,7 @@
-"""Declarations of PyTorch's products (torch.f, Tensor.f, torch.linalg.f): mm, mv, bmm, the add* family,
-outer, vdot, inner, tensordot, cross, multi_dot, matrix_power. Each records the engine's matmul, mul, sum and
-structural ops with PyTorch's checks and messages first, so gradients of any order come from those ops.
-einsum is in api_einsum.py; decompositions and norms in api_linalg_decomp.py."""
+"""Declarations of PyTorch's products (torch.f, Tensor.f, torch.linalg.f): matmul, mm, mv, bmm, the add* family,
+outer, vdot, inner, tensordot, cross. Each records the engine's matmul, mul, sum and structural ops after
+PyTorch's checks and messages, so gradients of any order come from those ops. einsum is in api_einsum.py;
+multi_dot, matrix_power, cdist, vecdot in api_linalg_extra.py; decompositions and norms in api_linalg_decomp.py."""
 from __future__ import annotations
 
 import numbers
@@ -17,7 +17,41 @@ from gradwire.ops import apply
 from gradwire.tensor import Tensor
 
 declare("dot", doc="Inner product of two 1-d tensors, as torch.dot.")(ops.dot)
-declare("matmul", doc="Matrix product with broadcasting batch dims, as torch.matmul.")(ops.matmul)
+
+
+def _fold_check(input: Tensor, other: Tensor) -> None:
+    """PyTorch's matmul of a >= 3-d tensor with a 1-d or 2-d one folds the larger into a matrix (when the
+    smaller requires grad, or the larger is contiguous and the first is not 2-d) and calls mm / mv: its errors
+    are then theirs, on the folded (for a larger second argument, transposed) shapes."""
+    big, small = (input, other) if input.ndim >= other.ndim else (other, input)
+    if not (big.ndim >= 3 and small.ndim <= 2 and small.ndim >= 1):
+        return
+    if not (small.requires_grad or (input.ndim != 2 and (big.numel() == 0 or big.is_contiguous()))):
+        return
+    if other.ndim > input.ndim:       # (other^T input^T)^T
+        t1 = tuple(other.shape[:-2]) + (other.shape[-1], other.shape[-2])
+        d1, d2 = other._node.dtype, input._node.dtype
+        t2 = (input.shape[1], input.shape[0]) if input.ndim == 2 else tuple(input.shape)
+    else:
+        t1, t2, d1, d2 = tuple(input.shape), tuple(other.shape), input._node.dtype, other._node.dtype
+    rows = int(np.prod(t1[:-1]))
+    if len(t2) == 1:
+        if t1[-1] != t2[0]:
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{t1[-1]}), vec ({t2[0]})")
+        return
+    if t1[-1] != t2[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{t1[-1]} and {t2[0]}x{t2[1]})")
+    if d1 != d2:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP[d1]} != {_CPP[d2]}")
+
+
+@declare(tensors=("input", "other"))
+def matmul(input, other):
+    """Matrix product with broadcasting batch dims, as torch.matmul."""
+    _fold_check(input, other)
+    if input.ndim == 1 and other.ndim == 2:     # PyTorch: unsqueeze, mm, squeeze
+        return apply("matmul", input, other, label="SqueezeBackward4")
+    return ops.matmul(input, other)
 
 
 def _L(t) -> str:
@@ -293,90 +327,3 @@ def cross(input, other, dim=None):
     if input.ndim != other.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     return _cross(input, other, int(dim))
-
-
-def _matrix_power(A: Tensor, n: int) -> Tensor:
-    if A.ndim < 2:
-        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
-    if A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
-                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    n = int(n)
-    if n == 0:      # identities, with A's (zero) gradient
-        eye = np.broadcast_to(np.eye(A.shape[-1], dtype=A._node.dtype), A.shape)
-        return apply("add", apply("mul", A, 0), eye, label="CopyBackwards")
-    if n == 1:
-        return apply("reshape", A, attrs={"shape": tuple(A.shape)}, label="CloneBackward0")
-    if n < 0:
-        from gradwire.api_linalg_decomp import linalg_inv
-        A, n = linalg_inv(A), -n
-    result, base = None, A          # binary powering, as PyTorch's linalg_matrix_power
-    while n:
-        if n & 1:
-            result = base if result is None else apply("matmul", result, base)
-        n >>= 1
-        if n:
-            base = apply("matmul", base, base)
-    return result
-
-
-@declare("matrix_power", namespace="linalg")
-def linalg_matrix_power(A, n):
-    """A to the integer power n (negative: of its inverse), batched, as torch.linalg.matrix_power."""
-    return _matrix_power(A, n)
-
-
-@declare()
-def matrix_power(input, n):
-    """input to the integer power n, as torch.matrix_power."""
-    return _matrix_power(input, n)
-
-
-def _multi_dot(tensors, name: str):
-    tensors = list(tensors)
-    if len(tensors) < 2:
-        raise RuntimeError(f"{name}(): expected at least 2 tensors but got {len(tensors)}")
-    first, last = tensors[0], tensors[-1]
-    for k, t in enumerate(tensors):
-        want = (1, 2) if k in (0, len(tensors) - 1) else (2,)
-        if t.ndim not in want:
-            if k == 0:
-                raise RuntimeError(f"{name}(): the first tensor must be 1D or 2D but got {t.ndim}D")
-            if k == len(tensors) - 1:
-                raise RuntimeError(f"{name}(): the last tensor must be 1D or 2D but got {t.ndim}D")
-            raise RuntimeError(f"{name}(): tensor {k} must be 2D but got {t.ndim}D")
-        if t.dtype != first.dtype:
-            raise RuntimeError(f"{name}(): all tensors must have be the same dtype but tensor 0 is "
-                               f"{_CPP[first._node.dtype]} and tensor {k} {_CPP[t._node.dtype]}")
-    mats = [ops.unsqueeze(first, 0) if first.ndim == 1 else first] + tensors[1:-1] + \
-        [ops.unsqueeze(last, 1) if last.ndim == 1 else last]
-    for k in range(len(mats) - 1):
-        if mats[k].shape[1] != mats[k + 1].shape[0]:
-            a, b = mats[k].shape, mats[k + 1].shape
-            raise RuntimeError(f"{name}(): tensors {k} and {k + 1} with shapes {list(a)} and {list(b)} cannot be "
-                               f"multiplied")
-    result = mats[0]
-    for m in mats[1:]:       # left to right (PyTorch picks the cheapest order; the values agree to rounding)
-        result = apply("matmul", result, m, label="MmBackward0")
-    if first.ndim == 1 and last.ndim == 1:
-        return ops.reshape(result, ())
-    if first.ndim == 1 or last.ndim == 1:
-        return ops.squeeze(result, 0 if first.ndim == 1 else 1)
-    return result
-
-
-@declare("multi_dot", namespace="linalg", method=False, tensors=())
-def linalg_multi_dot(tensors, *, out=None):
-    """The product of a chain of matrices (the first and last may be vectors), as torch.linalg.multi_dot."""
-    return _multi_dot(tensors, "multi_dot")
-
-
-@declare(method=False, tensors=())
-def chain_matmul(*matrices, out=None):
-    """The product of a chain of 2-d tensors, as torch.chain_matmul (deprecated for linalg.multi_dot)."""
-    if len(matrices) == 1:
-        return matrices[0]
-    for k, t in enumerate(matrices):
-        if t.ndim != 2:
-            raise RuntimeError(f"Tensor dimension is {t.ndim}, expected 2 instead.")
-    return _multi_dot(matrices, "multi_dot")

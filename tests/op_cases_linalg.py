@@ -73,7 +73,13 @@ def _cholesky(name, data, rng):
     m = smooth(rng, batch + (n, n), -1, 1)
     a = m @ np.swapaxes(m, -1, -2) + n * np.eye(n)
     # symmetric, so the derivative along symmetric perturbations (PyTorch's gradient) is grad_ref's
-    return Example([a], {}, anp.linalg.cholesky, (0,), grad_ref=lambda a: anp.linalg.cholesky(_sym(a)))
+    return Example([a], {}, anp.linalg.cholesky, (0,), grad_ref=lambda a: anp.linalg.cholesky(_sym(a)),
+                   extra={"variants": _scaled_variants})
+
+
+def _scaled_variants(rng, a, n):
+    """n positive multiples of a, stacked (batching tests: permuting a's elements would leave the domain)."""
+    return np.stack([a * rng.uniform(0.5, 2.0) for _ in range(n)]) if n else np.zeros((0,) + a.shape, a.dtype)
 
 
 def _symmetric(rng, batch, n):

@@ -181,3 +181,13 @@ def test_cdist(p, shapes, dtype):
 
 def test_cdist_zero_distance_and_grad_fn():
     same_as_torch(lambda lib, a, b: (lib.cdist(a, b), GF(lib.cdist(a, b))), np.zeros((2, 2)), np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("shapes, dim", [(((2, 3), (3,)), -1), (((2, 3), (2, 1)), 0), (((3,), (3,)), 2), (((2, 3), (4,)), -1),
+                                        (((2, 3), (2, 3)), 2)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", ("float32", "float64")])
+def test_vecdot_and_linalg_spellings(shapes, dim, dtype):
+    check(lambda lib, a, b: lib.linalg.vecdot(a, b, dim=dim), shapes, dtype)
+    check(lambda lib, a, b: (lib.linalg.matmul(a, b.unsqueeze(-1)), GF(lib.linalg.matmul(a, b.unsqueeze(-1))),
+                             lib.linalg.diagonal(a.unsqueeze(-1) * b), lib.linalg.diagonal(a, offset=1, dim1=0, dim2=-1)
+                             if a.ndim > 1 else a), shapes, dtype)

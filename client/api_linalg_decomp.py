@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from gradwire import ops
 from gradwire.core import shapes
 from gradwire.core.dtypes import FLOATS, LEGACY_NAMES
@@ -101,6 +103,23 @@ def logdet(input):
                  ref_args=(input,), label="WhereBackward0")
 
 
+def _from_triangle(A, lower: bool = True):
+    """The symmetric matrix A's lower (upper) triangle defines, on A's gradient path: PyTorch reads one triangle
+    and reports the symmetric gradient of the factorization, which then reaches A unchanged."""
+    n = A.shape[-1]
+    dt = A._node.dtype
+    ones = np.ones((n, n), dt)
+    d = A.detach()
+    part = apply("mul", d, np.tril(ones, -1) if lower else np.triu(ones, 1))
+    value = apply("add", apply("add", part, _mT(part)), apply("mul", d, np.eye(n, dtype=dt)))
+    return apply("with_value", A, value)
+
+
+def _transposed(x, label: str):
+    perm = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return apply("transpose", x, attrs={"perm": perm}, label=label)
+
+
 # solve, cholesky -------------------------------------------------------------------------------
 @declare("solve", namespace="linalg", tensors=("A", "B"))
 def linalg_solve(A, B, *, left=True, out=None):
@@ -122,9 +141,13 @@ def linalg_solve(A, B, *, left=True, out=None):
 def linalg_cholesky(A, *, upper=False, out=None):
     """L with L L^T = A, read from A's lower triangle (upper=True: U with U^T U = A, from the upper one), as
     torch.linalg.cholesky; not positive-definite raises LinAlgError."""
-    if not upper:
-        return apply("linalg_cholesky", A, label="LinalgCholeskyExBackward0")
-    return ops.transpose(apply("linalg_cholesky", _mT(A)), -2, -1)
+    x = _aval(A)
+    if x.dtype not in FLOATS:      # PyTorch checks the dtype first here
+        raise RuntimeError(f"linalg.cholesky: Expected a floating point or complex tensor as input. Got "
+                           f"{LEGACY_NAMES[x.dtype]}")
+    check_matrices(x, "linalg.cholesky")
+    L = apply("linalg_cholesky", _from_triangle(A, not upper), label="LinalgCholeskyExBackward0")
+    return _transposed(L, "LinalgCholeskyExBackward0") if upper else L
 
 
 @declare()
@@ -139,7 +162,7 @@ def _lower(A, UPLO: str):
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     check_matrices(_aval(A), "linalg.eigh", kernel="linalg_eigh_cpu")
-    return A if UPLO == "L" else _mT(A)
+    return _from_triangle(A, UPLO == "L")
 
 
 @declare("eigh", namespace="linalg")

@@ -91,8 +91,8 @@ def _tri_shape(fname: str):
 
 
 defsig("linalg_cholesky", inputs=1, shape=_tri_shape("linalg.cholesky"),
-       doc="L lower-triangular with L L^T = A (A read from its lower triangle); not positive-definite raises "
-           "LinAlgError naming the leading minor")
+       doc="L lower-triangular with L L^T = (A + A^T) / 2; not positive-definite raises LinAlgError naming the "
+           "leading minor")
 
 def _eigh_shape(vectors: bool):
     def rule(avals, attrs):
@@ -103,9 +103,9 @@ def _eigh_shape(vectors: bool):
 
 
 defsig("linalg_eigvalsh", inputs=1, shape=_eigh_shape(False),
-       doc="eigenvalues of a symmetric matrix read from its lower triangle, ascending; VJP V diag(g) V^T")
+       doc="eigenvalues of (A + A^T) / 2, ascending; VJP V diag(g) V^T")
 defsig("linalg_eigh_vectors", inputs=1, shape=_eigh_shape(True),
-       doc="orthonormal eigenvectors (columns, LAPACK's signs) of a symmetric matrix; VJP "
+       doc="orthonormal eigenvectors (columns, LAPACK's signs) of (A + A^T) / 2; VJP "
            "V (skew(V^T g) / (w_j - w_i)) V^T, undefined for repeated eigenvalues")
 
 

@@ -1,8 +1,8 @@
 """Kernels (numpy.linalg's LAPACK) and derivative rules of inv, det, slogdet, solve, cholesky and eigh (svd, pinv
 and qr in ops_linalg_svd.py); signatures in gradwire.core.linalg. Rules are written with engine ops, the
-factorizations among them, so they differentiate again. Symmetric inputs (cholesky, eigh) are read from one
-triangle, and their gradients are PyTorch's: the symmetric matrix, the derivative along symmetric perturbations
-(the tangent used is (dA + dA^T) / 2). Eigenvector rules divide by eigenvalue gaps: infinite or NaN for
+factorizations among them, so they differentiate again. cholesky and eigh factor (A + A^T) / 2, so their
+gradients are symmetric, as PyTorch's (the client hands them the symmetric matrix one triangle of the user's
+defines, passing the gradient straight through, which is what PyTorch reports). Eigenvector rules divide by eigenvalue gaps: infinite or NaN for
 repeated eigenvalues, as in PyTorch."""
 from __future__ import annotations
 
@@ -99,7 +99,13 @@ def _solve(a, b):
         raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix is singular.") from None
 
 
+def _symmetrized(a):
+    """(A + A^T) / 2: exact for a symmetric A, and it makes the rules below the kernels' true derivatives."""
+    return (a + np.swapaxes(a, -1, -2)) * np.asarray(0.5, a.dtype)
+
+
 def _cholesky(a):
+    a = _symmetrized(a)
     try:
         return np.linalg.cholesky(a)
     except np.linalg.LinAlgError:
@@ -210,7 +216,7 @@ def _eigh_vectors_jvp(ts, out, a):
     return out.matmul(_off(k / _gaps(a.linalg_eigvalsh())))
 
 
-defop("linalg_eigvalsh", impl=lambda a: np.linalg.eigvalsh(a),
+defop("linalg_eigvalsh", impl=lambda a: np.linalg.eigvalsh(_symmetrized(a)),
       vjp=(lambda g, out, a: (lambda v: v.matmul(_diag_embed(g)).matmul(_mT(v)))(a.linalg_eigh_vectors()),),
       jvp=lambda ts, out, a: (lambda v: _diag(_mT(v).matmul(ts[0]).matmul(v)))(a.linalg_eigh_vectors()))
-defop("linalg_eigh_vectors", impl=lambda a: np.linalg.eigh(a)[1], vjp=(_eigh_vectors_vjp,), jvp=_eigh_vectors_jvp)
+defop("linalg_eigh_vectors", impl=lambda a: np.linalg.eigh(_symmetrized(a))[1], vjp=(_eigh_vectors_vjp,), jvp=_eigh_vectors_jvp)

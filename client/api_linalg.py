@@ -19,15 +19,29 @@ from gradwire.tensor import Tensor
 declare("dot", doc="Inner product of two 1-d tensors, as torch.dot.")(ops.dot)
 
 
+def _folds(input: Tensor, other: Tensor) -> bool:
+    """Whether PyTorch's matmul folds the >= 3-d operand into a matrix for mm / mv (matmul's should_fold): when
+    the smaller operand requires grad, or without a copy (the larger's leading dims contiguous; for a
+    larger second operand, of its transpose, and never with a 2-d first one)."""
+    larger = input.ndim >= other.ndim
+    big, small = (input, other) if larger else (other, input)
+    if not (big.ndim >= 3 and small.ndim <= 2):
+        return False
+    if small.requires_grad:
+        return True
+    if input.ndim == 2:
+        return False
+    if big.numel() == 0:
+        return True
+    shape, strides = list(big.shape), list(big._strides)
+    if not larger:
+        shape[-2:], strides[-2:] = shape[-1:-3:-1], strides[-1:-3:-1]
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(len(shape) - 2))
+
+
 def _fold_check(input: Tensor, other: Tensor) -> None:
-    """PyTorch's matmul of a >= 3-d tensor with a 1-d or 2-d one folds the larger into a matrix (when the
-    smaller requires grad, or the larger is contiguous and the first is not 2-d) and calls mm / mv: its errors
-    are then theirs, on the folded (for a larger second argument, transposed) shapes."""
-    big, small = (input, other) if input.ndim >= other.ndim else (other, input)
-    if not (big.ndim >= 3 and small.ndim <= 2 and small.ndim >= 1):
-        return
-    if not (small.requires_grad or (input.ndim != 2 and (big.numel() == 0 or big.is_contiguous()))):
-        return
+    """A folded matmul's errors are mm's and mv's, on the folded (for a larger second operand, transposed)
+    shapes."""
     if other.ndim > input.ndim:       # (other^T input^T)^T
         t1 = tuple(other.shape[:-2]) + (other.shape[-1], other.shape[-2])
         d1, d2 = other._node.dtype, input._node.dtype
@@ -38,6 +52,9 @@ def _fold_check(input: Tensor, other: Tensor) -> None:
     if len(t2) == 1:
         if t1[-1] != t2[0]:
             raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{t1[-1]}), vec ({t2[0]})")
+        if d1 != d2:
+            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {LEGACY_NAMES[d2]}, "
+                               f"{LEGACY_NAMES[d1]}, and {LEGACY_NAMES[d2]}")
         return
     if t1[-1] != t2[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{t1[-1]} and {t2[0]}x{t2[1]})")
@@ -45,13 +62,20 @@ def _fold_check(input: Tensor, other: Tensor) -> None:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_CPP[d1]} != {_CPP[d2]}")
 
 
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (1, 2): "SqueezeBackward4", (2, 2): "MmBackward0"}
+
+
 @declare(tensors=("input", "other"))
 def matmul(input, other):
-    """Matrix product with broadcasting batch dims, as torch.matmul."""
-    _fold_check(input, other)
-    if input.ndim == 1 and other.ndim == 2:     # PyTorch: unsqueeze, mm, squeeze
-        return apply("matmul", input, other, label="SqueezeBackward4")
-    return ops.matmul(input, other)
+    """Matrix product with broadcasting batch dims, as torch.matmul (its errors and grad_fn names follow the
+    path PyTorch takes: dot, mv, mm, a folded mm / mv, or a batched product)."""
+    folded = _folds(input, other)
+    if folded:
+        _fold_check(input, other)
+    label = _MATMUL_NAMES.get((input.ndim, other.ndim), "UnsafeViewBackward0")
+    if folded and input.ndim == 2:     # (other^T input^T)^T: a transpose, copied unless a side is 1
+        label = "TransposeBackward0" if 1 in (input.shape[0], other.shape[-1]) else "CloneBackward0"
+    return apply("matmul", input, other, label=label)
 
 
 def _L(t) -> str:

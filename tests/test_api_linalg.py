@@ -191,3 +191,17 @@ def test_vecdot_and_linalg_spellings(shapes, dim, dtype):
     check(lambda lib, a, b: (lib.linalg.matmul(a, b.unsqueeze(-1)), GF(lib.linalg.matmul(a, b.unsqueeze(-1))),
                              lib.linalg.diagonal(a.unsqueeze(-1) * b), lib.linalg.diagonal(a, offset=1, dim1=0, dim2=-1)
                              if a.ndim > 1 else a), shapes, dtype)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (2, 3, 1)), ((3,), (2, 4, 2)), ((2, 2, 3), (4, 2)), ((2, 2, 3), (4,)),
+                                    ((2, 2, 3), (3, 2)), ((3,), (2, 3, 2)), ((3,), (3, 2)), ((2, 3), (2, 3, 4))])
+@pytest.mark.parametrize("dtype", ["float64", "int64", ("float32", "float64"), ("int64", "int32")])
+def test_matmul_folded_errors_and_names(shapes, dtype):
+    """PyTorch folds a >= 3-d operand into a matrix when the other is 1-d or 2-d: its errors are mm's and mv's
+    on the folded shapes (and depend on requires_grad), its grad_fn names mm's."""
+    check(lambda lib, a, b: (lib.matmul(a, b), a.matmul(b), a @ b, GF(lib.matmul(a, b))), shapes, dtype)
+
+
+def test_matmul_operator_follows_torch():
+    check(lambda lib, a, b: (a @ b, GF(a @ b), GF(a[0] @ b[0]), GF(a @ b[0]), GF(a[0] @ b)), [(2, 3, 4), (2, 4, 5)])
+    check(lambda lib, a, b: a @ b, [(2, 3), (2, 3, 1)])

@@ -72,6 +72,10 @@ def matmul(input, other):
     folded = _folds(input, other)
     if folded:
         _fold_check(input, other)
+    if input.ndim and other.ndim:
+        empty = _empty_bool_product(input, other)
+        if empty is not None:
+            return empty
     label = _MATMUL_NAMES.get((input.ndim, other.ndim), "UnsafeViewBackward0")
     if folded and input.ndim == 2:     # (other^T input^T)^T: a transpose, copied unless a side is 1
         label = "TransposeBackward0" if 1 in (input.shape[0], other.shape[-1]) else "CloneBackward0"
@@ -85,6 +89,18 @@ def _L(t) -> str:
 def _no_bool(kernel: str, *ts) -> None:
     if ts[0]._node.dtype == "bool":
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
+def _empty_bool_product(a: Tensor, b: Tensor):
+    """PyTorch has no bool matrix products, except where no kernel runs (an empty result or an empty sum):
+    there the all-False result; None otherwise."""
+    if a._node.dtype != "bool" or b._node.dtype != "bool":
+        return None
+    shape = shapes.matmul(a.shape, b.shape)
+    if int(np.prod(shape)) and a.shape[-1]:
+        return None
+    from gradwire import factories
+    return factories.zeros(shape, dtype=a.dtype)
 
 
 def _scaled(x: Tensor, c, label=None) -> Tensor:
@@ -129,6 +145,9 @@ def mm(input, mat2):
     _matrix(mat2, "mat2")
     shapes.matmul(input.shape, mat2.shape)
     _mm_dtypes(input, mat2)
+    empty = _empty_bool_product(input, mat2)
+    if empty is not None:
+        return empty
     _no_bool("addmm_impl_cpu_", input)
     return apply("matmul", input, mat2, label="MmBackward0")
 
@@ -140,8 +159,10 @@ def mv(input, vec):
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
-    if input._node.dtype == "bool" and vec._node.dtype == "bool" and not input.numel():   # empty: no kernel runs
-        return apply("ne", apply("matmul", ops.cast(input, "int64"), ops.cast(vec, "int64")), 0)
+    if input.shape[1] == vec.shape[0]:
+        empty = _empty_bool_product(input, vec)
+        if empty is not None:
+            return empty
     _no_bool("addmv_impl_cpu", input)
     return apply("matmul", input, vec, label="MvBackward0")
 
@@ -161,6 +182,9 @@ def _bmm_check(b1: Tensor, b2: Tensor) -> None:
 def bmm(input, mat2):
     """Batched matrix product of two 3-d tensors, as torch.bmm."""
     _bmm_check(input, mat2)
+    empty = _empty_bool_product(input, mat2)
+    if empty is not None:
+        return empty
     _no_bool("bmm", input)
     return apply("matmul", input, mat2, label="BmmBackward0")
 

@@ -321,6 +321,17 @@ def linalg_vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=Non
                         f"{type(ord).__name__}")
     x = _float_input(x, "linalg.vector_norm", dtype)
     axes = None if dim is None else ((int(dim),) if isinstance(dim, numbers.Integral) else tuple(int(d) for d in dim))
+    if ord < 0 or ord == math.inf:       # min and max have no identity: PyTorch refuses empty reductions
+        shown = int(ord) if float(ord).is_integer() else ord
+        if axes is None or not axes:
+            if x.numel() == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {shown} norm on an empty tensor because "
+                                   f"the operation does not have an identity")
+        else:
+            for d in axes:
+                if x.shape[shapes.axis(d, x.ndim)] == 0:
+                    raise RuntimeError(f"linalg.vector_norm cannot compute the {shown} norm on the dimension {d}"
+                                       f"because this dimension is empty and the operation does not have an identity")
     return apply("norm", x, attrs={"p": float(ord), "axes": axes, "keepdims": bool(keepdim)},
                  label="LinalgVectorNormBackward0")
 
@@ -346,7 +357,10 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,
     if ord in ("nuc", 2, -2):
         rest = [d for d in range(A.ndim) if d not in (d0, d1)]
         s = linalg_svdvals(ops.permute(A, rest + [d0, d1]))
-        r = ops.sum(s, -1) if ord == "nuc" else ops.amax(s, -1) if ord == 2 else ops.amin(s, -1)
+        if ord == -2 and s.shape[-1] == 0:
+            raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
+        empty = s.shape[-1] == 0      # the 2-norm of an empty matrix is 0, as in PyTorch
+        r = ops.sum(s, -1) if ord == "nuc" or empty else ops.amax(s, -1) if ord == 2 else ops.amin(s, -1)
         if keepdim:
             for d in sorted((d0, d1)):
                 r = ops.unsqueeze(r, d)
@@ -354,7 +368,11 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,
     if ord in (1, -1, math.inf, -math.inf):
         inner, outer = (d0, d1) if abs(ord) == 1 else (d1, d0)
         sums = ops.sum(apply("abs", A), inner, keepdim=True)
-        r = (ops.amax if ord > 0 else ops.amin)(sums, outer, keepdim=True)
+        if A.shape[outer] == 0 and ord < 0:
+            shown = outer - (inner < outer and not keepdim)    # PyTorch reduces `inner` away first
+            raise IndexError(f"amin(): Expected reduction dim {shown} to have non-zero size.")
+        reduce = ops.sum if A.shape[outer] == 0 else ops.amax if ord > 0 else ops.amin
+        r = reduce(sums, outer, keepdim=True)
         return r if keepdim else ops.squeeze(r, (d0, d1))
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 

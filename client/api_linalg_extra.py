@@ -31,7 +31,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
                                f"{LEGACY_NAMES[t._node.dtype]}")
     if float(p) < 0:
         raise RuntimeError("cdist only supports non-negative p values")
-    shapes.broadcast(x1.shape[:-2], x2.shape[:-2])
+    batch = shapes.broadcast(x1.shape[:-2], x2.shape[:-2])
+    if x1.dtype != x2.dtype and 0 in tuple(batch) + (x1.shape[-2], x2.shape[-2]):
+        x2 = ops.cast(x2, x1.dtype)      # an empty result: PyTorch does not look at the dtypes
     if x1.dtype != x2.dtype:
         raise RuntimeError(f"expected scalar type {LEGACY_NAMES[x1._node.dtype]} but found "
                            f"{LEGACY_NAMES[x2._node.dtype]}")

@@ -1,7 +1,9 @@
 """torch.cdist (pairwise p-norm distances between the rows of two batches of matrices), torch.linalg.vecdot,
-chains of products (linalg.multi_dot, chain_matmul, matrix_power), and torch.linalg's spellings of matmul and
-diagonal."""
+chains of products (linalg.multi_dot, chain_matmul, matrix_power), linalg.cond, and torch.linalg's spellings of
+matmul and diagonal."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -154,3 +156,33 @@ def chain_matmul(*matrices, out=None):
         if t.ndim != 2:
             raise RuntimeError(f"Tensor dimension is {t.ndim}, expected 2 instead.")
     return _multi_dot(matrices, "multi_dot")
+
+
+@declare("cond", namespace="linalg", tensors=("A",))
+def linalg_cond(A, p=None, *, out=None):
+    """The condition number in the p-norm (None, 2, -2: from the singular values; 'fro', 'nuc', inf, -inf, 1, -1:
+    norm(A) * norm(inv(A)) of square matrices), as torch.linalg.cond. Where PyTorch gives inf for a singular
+    matrix in the latter norms, gradwire raises LinAlgError (from the inverse); PyTorch cannot differentiate
+    those, gradwire can."""
+    from gradwire import factories
+    from gradwire.api_linalg_decomp import linalg_inv, linalg_matrix_norm, linalg_svdvals
+    svd_norm = p in (None, 2, -2)
+    if A.ndim < 2:
+        raise RuntimeError("linalg.cond: The input tensor must have at least 2 dimensions." if not isinstance(p, str)
+                           else f"linalg.cond(ord={p}): The input tensor A must have at least 2 dimensions.")
+    if not svd_norm and p not in ("fro", "nuc", math.inf, -math.inf, 1, -1):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    if not svd_norm and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if min(A.shape[-2:]) == 0:     # PyTorch: zeros of A's dtype, outside autograd
+        return factories.zeros(tuple(A.shape[:-2]), dtype=A.dtype)
+    if A._node.dtype not in FLOATS:
+        raise RuntimeError(f"{'linalg.svd' if svd_norm or p == 'nuc' else 'linalg.inv'}: Expected a floating point or complex "
+                           f"tensor as input. Got {LEGACY_NAMES[A._node.dtype]}")
+    if svd_norm:
+        s = linalg_svdvals(A)
+        big, small = ops.narrow(s, -1, 0, 1), ops.narrow(s, -1, s.shape[-1] - 1, 1)
+        r = apply("div", big, small) if p != -2 else apply("div", small, big)
+        return apply("squeeze", r, attrs={"axes": (r.ndim - 1,)}, label="SqueezeBackward1")
+    return apply("mul", linalg_matrix_norm(A, p), linalg_matrix_norm(linalg_inv(A), p))

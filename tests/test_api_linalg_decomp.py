@@ -262,3 +262,12 @@ def test_lstsq(dtype, a_shape, b_shape):
     same_as_torch(lambda lib, a, b: (type(lib.linalg.lstsq(a, b)).__name__, lib.linalg.lstsq(a, b, rcond=1e-3).rank),
                   a, b, requires_grad=False)
     same_as_torch(lambda lib, a: (lib.linalg.matrix_rank(a, tol=0.3), lib.linalg.lstsq(a, a.long())), a)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", math.inf, -math.inf, 1, -1, 3])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3), (2, 3), (0, 0), (3,)])
+def test_cond(p, shape):
+    a = (np.random.default_rng(15).uniform(-1, 1, shape) + (2 * np.eye(*shape[-2:]) if len(shape) > 1 else 0))
+    # torch cannot differentiate cond in the other norms (its backward finds an inverse modified in place)
+    same_as_torch(lambda lib, a: lib.linalg.cond(a, p), a, requires_grad=p in (None, 2, -2), second_order=True)
+    same_as_torch(lambda lib, a: lib.linalg.cond(a.long(), p), a)

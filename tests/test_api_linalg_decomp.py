@@ -271,3 +271,12 @@ def test_cond(p, shape):
     # torch cannot differentiate cond in the other norms (its backward finds an inverse modified in place)
     same_as_torch(lambda lib, a: lib.linalg.cond(a, p), a, requires_grad=p in (None, 2, -2), second_order=True)
     same_as_torch(lambda lib, a: lib.linalg.cond(a.long(), p), a)
+
+
+def test_namespace_on_a_session():
+    with gw.connect() as session:
+        a = session.tensor([[2.0, 1.0], [1.0, 3.0]])
+        np.testing.assert_allclose(session.linalg.inv(a).numpy(), np.linalg.inv(a.numpy()))
+        with pytest.raises(session.linalg.LinAlgError):
+            session.linalg.inv(session.zeros(2, 2)).sum().item()
+    assert gw.Session.linalg is gw.linalg and gw.linalg.LinAlgError is gw.errors.LinAlgError

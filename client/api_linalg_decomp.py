@@ -214,8 +214,9 @@ def _svd_check(A):
 
 @declare("svd", namespace="linalg")
 def linalg_svd(A, full_matrices=True, *, driver=None, out=None):
-    """(U, S, Vh) with A = U diag(S) Vh, S descending, as torch.linalg.svd. Gradients of U and Vh need
-    full_matrices=False (or square A) and distinct singular values, as in PyTorch."""
+    """(U, S, Vh) with A = U diag(S) Vh, S descending, as torch.linalg.svd (U's and Vh's signs are LAPACK's).
+    Gradients of U and Vh need distinct singular values; with full_matrices=True the extra columns get none,
+    as in PyTorch (forward-mode derivatives need full_matrices=False for non-square A)."""
     _svd_check(A)
     fm = bool(full_matrices)
     return _LinalgSvd(apply("linalg_svd_u", A, attrs={"full_matrices": fm}, label="LinalgSvdBackward0"),
@@ -249,9 +250,7 @@ def svd(input, some=True, compute_uv=True, *, out=None):
     return _Svd(u, s, ops.transpose(vh, -2, -1))
 
 
-def _tolerances(atol, rtol, rcond=None):
-    if rcond is not None:
-        return None, float(rcond)
+def _tolerances(atol, rtol):
     return (None if atol is None else float(atol)), (None if rtol is None else float(rtol))
 
 

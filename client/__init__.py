@@ -6,6 +6,7 @@ import sys as _sys
 
 from gradwire import autograd as _autograd
 from gradwire import factories as _factories
+from gradwire import errors as _errors
 from gradwire import ops as _ops
 from gradwire import random as _random
 from gradwire._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -58,10 +59,11 @@ for _name in _FACTORIES + _RANDOM + _FUNCTIONS + _AUTOGRAD:
     setattr(Session, _name, _bind_method(globals()[_name]))
 del _name
 # The declared names (gradwire/api_*.py): torch.f, Tensor.f, Tensor.f_ and aliases, one declaration each.
-from gradwire import (api_creation, api_elementwise, api_linalg, api_pointwise, api_reductions,  # noqa: E402,F401
-                      api_scans, api_shape, api_sorting)
+from gradwire import (api_creation, api_einsum, api_elementwise, api_linalg, api_linalg_decomp,  # noqa: E402,F401
+                      api_linalg_extra, api_lstsq, api_pointwise, api_reductions, api_scans, api_shape, api_sorting)
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
+linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
 from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
 from gradwire.serialization import load, save  # noqa: E402
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.

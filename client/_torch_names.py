@@ -85,5 +85,5 @@ def grad_fn_name(op: str, attrs: dict, input_ndims: list[int | None],
         if a == 2 and b == 1:
             return "MvBackward0"
         if a is not None and b is not None and (a > 2 or b > 2):
-            return "BmmBackward0" if a == b == 3 else "UnsafeViewBackward0"
+            return "UnsafeViewBackward0"     # torch.matmul of batches: bmm then an unsafe view (bmm itself: Bmm)
     return name

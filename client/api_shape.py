@@ -258,16 +258,7 @@ def trace(input):
     return apply("sum", d, attrs={"axes": None, "keepdims": False}, label="TraceBackward0")
 
 
-# -- outer, kron ---------------------------------------------------------------------------------------
-@declare(aliases=("ger",), tensors=("input", "vec2"))
-def outer(input, vec2):
-    """Outer product of two 1-d tensors (promoted), as torch.outer."""
-    for name, t in (("self", input), ("vec2", vec2)):
-        if t.ndim != 1:
-            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
-    return apply("mul", apply("unsqueeze", input, attrs={"axis": 1}), vec2)
-
-
+# -- kron (outer is in api_linalg) ---------------------------------------------------------------------------------------
 @declare(tensors=("input", "other"))
 def kron(input, other):
     """The Kronecker product (ranks aligned on the right), as torch.kron."""

@@ -227,7 +227,32 @@ def install(package: types.ModuleType, tensor_cls: type, session_cls: type, bind
                 setattr(tensor_cls, n, _method(decl, n))
             if decl.inplace and n + "_" not in vars(tensor_cls):
                 setattr(tensor_cls, n + "_", _in_place(decl, n))
+    for top in {d.namespace.split(".")[0] for d in DECLARATIONS.values() if d.namespace}:
+        if top not in vars(session_cls):
+            setattr(session_cls, top, _SessionNamespace(getattr(package, top), bind))
     return added
+
+
+class _SessionNamespace:
+    """Session.linalg: the namespace module on the class; on a session, its functions run in that session
+    (`with gw.connect() as torch: torch.linalg.inv(a)`)."""
+
+    def __init__(self, module: types.ModuleType, bind: Callable):
+        self.module, self.bind = module, bind
+
+    def __get__(self, session, owner):
+        return self.module if session is None else _BoundNamespace(session, self.module, self.bind)
+
+
+class _BoundNamespace:
+    def __init__(self, session, module: types.ModuleType, bind: Callable):
+        self._session, self._module, self._bind = session, module, bind
+
+    def __getattr__(self, name: str):
+        value = getattr(self._module, name)
+        if isinstance(value, type) or not callable(value):     # LinAlgError, constants
+            return value
+        return functools.partial(self._bind(value), self._session)
 
 
 def _namespace(package: types.ModuleType, path: str) -> types.ModuleType:

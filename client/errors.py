@@ -1,6 +1,8 @@
 """Client exceptions: one class per gRPC status, built from an RpcError in one place."""
 from __future__ import annotations
 
+import re
+
 import grpc
 
 
@@ -64,6 +66,21 @@ class Internal(GradwireError):
     code = grpc.StatusCode.INTERNAL
 
 
+class _LinAlgError(InvalidArgument):
+    """A factorization the server could not complete for these values (a singular matrix, one not
+    positive-definite): PyTorch's torch.linalg.LinAlgError (torch._C._LinAlgError), with its message.
+    `node` is the graph node that failed. Exported as gradwire.linalg.LinAlgError."""
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None, node: int | None = None):
+        super().__init__(message, code)
+        self.node = node
+
+
+LinAlgError = _LinAlgError
+# "node 7 (linalg_inv): linalg.inv: The diagonal element 2 is zero, ...": a linalg kernel's data-dependent
+# failure (the client checks shapes and dtypes before sending, so a linalg node failing on the server is one).
+_LINALG = re.compile(r"^node (\d+) \(linalg_\w+\): (.*)$", re.S)
+
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgument, NotFound, ResourceExhausted, Unauthenticated, PermissionDenied,
     DeadlineExceeded, Cancelled, Unavailable, Unimplemented, FailedPrecondition, Internal)}
@@ -74,4 +91,7 @@ def from_rpc_error(error: grpc.RpcError) -> GradwireError:
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     details = (error.details() if hasattr(error, "details") else None) or str(error)
     cls = _BY_CODE.get(code, GradwireError)
+    m = _LINALG.match(details) if cls is InvalidArgument else None
+    if m:
+        return LinAlgError(m.group(2), code, int(m.group(1)))
     return cls(f"{details} [{code.name}]" if cls is GradwireError else details, code)

@@ -663,7 +663,8 @@ class Tensor:
         return _ew.pow(other, self)
 
     def __matmul__(self, other):
-        return _ops.matmul(self, other)
+        # torch.matmul's declaration (api_linalg) knows the path PyTorch takes: its errors and grad_fn names
+        return type(self).matmul(self, other) if isinstance(other, Tensor) else _ops.matmul(self, other)
 
     def __rmatmul__(self, other):
         return _ops.matmul(other, self)

@@ -1,5 +1,5 @@
 """What client and server share: dtype rules, shape arithmetic, every op's signature, and the wire codec."""
-from . import (dtype_ops, elementwise, indexing, pointwise, rearranging, reductions, sorting,  # noqa: F401
+from . import (dtype_ops, elementwise, indexing, linalg, pointwise, rearranging, reductions, sorting,  # noqa: F401
                structural)  # (each registers its signatures)
 from . import nn  # noqa: F401,E402  (the primitives behind gradwire.nn.functional)
 from .signature import SIGNATURES, Attr, Aval, Signature, defsig

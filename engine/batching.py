@@ -228,6 +228,28 @@ class _Unsupported(Exception):
     pass
 
 
+def _matrices(name):
+    """The linalg_* ops of one input work on the last two dims: a leading batch axis is one more batch dim."""
+    def rule(xs, bs, aval, **attrs):
+        return xs[0].b.op(name, xs[0], **attrs)
+    return rule
+
+
+def _solve(xs, bs, aval):
+    """linalg_solve: both operands batched, B a stack of matrices (a vector B as one column)."""
+    a, b = xs
+    B = _size(xs, bs)
+    a_shape, b_shape = (a.shape[1:] if bs[0] else a.shape), (b.shape[1:] if bs[1] else b.shape)
+    vector = len(b_shape) == 1 or (len(b_shape) == len(a_shape) - 1 and b_shape == a_shape[:-1])
+    a = _pad(_lift(a, bs[0], B), max(len(a_shape), len(b_shape) + vector))
+    b = _lift(b, bs[1], B)
+    if vector:
+        b = b.unsqueeze(axis=b.ndim)
+    b = _pad(b, max(len(a_shape), len(b_shape) + vector))
+    r = a.linalg_solve(b)
+    return r.squeeze(axes=(r.ndim - 1,)) if vector else r
+
+
 RULES: dict = {}
 for _name, _op in OPS.items():
     if _op.elementwise or _name in ("zeros_like", "ones_like"):
@@ -245,13 +267,14 @@ RULES.update({
     "concat": _join("concat"), "stack": _join("stack"),
     "take": _take, "scatter_add": _unbatched_indices("scatter_add"),
     "gather": _along("gather"), "gather_add": _along("gather_add"),
-    "dot": _matmul, "matmul": _matmul, "median": _median,
+    "dot": _matmul, "matmul": _matmul, "median": _median, "linalg_solve": _solve,
     # bitcast reads the last dim's bytes: a leading batch axis is carried along as it is
     "bitcast": lambda xs, bs, aval, dtype: xs[0].b.op("bitcast", xs[0], dtype=dtype),
 })
 for _name in ("cumsum", "cumprod", "logcumsumexp", "cummax_indices", "cummin_indices", "argsort", "median_index",
               "mode_index"):
     RULES[_name] = _scan(_name)
+RULES.update({n: _matrices(n) for n, op in OPS.items() if n.startswith("linalg_") and op.max_inputs == 1})
 
 
 def batch(checked: Checked, batched: Mapping[int, int], outputs: Sequence[int]):

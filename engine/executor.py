@@ -14,6 +14,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from gradwire.core.linalg import LinAlgError
+
 from . import fperr, fusion
 from .errors import Cancelled, GraphError
 from .graph import Node, node_bytes
@@ -129,7 +131,8 @@ class Plan:
                 if flags & POLL and cancel is not None and cancel():
                     raise Cancelled("the call was cancelled or its deadline passed while computing",
                                     node, self.ops[node])
-        except (IndexError, ZeroDivisionError) as e:  # data-dependent: an index out of range, an int x // 0
+        except (IndexError, ZeroDivisionError, LinAlgError) as e:  # data-dependent: an index out of range, an int
+            # x // 0, a singular matrix
             raise GraphError(str(e), node, self.ops[node]) from None
         finally:
             fperr.restore(token)

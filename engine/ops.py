@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 from gradwire import core  # noqa: F401  (fills the signatures the rows below extend)
 
-from . import (ops_dtype, ops_elementwise, ops_index, ops_pointwise, ops_reduce, ops_scan,  # noqa: F401
-               ops_shape, ops_sort)  # (each registers its rows)
+from . import (ops_dtype, ops_elementwise, ops_index, ops_linalg, ops_linalg_svd, ops_pointwise, ops_reduce,  # noqa: F401
+               ops_scan, ops_shape, ops_sort)  # (each registers its rows)
 from . import ops_nn  # noqa: F401,E402
 from .registry import OPS, defop
 

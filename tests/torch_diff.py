@@ -20,9 +20,7 @@ import gradwire as gw
 def _tensor(lib, a, requires_grad):
     a = np.asarray(a)
     dtype = getattr(lib, "bool" if a.dtype == np.bool_ else a.dtype.name)
-    t = lib.tensor(a.tolist(), dtype=dtype)
-    if tuple(t.shape) != a.shape:       # an empty (0, 3) array: tolist() loses its shape
-        t = lib.zeros(a.shape, dtype=dtype)
+    t = lib.tensor(a.tolist(), dtype=dtype) if a.size else lib.zeros(a.shape, dtype=dtype)  # [] loses the shape
     if requires_grad and a.dtype.kind == "f":
         t.requires_grad_(True)
     return t
@@ -52,7 +50,7 @@ def _run(lib, fn, arrays, requires_grad, second_order, seed):
     diff = [o for o in outs if isinstance(o, tensor_type) and o.requires_grad]
     if wrt and diff:
         rng = np.random.default_rng(seed)
-        total = sum((o * lib.tensor(rng.uniform(0.5, 1.5, tuple(o.shape)).tolist(), dtype=o.dtype).reshape(o.shape)).sum()
+        total = sum((o * _tensor(lib, rng.uniform(0.5, 1.5, tuple(o.shape)), False).to(o.dtype)).sum()
                     for o in diff)
         grad = gw.grad if lib is gw else torch.autograd.grad
         gs = grad(total, wrt, allow_unused=True, create_graph=second_order)

@@ -1,6 +1,7 @@
 """What client and server share: dtype rules, shape arithmetic, every op's signature, and the wire codec."""
 from . import elementwise, reductions, structural  # noqa: F401  (each registers its signatures)
 from . import nn  # noqa: F401,E402  (the primitives behind gradwire.nn.functional)
+from . import conv  # noqa: F401,E402  (convolution and pooling primitives)
 from .signature import SIGNATURES, Attr, Aval, Signature, defsig
 
 

@@ -7,6 +7,7 @@ from gradwire import core  # noqa: F401  (fills the signatures the rows below ex
 
 from . import ops_elementwise, ops_reduce, ops_shape  # noqa: F401  (each registers its rows)
 from . import ops_nn  # noqa: F401,E402
+from . import ops_conv  # noqa: F401,E402
 from .registry import OPS, defop
 
 defop("placeholder", impl=None)

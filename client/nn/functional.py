@@ -469,3 +469,4 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 def margin_ranking_loss(input1, input2, target, size_average=None, reduce=None, margin=0.0, reduction="mean"):
     loss = _named((-target * (input1 - input2) + margin).relu(), "ClampMinBackward0")
     return _reduce(loss, reduction)
+from .conv import *  # noqa: E402,F401,F403  (convolutions, pools, pad, unfold/fold, pixel shuffle)

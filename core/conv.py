@@ -106,13 +106,13 @@ def _weight_grad_shape(avals, attrs):
 
 
 _DOC = "out[n, o, p] = sum over the group's channels c and taps k of x_padded[n, c, p * stride + k * dilation] w[o, c, k]"
-defsig("conv", inputs=2, attrs=dict(_GEOMETRY), shape=_conv_shape, dtypes=_NUMBERS,
+defsig("conv", inputs=2, attrs=dict(_GEOMETRY), shape=_conv_shape,
        doc="N-d cross-correlation of x (N, C, *S) with w (O, C / groups, *K): " + _DOC)
 defsig("conv_input_grad", inputs=2, attrs={"shape": Attr("ints", doc="the conv input's shape"), **_GEOMETRY},
-       shape=_input_grad_shape, dtypes=_NUMBERS,
+       shape=_input_grad_shape,
        doc="the transpose of conv in x: the x-gradient of conv for output gradient g (a transposed convolution)")
 defsig("conv_weight_grad", inputs=2, attrs={"shape": Attr("ints", doc="the weight's shape"), **_GEOMETRY},
-       shape=_weight_grad_shape, dtypes=_NUMBERS, doc="the w-gradient of conv(x, w) for output gradient g")
+       shape=_weight_grad_shape, doc="the w-gradient of conv(x, w) for output gradient g")
 
 # -- unfold / fold -------------------------------------------------------------------------------------------
 _WINDOWS = {
@@ -152,7 +152,7 @@ def _fold_shape(avals, attrs):
     blocks = _blocks(size, attrs)
     if c.shape[1] % k:
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
-                           f"got input.size(1)={c.shape[1]} and kernel_size={tuple(attrs['kernel'])}")
+                           f"got input.size(1)={c.shape[1]} and kernel_size={tuple(attrs['kernel'])}.")
     if math.prod(blocks) != c.shape[2]:
         raise RuntimeError(f"Given output_size={size}, kernel_size={tuple(attrs['kernel'])}, dilation="
                            f"{tuple(attrs['dilation'])}, padding={tuple(attrs['padding'])}, stride="

@@ -24,7 +24,7 @@ def _tuple(v, nd: int, fn: str, what: str, omit: bool = False):
     if len(v) == 1:
         return v * nd
     if len(v) != nd:
-        lead = "be omitted, a single int" if omit else "a single int"
+        lead = "be omitted, a single int" if omit else "be a single int"
         raise RuntimeError(f"{fn}: {what} must either {lead}, or a tuple of {_WORDS[nd]} ints")
     return v
 

@@ -197,6 +197,14 @@ def pool_shape(x_shape, kernel, stride, padding, dilation, ceil_mode):
         lead = x_shape[-nd - 1] if len(x_shape) > nd else 1
         raise RuntimeError(f"Given input size: ({'x'.join(map(str, (lead,) + tuple(spatial)))}). Calculated output "
                            f"size: ({'x'.join(map(str, (lead,) + out))}). Output size is too small")
+    for size, k, st, p, d, n in zip(spatial, kernel, stride, padding, dilation, out):
+        for o in range(n):
+            if 0 <= o * st - p < size:     # a window starting inside the input is never empty
+                continue
+            if not any(0 <= o * st - p + j * d < size for j in range(k)):
+                # PyTorch gives -inf and an index outside the plane there; gradwire refuses instead.
+                raise RuntimeError(f"max pool window {o} of size {k} with dilation {d} and padding {p} lies "
+                                   f"entirely in the padding of an input of size {size} (not supported by gradwire)")
     return tuple(x_shape[:-nd]) + out
 
 
@@ -208,6 +216,10 @@ def _hw(v):
 def _pool_indices_shape(avals, attrs):
     (x,) = avals
     _pool_dtype(x.dtype)
+    nd = len(attrs["kernel"])
+    if any(len(attrs[k]) != nd for k in ("stride", "padding", "dilation")) or not 0 < nd <= x.ndim:
+        raise ValueError(f"max_pool_indices: kernel, stride, padding and dilation need one value per pooled dim "
+                         f"(at most {x.ndim})")
     return Aval(pool_shape(x.shape, attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"],
                            attrs["ceil_mode"]), "int64")
 
@@ -221,16 +233,19 @@ def _adaptive_indices_shape(avals, attrs):
     (x,) = avals
     _pool_dtype(x.dtype)
     nd = len(attrs["shape"])
+    if not 0 < nd <= x.ndim or any(o < 0 for o in attrs["shape"]):
+        raise ValueError(f"adaptive_max_pool_indices: {nd} output sizes for a {x.ndim}-d input")
     return Aval(tuple(x.shape[:-nd]) + tuple(attrs["shape"]), "int64")
 
 
 defsig("max_pool_indices", inputs=1, attrs={
-    "kernel": Attr("ints", doc="window size per spatial dim"), "stride": Attr("ints", doc="window step"),
-    "padding": Attr("ints", doc="implicit -inf on both sides"), "dilation": Attr("ints", doc="tap spacing"),
+    "kernel": Attr("ints", (1,), "window size per pooled (trailing) dim"),
+    "stride": Attr("ints", (1,), "window step"), "padding": Attr("ints", (0,), "implicit -inf on both sides"),
+    "dilation": Attr("ints", (1,), "tap spacing"),
     "ceil_mode": Attr("bool", False, "round the output size up")},
     shape=_pool_indices_shape,
     doc="per window over the trailing len(kernel) dims, the flat index into the input plane of its maximum "
         "(the last NaN if any, else the first maximum), as PyTorch's max_pool indices")
-defsig("adaptive_max_pool_indices", inputs=1, attrs={"shape": Attr("ints", doc="the output's spatial size")},
+defsig("adaptive_max_pool_indices", inputs=1, attrs={"shape": Attr("ints", (1,), "the output's size in the pooled (trailing) dims")},
        shape=_adaptive_indices_shape,
        doc="as max_pool_indices over PyTorch's adaptive windows [floor(i * in / out), ceil((i + 1) * in / out))")

@@ -45,10 +45,15 @@ def _cols(x, ksize, stride, lo, hi, dilation, groups):
 
 
 def _matmul(a, b):
+    """a[g] @ b[g] per group, one 2-D BLAS call each: np.dot passes a transposed operand to BLAS as a flag,
+    where a stacked np.matmul with a transposed operand ran 10x slower (the weight gradient's cols.T)."""
     if a.dtype != b.dtype:
         dt = np.promote_types(a.dtype, b.dtype)
         a, b = a.astype(dt), b.astype(dt)
-    return np.matmul(a, b)
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), a.dtype)
+    for i in range(a.shape[0]):
+        np.dot(a[i], b[i], out=out[i])
+    return out
 
 
 def conv(x, w, stride, pad_lo, pad_hi, dilation, groups):
@@ -66,8 +71,10 @@ def _grad_rows(g, groups):
 
 def conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
     cols, _ = _cols(x, shape[2:], stride, pad_lo, pad_hi, dilation, groups)
-    dw = _matmul(_grad_rows(g, groups), cols.transpose(0, 2, 1))    # (G, O/G, C/G * K)
-    return dw.reshape(shape)
+    # (G, C/G * K, O/G), transposed after: OpenBLAS ran cols @ g.T (a tall result) several times faster than
+    # g @ cols.T (a wide one) on the 3x3 block, 88-96 ms against 500-1500 ms (2 threads, interleaved, best 3 of 6).
+    dw = _matmul(cols, _grad_rows(g, groups).transpose(0, 2, 1))
+    return np.ascontiguousarray(dw.transpose(0, 2, 1)).reshape(shape)
 
 
 def conv_input_grad(g, w, shape, stride, pad_lo, pad_hi, dilation, groups):
@@ -78,11 +85,12 @@ def conv_input_grad(g, w, shape, stride, pad_lo, pad_hi, dilation, groups):
 
 
 # -- col2im ----------------------------------------------------------------------------------------------------
-# Measured on the 2-core machine (float32, best of 5), the input gradient's accumulation only:
-#   LeNet conv2 (64, 6, 12, 12) -> cols (6, 5, 5, 64, 8, 8):  NumPy offsets loop 1.42 ms, Numba 0.36 ms
-#   LeNet conv1 (64, 1, 28, 28) -> cols (1, 5, 5, 64, 24, 24): NumPy 1.80 ms, Numba 0.79 ms
-#   3x3 block (32, 64, 32, 32), pad 1 -> cols (64, 3, 3, 32, 32, 32): NumPy 37.5 ms, Numba 13.1 ms
-# so the Numba kernel is the one used; the NumPy loop stays as the reference the tests compare it with.
+# Measured on the shared 2-core machine (float32, best of 5, two runs), the input gradient's accumulation only:
+#   LeNet conv1 (64, 1, 28, 28), 5x5:        NumPy loop over kernel offsets 0.61-0.71 ms, Numba 0.31-0.32 ms
+#   LeNet conv2 (64, 6, 12, 12), 5x5:        NumPy 1.21-1.24 ms, Numba 0.52-0.53 ms
+#   3x3 block (32, 64, 32, 32), 3x3, pad 1:  NumPy 33-35 ms, Numba 6.9-15 ms
+# so the Numba kernel is the one used; the NumPy loop stays as the reference the tests compare it with. (A
+# variant computing each tap's valid range up front, to drop the inner branch, ran 2-3x slower.)
 def col2im_numpy(cols, shape, stride, lo, hi, dilation):
     """cols (C, *K, N, *L) summed into the padded input at l * stride + k * dilation, then cut to shape."""
     nd = len(shape) - 2

@@ -289,3 +289,15 @@ def test_small_cnn_trains_like_torch():
         params[lib.__name__] = [p.detach().numpy() for p in m.parameters()]
     for ours, theirs in zip(params["gradwire"], params["torch"]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape,k,stride,lo,hi,dil", [((2, 3, 7), (3,), (2,), (1,), (-1,), (2,)),
+                                                      ((2, 2, 6, 5), (2, 3), (1, 2), (0, 1), (1, 0), (2, 1)),
+                                                      ((1, 2, 4, 3, 5), (2, 1, 2), (2, 1, 1), (1, 0, 0), (0, -1, 1),
+                                                       (1, 1, 2))])
+def test_col2im_kernel_matches_numpy_loop(shape, k, stride, lo, hi, dil):
+    from gradwire.engine import conv_kernels as K
+    out = [(s + a + b - d * (kk - 1) - 1) // st + 1 for s, kk, st, a, b, d in zip(shape[2:], k, stride, lo, hi, dil)]
+    cols = RNG.standard_normal((shape[1],) + k + (shape[0],) + tuple(out))
+    np.testing.assert_allclose(K.col2im(cols, shape, stride, lo, hi, dil),
+                               K.col2im_numpy(cols, shape, stride, lo, hi, dil), rtol=1e-12, atol=1e-12)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .dtypes import LEGACY_NAMES
 from .signature import Attr, Aval, defsig
 
@@ -184,9 +186,9 @@ def pool_shape(x_shape, kernel, stride, padding, dilation, ceil_mode):
     if any(k <= 0 for k in kernel):
         raise RuntimeError(f"kernel size should be greater than zero, but got {_hw(kernel)}")
     if any(s <= 0 for s in stride):
-        raise RuntimeError(f"stride should be greater than zero, but got {_hw(stride)}")
+        raise RuntimeError(f"stride should be greater than zero, but got {_hw(stride, 'd')}")
     if any(d <= 0 for d in dilation):
-        raise RuntimeError(f"dilation should be greater than zero, but got {_hw(dilation)}")
+        raise RuntimeError(f"dilation should be greater than zero, but got {_hw(dilation, 'dilation')}")
     for k, p, d in zip(kernel, padding, dilation):
         if p > ((k - 1) * d + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, "
@@ -208,9 +210,17 @@ def pool_shape(x_shape, kernel, stride, padding, dilation, ceil_mode):
     return tuple(x_shape[:-nd]) + out
 
 
-def _hw(v):
-    names = ("kT", "kH", "kW")[3 - len(v):] if len(v) > 1 else ("kW",)
-    return ", ".join(f"{n}: {x}" for n, x in zip(names, v))
+def adaptive_windows(size: int, n_out: int):
+    """PyTorch's adaptive windows: starts floor(i * size / n_out) and lengths up to ceil((i + 1) * size / n_out)."""
+    i = np.arange(n_out)
+    start = (i * size) // n_out
+    end = -((-(i + 1) * size) // n_out)
+    return start, end - start
+
+
+def _hw(v, prefix="k"):
+    names = ("T", "H", "W")[3 - len(v):] if len(v) > 1 else ("W",)
+    return " ".join(f"{prefix}{n}: {x}" for n, x in zip(names, v))
 
 
 def _pool_indices_shape(avals, attrs):

@@ -8,6 +8,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from gradwire.core.conv import adaptive_windows, pool_out
+
 from .jit import kernel
 
 
@@ -202,20 +204,11 @@ def _pool_windows(size, k, stride, pad, dil, n_out):
 
 
 def max_pool_indices(x, kernel, stride, padding, dilation, ceil_mode):
-    from gradwire.core.conv import pool_out
     nd = len(kernel)
     spatial = x.shape[-nd:]
     wins = [_pool_windows(s, k, st, p, d, pool_out(s, k, st, p, d, ceil_mode))
             for s, k, st, p, d in zip(spatial, kernel, stride, padding, dilation)]
     return _argmax(x, nd, [w[0] for w in wins], [w[1] for w in wins], dilation)
-
-
-def adaptive_windows(size: int, n_out: int):
-    """PyTorch's adaptive windows: [floor(i * size / n_out), ceil((i + 1) * size / n_out))."""
-    i = np.arange(n_out)
-    start = (i * size) // n_out
-    end = -((-(i + 1) * size) // n_out)
-    return start, end - start
 
 
 def adaptive_max_pool_indices(x, shape):

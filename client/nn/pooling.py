@@ -8,8 +8,7 @@ import numbers
 import numpy as np
 
 import gradwire as gw
-from gradwire.core.conv import pool_shape
-from gradwire.engine.conv_kernels import adaptive_windows
+from gradwire.core.conv import adaptive_windows, pool_shape
 from gradwire.ops import apply
 
 from .functional import _named
@@ -56,6 +55,8 @@ def _gather_planes(input, idx, nd: int):
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     fn = f"max_pool{nd}d"
     k = _tuple(kernel_size, nd, fn, "kernel_size")
+    if nd == 1 and k[0] <= 0:
+        raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k[0]}")
     s = _stride(stride, k, nd, fn)
     attrs = {"kernel": k, "stride": s, "padding": _tuple(padding, nd, fn, "padding"),
              "dilation": _tuple(dilation, nd, fn, "dilation"), "ceil_mode": bool(ceil_mode)}

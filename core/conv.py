@@ -107,7 +107,8 @@ def _weight_grad_shape(avals, attrs):
     return Aval(w_shape, x.dtype)
 
 
-_DOC = "out[n, o, p] = sum over the group's channels c and taps k of x_padded[n, c, p * stride + k * dilation] w[o, c, k]"
+_DOC = ("out[n, o, p] = sum over the group's channels c and taps k of x_padded[n, c, p * stride + k * dilation] "
+        "w[o, c, k]")
 defsig("conv", inputs=2, attrs=dict(_GEOMETRY), shape=_conv_shape,
        doc="N-d cross-correlation of x (N, C, *S) with w (O, C / groups, *K): " + _DOC)
 defsig("conv_input_grad", inputs=2, attrs={"shape": Attr("ints", doc="the conv input's shape"), **_GEOMETRY},
@@ -256,6 +257,7 @@ defsig("max_pool_indices", inputs=1, attrs={
     shape=_pool_indices_shape,
     doc="per window over the trailing len(kernel) dims, the flat index into the input plane of its maximum "
         "(the last NaN if any, else the first maximum), as PyTorch's max_pool indices")
-defsig("adaptive_max_pool_indices", inputs=1, attrs={"shape": Attr("ints", (1,), "the output's size in the pooled (trailing) dims")},
+defsig("adaptive_max_pool_indices", inputs=1,
+       attrs={"shape": Attr("ints", (1,), "the output's size in the pooled (trailing) dims")},
        shape=_adaptive_indices_shape,
        doc="as max_pool_indices over PyTorch's adaptive windows [floor(i * in / out), ceil((i + 1) * in / out))")

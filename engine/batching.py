@@ -222,6 +222,8 @@ RULES.update({
     "gather": _along("gather"), "gather_add": _along("gather_add"),
     "dot": _matmul, "matmul": _matmul,
 })
+from .batching_conv import RULES as _CONV_RULES  # noqa: E402  (convolution and pooling primitives)
+RULES.update(_CONV_RULES)
 
 
 def batch(checked: Checked, batched: Mapping[int, int], outputs: Sequence[int]):

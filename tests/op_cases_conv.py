@@ -32,7 +32,8 @@ def _out(size, k, s, lo, hi, d):
 def ref_conv(x, w, stride, pad_lo, pad_hi, dilation, groups):
     nd = x.ndim - 2
     cut = tuple(slice(0, s + min(h, 0)) for s, h in zip(x.shape[2:], pad_hi))
-    xp = anp.pad(x[(slice(None), slice(None)) + cut], [(0, 0), (0, 0)] + [(a, max(b, 0)) for a, b in zip(pad_lo, pad_hi)], mode="constant")
+    pads = [(0, 0), (0, 0)] + [(a, max(b, 0)) for a, b in zip(pad_lo, pad_hi)]
+    xp = anp.pad(x[(slice(None), slice(None)) + cut], pads, mode="constant")
     out = [_out(s, k, st_, a, b, d) for s, k, st_, a, b, d in
            zip(x.shape[2:], w.shape[2:], stride, pad_lo, pad_hi, dilation)]
     n, c, o = x.shape[0], x.shape[1], w.shape[0]

@@ -228,8 +228,8 @@ def test_grad_fn_names():
 MODULES = ["Conv2d(3, 6, 5)", "Conv2d(4, 6, (3, 2), stride=2, padding=1, dilation=2, groups=2, bias=False, "
            "padding_mode='reflect')", "Conv1d(2, 3, 3, padding='same')", "Conv3d(2, 2, 2)",
            "ConvTranspose2d(4, 2, 3, stride=2, output_padding=1)", "ConvTranspose1d(2, 2, 3)", "MaxPool2d(2)",
-           "MaxPool2d((2, 3), stride=1)", "MaxPool1d(2)", "AvgPool2d(2)", "AvgPool1d(2)", "AdaptiveAvgPool2d((3, None))",
-           "AdaptiveAvgPool1d(3)", "AdaptiveMaxPool2d(3)", "Unfold(2)", "Fold((4, 4), 2)", "PixelShuffle(2)",
+           "MaxPool2d((2, 3), stride=1)", "MaxPool1d(2)", "AvgPool2d(2)", "AvgPool1d(2)",
+           "AdaptiveAvgPool2d((3, None))", "AdaptiveAvgPool1d(3)", "AdaptiveMaxPool2d(3)", "Unfold(2)", "Fold((4, 4), 2)", "PixelShuffle(2)",
            "ZeroPad2d((1, 2, 3, 4))", "ConstantPad1d(2, 3.5)", "ConstantPad2d(1, 0)", "ReflectionPad1d(2)",
            "ReflectionPad2d((1, 0, 2, 1))", "ReplicationPad1d(1)", "ReplicationPad2d(1)"]
 
@@ -245,7 +245,8 @@ def test_conv_module_from_torch_state(mode):
     g = gw.nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), groups=2, padding_mode=mode).double()
     g.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
     x = r(2, 4, 7, 6)
-    np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
 
 
 def test_conv_module_init_bounds():

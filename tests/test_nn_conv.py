@@ -306,3 +306,11 @@ def test_col2im_kernel_matches_numpy_loop(shape, k, stride, lo, hi, dil):
     cols = RNG.standard_normal((shape[1],) + k + (shape[0],) + tuple(out))
     np.testing.assert_allclose(K.col2im(cols, shape, stride, lo, hi, dil),
                                K.col2im_numpy(cols, shape, stride, lo, hi, dil), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [lambda f, x: f.max_pool2d(x, 2, return_indices=True),
+                                lambda f, x: f.adaptive_max_pool2d(x, 3, return_indices=True)])
+def test_pool_indices_do_not_require_grad(fn):
+    for lib in (gw, torch):
+        values, indices = fn(lib.nn.functional, lib.randn(2, 3, 6, 6, requires_grad=True))
+        assert (values.requires_grad, indices.requires_grad, indices.grad_fn) == (True, False, None)

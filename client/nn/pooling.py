@@ -61,7 +61,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     attrs = {"kernel": k, "stride": s, "padding": _tuple(padding, nd, fn, "padding"),
              "dilation": _tuple(dilation, nd, fn, "dilation"), "ceil_mode": bool(ceil_mode)}
     _dims(input, nd)
-    idx = apply("max_pool_indices", input, attrs=attrs)
+    idx = apply("max_pool_indices", input.detach(), attrs=attrs)
     out = _named(_gather_planes(input, idx, nd), "SqueezeBackward1" if nd == 1 else f"MaxPool{nd}DWithIndicesBackward0")
     return (out, idx) if return_indices else out
 
@@ -169,7 +169,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_max(nd, input, output_size, return_indices):
     sizes = _adaptive_size(f"adaptive_max_pool{nd}d", input, output_size, nd)
-    idx = apply("adaptive_max_pool_indices", input, attrs={"shape": sizes})
+    idx = apply("adaptive_max_pool_indices", input.detach(), attrs={"shape": sizes})
     out = _named(_gather_planes(input, idx, nd), "SqueezeBackward1" if nd == 1 else f"AdaptiveMaxPool{nd}DBackward0")
     return (out, idx) if return_indices else out
 

@@ -239,10 +239,12 @@ def test_module_repr_matches_torch(spec):
     assert repr(eval("gw.nn." + spec)) == repr(eval("torch.nn." + spec))
 
 
+@pytest.mark.parametrize("padding", [(1, 2), "same", "valid"])
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
-def test_conv_module_from_torch_state(mode):
-    t = torch.nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), groups=2, padding_mode=mode).double()
-    g = gw.nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 2), groups=2, padding_mode=mode).double()
+def test_conv_module_from_torch_state(mode, padding):
+    stride = (2, 1) if padding != "same" else 1
+    t = torch.nn.Conv2d(4, 6, (3, 2), stride=stride, padding=padding, groups=2, padding_mode=mode).double()
+    g = gw.nn.Conv2d(4, 6, (3, 2), stride=stride, padding=padding, groups=2, padding_mode=mode).double()
     g.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
     x = r(2, 4, 7, 6)
     np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10,

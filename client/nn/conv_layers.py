@@ -45,11 +45,11 @@ class _ConvNd(Module):
         self.padding = padding if isinstance(padding, str) else _ntuple(padding, nd)
         self.dilation, self.output_padding = _ntuple(dilation, nd), _ntuple(output_padding, nd)
         self.transposed, self.groups, self.padding_mode = self._transposed, groups, padding_mode
-        if isinstance(self.padding, str):
+        if self.padding == "same":
             total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             pairs = [(t // 2, t - t // 2) for t in total]
         else:
-            pairs = [(p, p) for p in self.padding]
+            pairs = [(0, 0)] * nd if self.padding == "valid" else [(p, p) for p in self.padding]
         self._reversed_padding_repeated_twice = [p for pair in reversed(pairs) for p in pair]
         shape = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
         self.weight = Parameter(gw.zeros(*shape, *self.kernel_size, dtype=dtype or gw.float32))

@@ -88,6 +88,7 @@ test-compose: $(VENV)/.installed-test $(VENV)/.installed-load docker
 examples: $(VENV)/.installed-examples
 	$(PY) examples/seeds_walkthrough.py
 	$(PY) examples/sin_cos.py sin_cos.png
+	$(PY) examples/cnn_train.py cnn_train.png
 
 bench: $(VENV)/.installed-bench
 	@shopt -s nullglob; scripts=(bench/*.py); \

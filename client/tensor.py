@@ -223,9 +223,11 @@ class Tensor:
             name = base.label or grad_fn_name(base.op, base.attrs, [n.ndim for n in base.inputs], base.ndim)
             value = _ops.node_op("with_value", base, value, label=name, requires_grad=True)
         st.write(value)
-        if value.handle is None or value.handle() is None:
-            # Alive while the base tensor is (not the alias written through, often a temporary `.data`):
-            # a request that computes it then brings its value (or handle) back.
+        holder = value.handle() if value.handle is not None else None
+        if holder is None or holder._storage is not st:
+            # Alive while the base tensor is (not the alias written through, often a temporary `.data`, nor the
+            # temporary result an in-place method computed it as): a request that computes it then brings its
+            # value (or handle) back, so the next update starts there instead of resending this history.
             owner = st.owner() if st.owner is not None else None
             value.handle = weakref.ref(owner if owner is not None else self)
         self._vc.value += 1

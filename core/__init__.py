@@ -2,6 +2,7 @@
 from . import (dtype_ops, elementwise, indexing, linalg, pointwise, rearranging, reductions, sorting,  # noqa: F401
                structural)  # (each registers its signatures)
 from . import nn  # noqa: F401,E402  (the primitives behind gradwire.nn.functional)
+from . import conv  # noqa: F401,E402  (convolution and pooling primitives)
 from .signature import SIGNATURES, Attr, Aval, Signature, defsig
 
 

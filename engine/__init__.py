@@ -38,6 +38,8 @@ def warm_up() -> None:
 
     from . import kernels
     kernels.warm_up()
+    from . import conv_kernels
+    conv_kernels.warm_up()
     tape.warm_up()
     g = Graph([Node("placeholder", (), {"name": "x"}), Node("dot", (0, 0)),
                Node("constant", (), {"value": np.array(2.0, np.float32)}), Node("mul", (2, 1))])

@@ -275,6 +275,8 @@ for _name in ("cumsum", "cumprod", "logcumsumexp", "cummax_indices", "cummin_ind
               "mode_index"):
     RULES[_name] = _scan(_name)
 RULES.update({n: _matrices(n) for n, op in OPS.items() if n.startswith("linalg_") and op.max_inputs == 1})
+from .batching_conv import RULES as _CONV_RULES  # noqa: E402  (convolution and pooling primitives)
+RULES.update(_CONV_RULES)
 
 
 def batch(checked: Checked, batched: Mapping[int, int], outputs: Sequence[int]):

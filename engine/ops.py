@@ -8,6 +8,7 @@ from gradwire import core  # noqa: F401  (fills the signatures the rows below ex
 from . import (ops_dtype, ops_elementwise, ops_index, ops_linalg, ops_linalg_svd, ops_pointwise, ops_reduce,  # noqa: F401
                ops_scan, ops_shape, ops_sort)  # (each registers its rows)
 from . import ops_nn  # noqa: F401,E402
+from . import ops_conv  # noqa: F401,E402
 from .registry import OPS, defop
 
 defop("placeholder", impl=None)

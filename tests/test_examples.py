@@ -37,3 +37,6 @@ def test_examples_run_in_a_fresh_venv_made_the_readme_way(tmp_path: Path) -> Non
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert "y = tensor(28., grad_fn=<MulBackward0>)" in r.stdout
     assert "wrote sin_cos.png" in r.stdout and (clone / "sin_cos.png").stat().st_size > 1000
+    assert "wrote cnn_train.png" in r.stdout and (clone / "cnn_train.png").stat().st_size > 1000
+    diff = float(re.search(r"largest loss difference over the run: (\S+)", r.stdout).group(1))
+    assert diff < 1e-9, r.stdout

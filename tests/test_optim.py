@@ -149,3 +149,21 @@ def test_optimizer_errors_match_torch():
                 out.append((type(e).__name__, str(e).replace("torch.", "").replace("gradwire.", "")))
         return out
     assert program(gw) == program(torch)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+def test_optimizer_state_does_not_grow_the_requests(counter, name):
+    """Optimizer state (momentum, moment estimates) is updated in place every step and never read: each request
+    brings its new value (or handle) back, so the next step's request starts from it, not from its history."""
+    m = gw.nn.Sequential(gw.nn.Linear(5, 16), gw.nn.BatchNorm1d(16), gw.nn.Linear(16, 3))
+    kw = {"SGD": {"lr": 0.1, "momentum": 0.9}, "RMSprop": {"lr": 0.01, "momentum": 0.5, "centered": True}}
+    opt = getattr(gw.optim, name)(m.parameters(), **kw.get(name, {"lr": 0.01}))
+    x, y = gw.tensor(X, dtype=gw.float32), gw.tensor(Y)
+    sizes = []
+    for step in range(14):
+        counter.reset()
+        opt.zero_grad()
+        gw.nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+        sizes.append(sum(r.ByteSize() for _, r in counter.requests))
+    assert max(sizes[5:]) < 1.25 * min(sizes[5:]), sizes       # (the first steps settle what exists)

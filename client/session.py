@@ -117,11 +117,65 @@ class Session:
         except grpc.RpcError as error:
             raise errors.from_rpc_error(error) from None
 
+    def put_value(self, array: np.ndarray, handle: str | None = None) -> str:
+        """Upload one tensor into the server's resident store in chunks (PutValue); returns its handle.
+        Each chunk is a slice of the array's own buffer: the client holds no second copy."""
+        a = np.ascontiguousarray(array)
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+        dtype = codec.dtype_enum(a.dtype)
+        handle = handle or hashing.tensor_hash(dtype, a.shape, a)
+        flat = memoryview(a.reshape(-1).view(np.uint8))
+
+        def chunks():
+            yield pb.ValueChunk(dtype=dtype, shape=a.shape, handle=handle, data=flat[:CHUNK_BYTES].tobytes())
+            for start in range(CHUNK_BYTES, len(flat), CHUNK_BYTES):
+                yield pb.ValueChunk(data=flat[start:start + CHUNK_BYTES].tobytes())
+        return self._call("PutValue", chunks()).handle
+
+    def get_value(self, handle: str, dtype=None, shape=None) -> np.ndarray:
+        """Read one resident value in chunks (GetValue) into a single preallocated array."""
+        if self.closed:
+            raise errors.Unavailable("this gradwire session is closed")
+        out = None
+        pos = 0
+        try:
+            for chunk in self._stub.GetValue(pb.GetValueRequest(handle=handle), timeout=self.timeout,
+                                             metadata=self._metadata):
+                if out is None:
+                    got = codec.DTYPES[chunk.dtype]
+                    out = np.empty(math.prod(chunk.shape) * got.itemsize, np.uint8)
+                    kind, dims = got, tuple(chunk.shape)
+                out[pos:pos + len(chunk.data)] = np.frombuffer(chunk.data, np.uint8)
+                pos += len(chunk.data)
+        except grpc.RpcError as error:
+            raise errors.from_rpc_error(error) from None
+        if out is None or pos != len(out) or (shape is not None and tuple(shape) != dims) or (
+                dtype is not None and np.dtype(dtype) != kind):
+            raise errors.Unavailable(f"GetValue {handle}: the stream ended after {pos} bytes or did not "
+                                     f"match {dtype}{list(shape or ())}")
+        value = out.view(kind).reshape(dims)
+        return value if kind.isnative else value.astype(kind.newbyteorder("="))
+
+    def decode(self, t: pb.Tensor, where: str) -> np.ndarray:
+        """A response tensor's value: its bytes, or, for a result too large for a message (a handle
+        without data), the value read with GetValue."""
+        if t.handle and not t.data and codec.count(t):
+            return self.get_value(t.handle, codec.DTYPES[t.dtype], tuple(t.shape))
+        return codec.tensor_from_proto(t, where)
+
     def _tensor(self, node, out: pb.Tensor, sent: list, keep: bool) -> None:
         """A node's value into a request: by handle when the server holds it (or, for data the client has,
         holds the same content from an earlier request), else its bytes, which a resident request leaves
-        on the server (remembered once the call succeeds)."""
+        on the server (remembered once the call succeeds). A value of STREAM_BYTES or more is uploaded
+        first, in chunks, and named by handle, resident session or not: a message is size-capped."""
         h = node.resident if self.resident else None
+        if h is None and node.value is not None and node.value.nbytes >= STREAM_BYTES:
+            content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
+            if content not in self._held:
+                self.put_value(node.value, content)
+                self._remember(content)
+            h = node.resident = content
         if h is None and keep and node.value is not None and node.value.nbytes >= hashing.MIN_RESIDENT_BYTES:
             content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
             if content in self._held:
@@ -175,13 +229,16 @@ class Session:
                 raise
             for node, h in sent:
                 node.resident = h
-                self._held[h] = None
-                if len(self._held) > MAX_HELD:
-                    self._held.pop(next(iter(self._held)))
+                self._remember(h)
             self._parts.learn(parts, response.info.part_hashes)
             return graph, response
         raise errors.Unavailable(f"gave up after {MAX_RESENDS} resends: the server keeps losing the values "
                                  "this request names (is its value store too small?)")
+
+    def _remember(self, h: str) -> None:
+        self._held[h] = None
+        if len(self._held) > MAX_HELD:
+            self._held.pop(next(iter(self._held)))
 
     @staticmethod
     def _forget(graph: RequestGraph, h: str) -> bool:
@@ -218,6 +275,9 @@ class Session:
             return graph, request
         _, response = self._send("Evaluate", build)
         _store(build.outs, response.outputs)
+        for node in targets:         # too large for the response: read by handle, in chunks
+            if node.value is None and node.resident is not None:
+                node.settle(self.get_value(node.resident, node.dtype, node.shape))
 
     def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
         """One Gradient request. Returns (graph, response); root values are stored."""
@@ -277,6 +337,10 @@ class Session:
 # Results up to this size come back with their data even when nobody reads them yet: the transfer is
 # cheaper than the round trip a later read would cost.
 FETCH_BYTES = 64 << 10
+# Tensors this large are uploaded in chunks (PutValue) before the request that names them by handle, and
+# come down in chunks of the server's choosing when a response cannot hold them (GetValue).
+STREAM_BYTES = 4 << 20
+CHUNK_BYTES = (1 << 20) - (4 << 10)     # with its header, a chunk fits a server's message cap of 1 MiB
 # A parameter updated this many times without being read is fetched with the next request, so the
 # client never holds a longer chain of updates to replay should the server lose the value.
 MAX_UNREAD_UPDATES = 8

@@ -32,8 +32,9 @@ class Residency:
     """One request's view of the store: resolves handles, keeps what a resident request sends, and
     answers with handles where the caller did not ask for the data."""
 
-    def __init__(self, store: ValueStore, options: pb.Options):
+    def __init__(self, store: ValueStore, options: pb.Options, inline_bytes: int | None = None):
         self.store = store
+        self.inline_bytes = inline_bytes      # result bytes the response may still carry (None: no cap)
         self.keep = options.resident
         self.fetch = set(options.fetch)
         self._caller = CALLER.get()
@@ -86,6 +87,11 @@ class Residency:
         request is not resident), else the handle of the value kept here."""
         for k, a in enumerate(arrays):
             t = field.add()
+            if self.inline_bytes is not None:
+                if a.nbytes > self.inline_bytes:
+                    self._by_handle_only(t, np.asarray(a))
+                    continue
+                self.inline_bytes -= a.nbytes
             codec.tensor_to_proto(a, t)
             if not self.keep or len(t.data) < hashing.MIN_RESIDENT_BYTES:
                 continue
@@ -94,3 +100,20 @@ class Residency:
             t.handle = h
             if not (fetch_all or (ids is not None and ids[k] in self.fetch)):
                 t.ClearField("data")
+
+    def _by_handle_only(self, t: pb.Tensor, a: np.ndarray) -> None:
+        """A result too large for the response: kept (even for a request that is not resident) and
+        answered by handle, for the client to read with GetValue. Hashed in place: no copy."""
+        if self._caller is None:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"a result of {a.nbytes} bytes is larger than one response may carry (half of "
+                               f"--max-message-bytes); send a caller identity (x-gradwire-namespace metadata "
+                               f"or a bearer token) and it comes back by handle, to read with GetValue", "outputs")
+        t.dtype = codec.dtype_enum(a.dtype)
+        t.shape[:] = a.shape
+        t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
+        if not self.store.put(self._caller, t.handle, a):
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"a result of {a.nbytes} bytes is too large for one response (half of "
+                               f"--max-message-bytes) and for the resident store ({self.store.max_bytes} "
+                               f"bytes, --value-store-bytes)", "outputs")

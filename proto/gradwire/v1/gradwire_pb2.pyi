@@ -481,3 +481,29 @@ class ServerInfoResponse(_message.Message):
     plans: _containers.RepeatedCompositeFieldContainer[PlanStats]
     pid: int
     def __init__(self, version: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., engine: _Optional[str] = ..., plans: _Optional[_Iterable[_Union[PlanStats, _Mapping]]] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class ValueChunk(_message.Message):
+    __slots__ = ("dtype", "shape", "data", "handle")
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    dtype: DType
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    data: bytes
+    handle: str
+    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ...) -> None: ...
+
+class PutValueResponse(_message.Message):
+    __slots__ = ("handle", "nbytes")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    NBYTES_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    nbytes: int
+    def __init__(self, handle: _Optional[str] = ..., nbytes: _Optional[int] = ...) -> None: ...
+
+class GetValueRequest(_message.Message):
+    __slots__ = ("handle",)
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    def __init__(self, handle: _Optional[str] = ...) -> None: ...

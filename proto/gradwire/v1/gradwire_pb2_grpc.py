@@ -74,6 +74,16 @@ class AutodiffStub:
                 request_serializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoRequest.SerializeToString,
                 response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoResponse.FromString,
                 _registered_method=True)
+        self.PutValue = channel.stream_unary(
+                '/gradwire.v1.Autodiff/PutValue',
+                request_serializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
+                response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.PutValueResponse.FromString,
+                _registered_method=True)
+        self.GetValue = channel.unary_stream(
+                '/gradwire.v1.Autodiff/GetValue',
+                request_serializer=gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.SerializeToString,
+                response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
+                _registered_method=True)
 
 
 class AutodiffServicer:
@@ -127,6 +137,19 @@ class AutodiffServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutValue(self, request_iterator, context):
+        """Streaming for size (see ValueChunk): upload a tensor in chunks, read one back in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetValue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutodiffServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +192,16 @@ def add_AutodiffServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoRequest.FromString,
                     response_serializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoResponse.SerializeToString,
+            ),
+            'PutValue': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutValue,
+                    request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
+                    response_serializer=gradwire_dot_v1_dot_gradwire__pb2.PutValueResponse.SerializeToString,
+            ),
+            'GetValue': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetValue,
+                    request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.FromString,
+                    response_serializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +420,60 @@ class Autodiff:
             '/gradwire.v1.Autodiff/GetServerInfo',
             gradwire_dot_v1_dot_gradwire__pb2.ServerInfoRequest.SerializeToString,
             gradwire_dot_v1_dot_gradwire__pb2.ServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutValue(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/gradwire.v1.Autodiff/PutValue',
+            gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
+            gradwire_dot_v1_dot_gradwire__pb2.PutValueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gradwire.v1.Autodiff/GetValue',
+            gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.SerializeToString,
+            gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,8 @@ FLAGS = [
     ("part-cache-entries", int, _D.part_cache_entries, "graph parts kept for by-hash reuse"),
     ("part-cache-bytes", int, _D.part_cache_bytes, "bytes of graph parts kept"),
     ("value-store-bytes", int, _D.value_store_bytes, "bytes of resident values kept (all callers)"),
+    ("shm-bytes", int, _D.shm_bytes, "shared memory with same-host clients: bytes of result regions "
+                                     "not yet mapped by their client, at most (0: off)"),
     ("metrics-port", int, 0, "Prometheus /metrics HTTP port on --host; 0 = off"),
     ("tls-cert", str, None, "PEM certificate chain (with --tls-key: serve TLS only)"),
     ("tls-key", str, None, "PEM private key"),
@@ -88,7 +90,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         max_total_elements=args.max_total_elements,
         jacobian_memory_bytes=args.jacobian_memory_bytes,
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
-        value_store_bytes=args.value_store_bytes, metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        value_store_bytes=args.value_store_bytes, shm_bytes=args.shm_bytes, metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
         blas_threads=args.blas_threads or None, engine_threads=args.engine_threads or None)
 

@@ -38,6 +38,7 @@ class ServerState:
     parts: PartCache
     metrics_port: int | None
     unix: tuple[str, int] | None = None     # (socket path, its inode), removed on shutdown
+    service: AutodiffService | None = None
 
 
 _STATES: "weakref.WeakKeyDictionary[grpc.Server, ServerState]" = weakref.WeakKeyDictionary()
@@ -72,7 +73,7 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
     interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
     server = grpc.server(
         ThreadPoolExecutor(config.thread_count, thread_name_prefix="gradwire-rpc"),
-        handlers=[autodiff_handler(AutodiffService(config, parts, store), admission, metrics)],
+        handlers=[autodiff_handler(service := AutodiffService(config, parts, store), admission, metrics)],
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
@@ -108,7 +109,8 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
     metrics_port = None
     if config.metrics_port is not None:
         metrics_port = metrics.serve(_host(address) if address else "127.0.0.1", config.metrics_port)
-    _STATES[server] = ServerState(config, checks, metrics, admission, parts, metrics_port, bound_unix)
+    _STATES[server] = ServerState(config, checks, metrics, admission, parts, metrics_port, bound_unix,
+                                  service)
 
     if config.warm_up:
         engine.warm_up()
@@ -146,3 +148,5 @@ def shutdown(server: grpc.Server, grace: float | None = None) -> None:
     state.metrics.close()
     if state.unix is not None:
         unix_socket.remove(*state.unix)
+    if state.service is not None:
+        state.service.shared.close()

@@ -19,6 +19,7 @@ from .errors import RequestError
 from .parts import PartCache
 from .resident import Residency
 from .store import ValueStore
+from .shared import SharedMemory
 from .streams import ValueStreams
 
 Cancel = Callable[[], bool]
@@ -32,7 +33,7 @@ class AutodiffService:
 
     # Answered without a compute slot: they only read static tables.
     # PutValue and GetValue move bytes only: a long upload must not hold a compute slot.
-    CHEAP = frozenset({"ListOps", "GetServerInfo", "PutValue", "GetValue"})
+    CHEAP = frozenset({"ListOps", "GetServerInfo", "PutValue", "GetValue", "OpenSharedMemory"})
 
     def __init__(self, config: ServerConfig, parts: PartCache, store: ValueStore | None = None):
         self.config = config
@@ -51,12 +52,14 @@ class AutodiffService:
         # Result bytes one response may carry; past that, results come back as handles to read with
         # GetValue. Half the message cap leaves room for everything else a response holds.
         self.inline_bytes = config.max_message_bytes // 2
+        self.shared = SharedMemory(config.shm_bytes)
+        self.OpenSharedMemory = self.shared.OpenSharedMemory
 
     def _decode(self, req, cancel: Cancel, with_known: bool = True):
         """The graph, feeds and the engine keyword arguments every computing RPC shares, and the
         request's view of the resident values."""
         res = Residency(self.store, req.options if "options" in req.DESCRIPTOR.fields_by_name else pb.Options(),
-                        self.inline_bytes)
+                        self.inline_bytes, self.shared)
         graph, info = wire.graph(req.graph, req.ByteSize(), self.parts, self.budget)
         kwargs = {"limits": self.limits, "cancel": cancel}
         if with_known:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from gradwire.core import codec, hashing
+from gradwire.core import codec, hashing, shm
 from gradwire.engine import Graph, Node
 from gradwire.v1 import gradwire_pb2 as pb
 
@@ -32,6 +32,9 @@ def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
     there are no elements, so a zero-size shape is held to the same limits as any other. With `res`
     (the request's Residency) the tensor may name a resident value by handle."""
     check_shape(t, where, budget)
+    if t.HasField("shm"):
+        value = _from_region(t, where)
+        return res.kept(t, value, where) if res is not None else value
     if t.handle and res is not None:
         return res.resolve(t, where)
     if t.handle:
@@ -39,6 +42,29 @@ def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
                            "this field does not take", where + ".handle")
     value = codec.tensor_from_proto(t, where)
     return res.kept(t, value, where) if res is not None else value
+
+
+def _from_region(t: pb.Tensor, where: str) -> np.ndarray:
+    """A tensor whose bytes are in a shared-memory region: mapped read-only, without a copy."""
+    dtype = codec.DTYPES.get(t.dtype)
+    if dtype is None:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: unknown or unspecified dtype ({t.dtype})",
+                           where)
+    if t.data or t.handle:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: a tensor in a shared-memory region comes "
+                           "without data or handle", where + ".shm")
+    nbytes = codec.count(t) * dtype.itemsize
+    if t.shm.nbytes != nbytes:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: region {t.shm.name} is said to hold "
+                           f"{t.shm.nbytes} bytes, but shape {list(t.shape)} of {codec.DTYPE_NAMES[t.dtype]} needs "
+                           f"{nbytes}", where + ".shm")
+    try:
+        value = shm.read(t.shm.name, dtype, tuple(t.shape), nbytes)
+    except shm.RegionError as e:
+        raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}", where + ".shm") from None
+    if dtype == np.dtype("?") and nbytes and not np.all(value.view(np.uint8) <= 1):
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: bool data must be bytes 0 or 1", where)
+    return value if dtype.isnative else value.astype(dtype.newbyteorder("="))
 
 
 def check_shape(t, where: str, budget: Budget) -> int:

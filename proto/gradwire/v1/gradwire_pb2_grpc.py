@@ -84,6 +84,11 @@ class AutodiffStub:
                 request_serializer=gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.SerializeToString,
                 response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
                 _registered_method=True)
+        self.OpenSharedMemory = channel.unary_unary(
+                '/gradwire.v1.Autodiff/OpenSharedMemory',
+                request_serializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryRequest.SerializeToString,
+                response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryResponse.FromString,
+                _registered_method=True)
 
 
 class AutodiffServicer:
@@ -150,6 +155,13 @@ class AutodiffServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenSharedMemory(self, request, context):
+        """Shared memory on the same host (see SharedMemoryRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutodiffServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +214,11 @@ def add_AutodiffServicer_to_server(servicer, server):
                     servicer.GetValue,
                     request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.FromString,
                     response_serializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
+            ),
+            'OpenSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSharedMemory,
+                    request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryRequest.FromString,
+                    response_serializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -474,6 +491,33 @@ class Autodiff:
             '/gradwire.v1.Autodiff/GetValue',
             gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.SerializeToString,
             gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gradwire.v1.Autodiff/OpenSharedMemory',
+            gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryRequest.SerializeToString,
+            gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -149,7 +149,7 @@ class Session:
             return None          # UNIMPLEMENTED (an older server), FAILED_PRECONDITION (not this host) ...
         finally:
             shm.unlink(region)
-        if reply.nonce != nonce:
+        if reply.nonce != nonce or not shm.alive(reply.server_pid):    # alive: the same pid namespace too
             return None
         shm.Sweeper.start()      # regions of a server that dies mid-answer are removed here
         return reply

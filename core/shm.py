@@ -91,7 +91,7 @@ def unlink(name: str) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     if pid == 0:
         return True
     try:
@@ -113,7 +113,7 @@ def sweep() -> list[str]:
         return removed
     for name in names:
         m = NAME.match(name)
-        if m and not (_alive(int(m.group(1))) and _alive(int(m.group(2)))):
+        if m and not (alive(int(m.group(1))) and alive(int(m.group(2)))):
             try:
                 os.unlink(os.path.join(ROOT, name))
                 removed.append(name)

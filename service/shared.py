@@ -48,6 +48,12 @@ class SharedMemory:
         if req.client_pid <= 0:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "client_pid must be the client's process id",
                                "client_pid")
+        if not shm.alive(req.client_pid):
+            # One /dev/shm but another pid namespace (a container with the host's IPC): the sweepers
+            # would take each other's live regions for a dead process's.
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"client_pid {req.client_pid} is no process this server sees (another pid "
+                               f"namespace?): regions could not be cleaned up safely", "client_pid")
         session = secrets.token_hex(16)
         with self._lock:
             self._sessions[session] = req.client_pid

@@ -121,6 +121,15 @@ def test_refusals_name_the_reason(server_target, tmp_path):
             _fails(lambda: hello(loose), grpc.StatusCode.FAILED_PRECONDITION, "not a private (0600) file")
         finally:
             shm.unlink(loose)
+        dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True).stdout)
+        region = shm.write(0, np.zeros(32, np.uint8))
+        try:
+            _fails(lambda: stub.OpenSharedMemory(pb.SharedMemoryRequest(region=region, client_pid=dead),
+                                                 metadata=MD, timeout=10),
+                   grpc.StatusCode.FAILED_PRECONDITION, "another pid namespace")
+        finally:
+            shm.unlink(region)
         session = _negotiate(stub)
         name = shm.write(session.server_pid, np.zeros(1 << 18, np.float32))
         request = pb.EvaluateRequest(graph=_sum_graph(), outputs=[1])

@@ -91,10 +91,17 @@ class Residency:
         request is not resident), else the handle of the value kept here."""
         for k, a in enumerate(arrays):
             t = field.add()
-            if self.shm_peer is not None and a.nbytes >= SHM_MIN_BYTES and self._in_region(t, np.asarray(a)):
+            wanted = not self.keep or fetch_all or (ids is not None and ids[k] in self.fetch)
+            # Only results that travel now go through a region: an unread resident one stays a handle.
+            if wanted and self.shm_peer is not None and a.nbytes >= SHM_MIN_BYTES and \
+                    self._in_region(t, np.asarray(a)):
                 if self.keep:
                     t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
                     self.store.put(self.principal("options.resident"), t.handle, np.asarray(a))
+                continue
+            if self.keep and not wanted and hashing.MIN_RESIDENT_BYTES <= a.nbytes <= self.store.max_bytes:
+                self.principal("options.resident")
+                self._by_handle_only(t, np.asarray(a))     # kept, hashed in place: no bytes encoded
                 continue
             if self.inline_bytes is not None:
                 if a.nbytes > self.inline_bytes:
@@ -107,12 +114,11 @@ class Residency:
             h = hashing.tensor_hash(t.dtype, a.shape, t.data)
             self.store.put(self.principal("options.resident"), h, np.asarray(a))
             t.handle = h
-            if not (fetch_all or (ids is not None and ids[k] in self.fetch)):
-                t.ClearField("data")
 
     def _by_handle_only(self, t: pb.Tensor, a: np.ndarray) -> None:
-        """A result too large for the response: kept (even for a request that is not resident) and
-        answered by handle, for the client to read with GetValue. Hashed in place: no copy."""
+        """A result kept and answered by handle: one the caller does not read now, or one too large for
+        the response (kept even for a request that is not resident), for the client to read with
+        GetValue. Hashed in place: no copy."""
         if self._caller is None:
             raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                f"a result of {a.nbytes} bytes is larger than one response may carry (half of "

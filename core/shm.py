@@ -103,20 +103,28 @@ def alive(pid: int) -> bool:
     return True
 
 
-def sweep() -> list[str]:
-    """Remove regions whose creator or peer process is gone (a crash on either side). Only this user's
-    files can be removed, and only those that match the pattern are looked at."""
+# A region younger than this is left alone even when its peer is gone: a request that a restarted worker
+# process answers names the old worker's pid, and the new one maps it within milliseconds.
+MIN_AGE = 3.0
+
+
+def sweep(min_age: float = MIN_AGE) -> list[str]:
+    """Remove regions whose creator or peer process is gone (a crash on either side), once they are
+    min_age seconds old. Only this user's files can be removed, and only names of the pattern are looked at."""
     removed = []
     try:
         names = [n for n in os.listdir(ROOT) if n.startswith(PREFIX)]
     except OSError:
         return removed
+    now = time.time()
     for name in names:
         m = NAME.match(name)
         if m and not (alive(int(m.group(1))) and alive(int(m.group(2)))):
+            path = os.path.join(ROOT, name)
             try:
-                os.unlink(os.path.join(ROOT, name))
-                removed.append(name)
+                if now - os.lstat(path).st_ctime >= min_age:
+                    os.unlink(path)
+                    removed.append(name)
             except OSError:
                 pass
     return removed

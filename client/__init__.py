@@ -29,11 +29,14 @@ short = int16
 
 
 def connect(target: str | None = None, *, token: str | None = None, tls=None,
-            timeout: float | None = None, interceptors=(), resident: bool = True) -> Session:
+            timeout: float | None = None, interceptors=(), resident: bool = True,
+            shared_memory: bool | None = None) -> Session:
     """Open a session: to `target`, else $GRADWIRE_TARGET, else an embedded local server.
-    resident: let the server keep values for this session's later requests (sent by handle)."""
+    resident: let the server keep values for this session's later requests (sent by handle).
+    shared_memory: with a server on this host, move tensors of 1 MiB or more through shared-memory
+    regions (default: on unless GRADWIRE_SHM=0; negotiated on the first request, bytes otherwise)."""
     return Session(target, token=token, tls=tls, timeout=timeout, interceptors=interceptors,
-                   resident=resident)
+                   resident=resident, shared_memory=shared_memory)
 
 
 Generator, default_generator = _random.Generator, _random.default_generator

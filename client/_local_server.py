@@ -2,28 +2,33 @@
 from __future__ import annotations
 
 import atexit
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-_READY = re.compile(r"^gradwire-server ready on (\S+):(\d+)\s*$")
+_READY = re.compile(r"^gradwire-server ready on (unix:\S+)\s*$")
 
 
 class LocalServer:
-    """Runs `python -m gradwire.service --port 0 --host 127.0.0.1 --processes 1` and reads its
-    ready line."""
+    """Runs `python -m gradwire.service --unix DIR/gradwire.sock --processes 1` and reads its
+    ready line. DIR is a fresh private directory (mode 0700, removed on stop): no other user can
+    reach the socket, and no TCP port is opened. A unix socket also skips the TCP stack on every
+    call (bench/transport.py measures what that saves)."""
 
     def __init__(self, startup_timeout: float = 120.0):
         # stderr goes to a file: it is read only to explain a failed start.
         self._log = tempfile.TemporaryFile(mode="w+b")
+        self._dir = tempfile.mkdtemp(prefix="gradwire-")      # 0700, by mkdtemp's contract
+        self.socket_path = os.path.join(self._dir, "gradwire.sock")
         # One process: the server's default is a worker per core (~165 MB each), too much for a
         # session's private server.
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "gradwire.service", "--port", "0", "--host", "127.0.0.1",
-             "--processes", "1"],
+            [sys.executable, "-m", "gradwire.service", "--unix", self.socket_path, "--processes", "1"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log)
         self.target = self._wait_ready(startup_timeout)
         # Keep draining stdout so a chatty server never blocks on a full pipe.
@@ -53,7 +58,7 @@ class LocalServer:
         for raw in self._proc.stdout:
             match = _READY.match(raw.decode(errors="replace"))
             if match:
-                result.append(f"{match.group(1)}:{match.group(2)}")
+                result.append(match.group(1))
                 return
 
     def _drain(self) -> None:
@@ -69,6 +74,8 @@ class LocalServer:
             if self._proc.poll() is None:
                 self._proc.kill()
                 self._proc.wait()
+        # The server removes its socket when it drains; a killed one leaves it: the directory goes.
+        shutil.rmtree(self._dir, ignore_errors=True)
         atexit.unregister(self.stop)
 
     @property

@@ -132,7 +132,7 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
 def _gradient_leaf(session, t) -> Node:
     """A returned gradient as a leaf holding its value (and, for a resident request, the handle under
     which the server keeps it: an update that uses it sends the handle, not the bytes)."""
-    node = Node(session, None, value=codec.tensor_from_proto(t, "gradient"))
+    node = Node(session, None, value=session.decode(t, "gradient"))
     node.resident = t.handle or None
     return node
 
@@ -158,7 +158,7 @@ def _backward_graph_nodes(session, graph, response) -> list[Node]:
     for idx, t in zip(response.gradient_nodes, response.gradients):
         node = nodes[idx]
         if node.value is None:
-            node.value = codec.tensor_from_proto(t, "gradient")
+            node.value = session.decode(t, "gradient")
         result.append(node)
     return result
 

@@ -16,7 +16,7 @@ import numpy as np
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
-from gradwire.core import codec, hashing
+from gradwire.core import codec, hashing, shm
 from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
@@ -62,7 +62,8 @@ class Session:
     """
 
     def __init__(self, target: str | None = None, *, token: str | None = None, tls=None,
-                 timeout: float | None = None, interceptors=(), resident: bool = True):
+                 timeout: float | None = None, interceptors=(), resident: bool = True,
+                 shared_memory: bool | None = None):
         self._server = None
         target = target or os.environ.get("GRADWIRE_TARGET") or None
         if target is None:
@@ -79,6 +80,9 @@ class Session:
         creds = _credentials(tls)
         self._channel = (grpc.secure_channel(target, creds, options=_CHANNEL_OPTIONS) if creds
                          else grpc.insecure_channel(target, options=_CHANNEL_OPTIONS))
+        # Transport housekeeping (the shared-memory handshake) skips the caller's interceptors, which see
+        # the computing requests only.
+        self._raw_stub = pb_grpc.AutodiffStub(self._channel)
         if interceptors:
             self._channel = grpc.intercept_channel(self._channel, *interceptors)
         self._stub = pb_grpc.AutodiffStub(self._channel)
@@ -86,6 +90,9 @@ class Session:
         self._held: dict[str, None] = {}        # hashes of client data the server holds (insertion-ordered)
         self._lock = threading.Lock()
         self.closed = False
+        # Shared memory: tried once, on the first request, with a server on this host (None: not yet).
+        want = shared_memory if shared_memory is not None else os.environ.get("GRADWIRE_SHM", "1") != "0"
+        self._shm: pb.SharedMemoryResponse | None | bool = None if want and _same_host(target) else False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -117,11 +124,97 @@ class Session:
         except grpc.RpcError as error:
             raise errors.from_rpc_error(error) from None
 
-    def _tensor(self, node, out: pb.Tensor, sent: list, keep: bool) -> None:
+    def shared_memory(self) -> pb.SharedMemoryResponse | None:
+        """The negotiated shared-memory session, or None (another host, another user, an older server,
+        or turned off). Negotiated once: a region holding a nonce the server must read back."""
+        if self._shm is None:
+            with self._lock:
+                if self._shm is None:
+                    self._shm = self._negotiate() or False
+        return self._shm or None
+
+    def _negotiate(self) -> pb.SharedMemoryResponse | None:
+        if not shm.available():
+            return None
+        nonce = secrets.token_bytes(32)
+        try:
+            region = shm.write(0, np.frombuffer(nonce, np.uint8))
+        except OSError:
+            return None
+        try:
+            reply = self._raw_stub.OpenSharedMemory(
+                pb.SharedMemoryRequest(region=region, client_pid=os.getpid()),
+                timeout=self.timeout if self.timeout is not None else 30, metadata=self._metadata)
+        except grpc.RpcError:
+            return None          # UNIMPLEMENTED (an older server), FAILED_PRECONDITION (not this host) ...
+        finally:
+            shm.unlink(region)
+        if reply.nonce != nonce or not shm.alive(reply.server_pid):    # alive: the same pid namespace too
+            return None
+        shm.Sweeper.start()      # regions of a server that dies mid-answer are removed here
+        return reply
+
+    def put_value(self, array: np.ndarray, handle: str | None = None) -> str:
+        """Upload one tensor into the server's resident store in chunks (PutValue); returns its handle.
+        Each chunk is a slice of the array's own buffer: the client holds no second copy."""
+        a = np.ascontiguousarray(array)
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+        dtype = codec.dtype_enum(a.dtype)
+        handle = handle or hashing.tensor_hash(dtype, a.shape, a)
+        flat = memoryview(a.reshape(-1).view(np.uint8))
+
+        def chunks():
+            yield pb.ValueChunk(dtype=dtype, shape=a.shape, handle=handle, data=flat[:CHUNK_BYTES].tobytes())
+            for start in range(CHUNK_BYTES, len(flat), CHUNK_BYTES):
+                yield pb.ValueChunk(data=flat[start:start + CHUNK_BYTES].tobytes())
+        return self._call("PutValue", chunks()).handle
+
+    def get_value(self, handle: str, dtype=None, shape=None) -> np.ndarray:
+        """Read one resident value in chunks (GetValue) into a single preallocated array."""
+        if self.closed:
+            raise errors.Unavailable("this gradwire session is closed")
+        out = None
+        pos = 0
+        try:
+            for chunk in self._stub.GetValue(pb.GetValueRequest(handle=handle), timeout=self.timeout,
+                                             metadata=self._metadata):
+                if out is None:
+                    got = codec.DTYPES[chunk.dtype]
+                    out = np.empty(math.prod(chunk.shape) * got.itemsize, np.uint8)
+                    kind, dims = got, tuple(chunk.shape)
+                out[pos:pos + len(chunk.data)] = np.frombuffer(chunk.data, np.uint8)
+                pos += len(chunk.data)
+        except grpc.RpcError as error:
+            raise errors.from_rpc_error(error) from None
+        if out is None or pos != len(out) or (shape is not None and tuple(shape) != dims) or (
+                dtype is not None and np.dtype(dtype) != kind):
+            raise errors.Unavailable(f"GetValue {handle}: the stream ended after {pos} bytes or did not "
+                                     f"match {dtype}{list(shape or ())}")
+        value = out.view(kind).reshape(dims)
+        return value if kind.isnative else value.astype(kind.newbyteorder("="))
+
+    def decode(self, t: pb.Tensor, where: str) -> np.ndarray:
+        """A response tensor's value: its bytes or shared-memory region, or, for a result too large for a
+        message (a handle without data), the value read with GetValue."""
+        if t.handle and not t.data and not t.HasField("shm") and codec.count(t):
+            return self.get_value(t.handle, codec.DTYPES[t.dtype], tuple(t.shape))
+        return _decode(t, where)
+
+    def _tensor(self, node, out: pb.Tensor, sent: list, keep: bool, regions: list) -> None:
         """A node's value into a request: by handle when the server holds it (or, for data the client has,
         holds the same content from an earlier request), else its bytes, which a resident request leaves
-        on the server (remembered once the call succeeds)."""
+        on the server (remembered once the call succeeds). A value of STREAM_BYTES or more is uploaded
+        first, in chunks, and named by handle, resident session or not: a message is size-capped."""
         h = node.resident if self.resident else None
+        share = self._shm or None       # negotiated by _send before it builds the request
+        big = share is not None and node.value is not None and node.value.nbytes >= share.min_bytes
+        if h is None and not big and node.value is not None and node.value.nbytes >= STREAM_BYTES:
+            content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
+            if content not in self._held:
+                self.put_value(node.value, content)
+                self._remember(content)
+            h = node.resident = content
         if h is None and keep and node.value is not None and node.value.nbytes >= hashing.MIN_RESIDENT_BYTES:
             content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
             if content in self._held:
@@ -133,6 +226,12 @@ class Session:
             out.shape[:] = node.shape
             out.handle = h
             return
+        if big:                  # the server maps the region and unlinks it; so does _send, after the call
+            regions.append(name := shm.write(share.server_pid, node.value))
+            out.dtype = codec.dtype_enum(node.value.dtype)
+            out.shape[:] = node.value.shape
+            out.shm.name, out.shm.nbytes = name, node.value.nbytes
+            return
         codec.tensor_to_proto(node.value, out)
 
     def _send(self, method: str, build, keep: bool = True):
@@ -142,16 +241,18 @@ class Session:
         value: send its bytes, or the ops that compute it, instead. keep: let the server keep this
         request's values (resident) and answer with handles where the client does not fetch."""
         keep = keep and self.resident
+        self.shared_memory()
         by_hash_ok = True
         for attempt in range(MAX_RESENDS):
             graph, request = build()
             sent: list = []
+            regions: list = []
             node_bytes = [n.SerializeToString(deterministic=True) for n in graph.nodes]
             parts = self._parts.split(node_bytes)
             for name, node in graph.inputs.items():
-                self._tensor(node, request.inputs[name], sent, keep)
+                self._tensor(node, request.inputs[name], sent, keep, regions)
             for node_id, node in graph.known:
-                self._tensor(node, request.known.add(node=node_id).value, sent, keep)
+                self._tensor(node, request.known.add(node=node_id).value, sent, keep, regions)
             for start, stop, _, server_hash in parts:
                 part = request.graph.parts.add()
                 if server_hash is not None and by_hash_ok:
@@ -160,6 +261,8 @@ class Session:
                     part.graph.nodes.extend(graph.nodes[start:stop])
             if keep:
                 request.options.resident = True
+            if self._shm and "options" in request.DESCRIPTOR.fields_by_name:
+                request.options.shm_session = self._shm.session
             try:
                 response = self._call(method, request)
             except errors.NotFound as e:
@@ -173,15 +276,21 @@ class Session:
                     by_hash_ok = False
                     continue
                 raise
+            finally:
+                for name in regions:      # mapped by the server already, or never to be
+                    shm.unlink(name)
             for node, h in sent:
                 node.resident = h
-                self._held[h] = None
-                if len(self._held) > MAX_HELD:
-                    self._held.pop(next(iter(self._held)))
+                self._remember(h)
             self._parts.learn(parts, response.info.part_hashes)
             return graph, response
         raise errors.Unavailable(f"gave up after {MAX_RESENDS} resends: the server keeps losing the values "
                                  "this request names (is its value store too small?)")
+
+    def _remember(self, h: str) -> None:
+        self._held[h] = None
+        if len(self._held) > MAX_HELD:
+            self._held.pop(next(iter(self._held)))
 
     @staticmethod
     def _forget(graph: RequestGraph, h: str) -> bool:
@@ -218,6 +327,9 @@ class Session:
             return graph, request
         _, response = self._send("Evaluate", build)
         _store(build.outs, response.outputs)
+        for node in targets:         # too large for the response: read by handle, in chunks
+            if node.value is None and node.resident is not None:
+                node.settle(self.get_value(node.resident, node.dtype, node.shape))
 
     def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
         """One Gradient request. Returns (graph, response); root values are stored."""
@@ -277,6 +389,10 @@ class Session:
 # Results up to this size come back with their data even when nobody reads them yet: the transfer is
 # cheaper than the round trip a later read would cost.
 FETCH_BYTES = 64 << 10
+# Tensors this large are uploaded in chunks (PutValue) before the request that names them by handle, and
+# come down in chunks of the server's choosing when a response cannot hold them (GetValue).
+STREAM_BYTES = 4 << 20
+CHUNK_BYTES = (1 << 20) - (4 << 10)     # with its header, a chunk fits a server's message cap of 1 MiB
 # A parameter updated this many times without being read is fetched with the next request, so the
 # client never holds a longer chain of updates to replay should the server lose the value.
 MAX_UNREAD_UPDATES = 8
@@ -289,12 +405,29 @@ def _nbytes(node) -> int:
     return math.prod(node.shape) * np.dtype(node.dtype).itemsize
 
 
+def _same_host(target: str) -> bool:
+    """Whether a target can only be a server on this host (a unix socket, a loopback address)."""
+    if target.startswith("unix:"):
+        return True
+    host = target.rsplit(":", 1)[0].strip("[]") if not target.startswith("[") else target[1:target.find("]")]
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def _decode(t: pb.Tensor, where: str) -> np.ndarray:
+    """A response tensor's bytes, or its shared-memory region mapped in place (unlinked at once)."""
+    if t.HasField("shm"):
+        dtype = codec.DTYPES[t.dtype]
+        value = shm.read(t.shm.name, dtype, tuple(t.shape), t.shm.nbytes)
+        return value if dtype.isnative else value.astype(dtype.newbyteorder("="))
+    return codec.tensor_from_proto(t, where)
+
+
 def _store(nodes, tensors) -> None:
     """Results into their nodes: the value when data came back, else the handle of the value the
     server keeps."""
     for node, t in zip(nodes, tensors):
         if node.value is None:
-            value = codec.tensor_from_proto(t, "output") if not t.handle or t.data or not codec.count(t) \
+            value = _decode(t, "output") if not t.handle or t.data or t.HasField("shm") or not codec.count(t) \
                 else None
             node.settle(value, t.handle or None)
 

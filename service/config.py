@@ -39,6 +39,9 @@ class ServerConfig:
     part_cache_bytes: int = 256 * MiB
     # Resident values (Options.resident): tensors kept per caller for later requests, least recently used out.
     value_store_bytes: int = 512 * MiB
+    # Shared memory with same-host clients (OpenSharedMemory): bytes of result regions written and not yet
+    # mapped by their client, at most; past it results travel as bytes or handles. 0 turns shared memory off.
+    shm_bytes: int = 1024 * MiB
     # Prometheus HTTP endpoint: None is off, 0 picks a free port (tests), N listens on N.
     metrics_port: int | None = None
     # PEM files; both or neither.
@@ -75,6 +78,8 @@ class ServerConfig:
             raise ValueError("engine_threads must be >= 1")
         if self.processes is not None and self.processes < 1:
             raise ValueError("processes must be >= 1")
+        if self.shm_bytes < 0:
+            raise ValueError("shm_bytes must be >= 0")
         if self.top_plans < 0:
             raise ValueError("top_plans must be >= 0")
         if self.grace < 0:

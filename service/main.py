@@ -19,7 +19,10 @@ _D = ServerConfig()
 # (flag, type, default, help). The env var is GRADWIRE_ + the flag upper-cased with _ for -.
 FLAGS = [
     ("host", str, "127.0.0.1", "interface to listen on (0.0.0.0 or :: for all)"),
-    ("port", int, 50051, "gRPC port; 0 picks a free one (see the ready line)"),
+    ("port", int, None, "gRPC port; 0 picks a free one (see the ready line). Default 50051, "
+                        "or with --unix no TCP port unless one is given"),
+    ("unix", str, None, "also (or, without --port, only) listen on this unix socket path; the "
+                        "socket file is made 0600 (only this user connects) and removed on exit"),
     ("processes", int, None, "worker processes sharing the port under a supervisor that "
                              "restarts them (default: the usable cores; 1: no supervisor)"),
     ("workers", int, None, "handler threads per process (default: max-concurrent + max-queue "
@@ -42,6 +45,8 @@ FLAGS = [
     ("part-cache-entries", int, _D.part_cache_entries, "graph parts kept for by-hash reuse"),
     ("part-cache-bytes", int, _D.part_cache_bytes, "bytes of graph parts kept"),
     ("value-store-bytes", int, _D.value_store_bytes, "bytes of resident values kept (all callers)"),
+    ("shm-bytes", int, _D.shm_bytes, "shared memory with same-host clients: bytes of result regions "
+                                     "not yet mapped by their client, at most (0: off)"),
     ("metrics-port", int, 0, "Prometheus /metrics HTTP port on --host; 0 = off"),
     ("tls-cert", str, None, "PEM certificate chain (with --tls-key: serve TLS only)"),
     ("tls-key", str, None, "PEM private key"),
@@ -85,7 +90,7 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         max_total_elements=args.max_total_elements,
         jacobian_memory_bytes=args.jacobian_memory_bytes,
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
-        value_store_bytes=args.value_store_bytes, metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        value_store_bytes=args.value_store_bytes, shm_bytes=args.shm_bytes, metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
         blas_threads=args.blas_threads or None, engine_threads=args.engine_threads or None)
 
@@ -104,14 +109,28 @@ def main(argv=None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     host = f"[{args.host}]" if ":" in args.host else args.host
+    if args.port is None and not args.unix:
+        args.port = 50051
+    if args.unix:
+        # Worker processes share a TCP port through SO_REUSEPORT; a unix path has no such
+        # sharing, so a unix listener is served by one process.
+        if config.processes not in (None, 1):
+            print("gradwire-server: --unix serves from one process: --processes must be 1",
+                  file=sys.stderr)
+            return 2
+        config = config.replace(processes=1)
     if config.process_count > 1:
         return _supervise(config, host, args, stop)
     try:
-        server, port = create_server(f"{host}:{args.port}", config)
-    except (RuntimeError, OSError) as e:   # port taken, unreadable TLS files
+        server, port = create_server(None if args.port is None else f"{host}:{args.port}",
+                                     config, unix=args.unix)
+    except (RuntimeError, OSError) as e:   # port or socket path taken, unreadable TLS files
         print(f"gradwire-server: {e}", file=sys.stderr)
         return 1
-    _ready(host, port)
+    if port is not None:
+        _ready(host, port)
+    if args.unix:
+        print(f"gradwire-server ready on unix:{args.unix}", flush=True)
     while not stop.wait(0.5):
         pass
     log.info("draining (grace %.1f s)", config.grace)
@@ -120,7 +139,7 @@ def main(argv=None) -> int:
 
 
 def _ready(host: str, port: int) -> None:
-    # The client's embedded-server launcher parses exactly this line.
+    # Tools parse exactly this line (a unix listener's comes after it: "ready on unix:PATH").
     print(f"gradwire-server ready on {host}:{port}", flush=True)
 
 

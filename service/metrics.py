@@ -116,9 +116,10 @@ class Metrics:
         self._lock = threading.Lock()
         self.unary_in_flight = 0   # shutdown waits for these
 
-    def method(self, name: str):
-        """(started counter, seconds histogram, handled counter for a code label) of one method."""
-        labels = ("unary", SERVICE_NAME, name)
+    def method(self, name: str, grpc_type: str = "unary"):
+        """(started counter, seconds histogram, handled counter for a code label) of one method
+        (grpc_type as go-grpc-prometheus spells it: unary, client_stream, server_stream)."""
+        labels = (grpc_type, SERVICE_NAME, name)
         started, seconds = self._started.labels(*labels), self._seconds.labels(*labels)
         handled: dict[str, object] = {}
 

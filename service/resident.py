@@ -11,6 +11,7 @@ from gradwire.core import codec, hashing
 from gradwire.v1 import gradwire_pb2 as pb
 
 from .errors import RequestError
+from .shared import MIN_BYTES as SHM_MIN_BYTES
 from .store import ValueStore
 
 # The caller of the RPC being served (set by rpc.py from its metadata): resident values are kept per caller.
@@ -32,8 +33,11 @@ class Residency:
     """One request's view of the store: resolves handles, keeps what a resident request sends, and
     answers with handles where the caller did not ask for the data."""
 
-    def __init__(self, store: ValueStore, options: pb.Options):
+    def __init__(self, store: ValueStore, options: pb.Options, inline_bytes: int | None = None, shared=None):
         self.store = store
+        self.inline_bytes = inline_bytes      # result bytes the response may still carry (None: no cap)
+        self.shared = shared                  # service.shared.SharedMemory, when the server has it
+        self.shm_peer = shared.peer(options.shm_session) if shared is not None else None
         self.keep = options.resident
         self.fetch = set(options.fetch)
         self._caller = CALLER.get()
@@ -76,9 +80,10 @@ class Residency:
                                f"that compute them) again", self.missing[0][1] + ".handle")
 
     def kept(self, t: pb.Tensor, value: np.ndarray, where: str) -> np.ndarray:
-        """A tensor sent by bytes: kept for later requests when this one is resident."""
+        """A tensor sent by bytes (or in a shared-memory region): kept for later requests when this one is
+        resident."""
         if self.keep and value.nbytes >= hashing.MIN_RESIDENT_BYTES:
-            self.store.put(self.principal(where), hashing.tensor_hash(t.dtype, value.shape, t.data), value)
+            self.store.put(self.principal(where), hashing.tensor_hash(t.dtype, value.shape, t.data or value), value)
         return value
 
     def put(self, field, arrays, ids=None, *, fetch_all: bool = False) -> None:
@@ -86,11 +91,54 @@ class Residency:
         request is not resident), else the handle of the value kept here."""
         for k, a in enumerate(arrays):
             t = field.add()
+            wanted = not self.keep or fetch_all or (ids is not None and ids[k] in self.fetch)
+            # Only results that travel now go through a region: an unread resident one stays a handle.
+            if wanted and self.shm_peer is not None and a.nbytes >= SHM_MIN_BYTES and \
+                    self._in_region(t, np.asarray(a)):
+                if self.keep:
+                    t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
+                    self.store.put(self.principal("options.resident"), t.handle, np.asarray(a))
+                continue
+            if self.keep and not wanted and hashing.MIN_RESIDENT_BYTES <= a.nbytes <= self.store.max_bytes:
+                self.principal("options.resident")
+                self._by_handle_only(t, np.asarray(a))     # kept, hashed in place: no bytes encoded
+                continue
+            if self.inline_bytes is not None:
+                if a.nbytes > self.inline_bytes:
+                    self._by_handle_only(t, np.asarray(a))
+                    continue
+                self.inline_bytes -= a.nbytes
             codec.tensor_to_proto(a, t)
             if not self.keep or len(t.data) < hashing.MIN_RESIDENT_BYTES:
                 continue
             h = hashing.tensor_hash(t.dtype, a.shape, t.data)
             self.store.put(self.principal("options.resident"), h, np.asarray(a))
             t.handle = h
-            if not (fetch_all or (ids is not None and ids[k] in self.fetch)):
-                t.ClearField("data")
+
+    def _by_handle_only(self, t: pb.Tensor, a: np.ndarray) -> None:
+        """A result kept and answered by handle: one the caller does not read now, or one too large for
+        the response (kept even for a request that is not resident), for the client to read with
+        GetValue. Hashed in place: no copy."""
+        if self._caller is None:
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"a result of {a.nbytes} bytes is larger than one response may carry (half of "
+                               f"--max-message-bytes); send a caller identity (x-gradwire-namespace metadata "
+                               f"or a bearer token) and it comes back by handle, to read with GetValue", "outputs")
+        t.dtype = codec.dtype_enum(a.dtype)
+        t.shape[:] = a.shape
+        t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
+        if not self.store.put(self._caller, t.handle, a):
+            raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"a result of {a.nbytes} bytes is too large for one response (half of "
+                               f"--max-message-bytes) and for the resident store ({self.store.max_bytes} "
+                               f"bytes, --value-store-bytes)", "outputs")
+
+    def _in_region(self, t: pb.Tensor, a: np.ndarray) -> bool:
+        """A result into a shared-memory region for the negotiated client (False: over the bound)."""
+        name = self.shared.write(self.shm_peer, a)
+        if name is None:
+            return False
+        t.dtype = codec.dtype_enum(a.dtype)
+        t.shape[:] = a.shape
+        t.shm.name, t.shm.nbytes = name, a.nbytes
+        return True

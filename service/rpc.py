@@ -107,14 +107,86 @@ def _behaviour(method, name: str, request_name: str, cheap: bool, admission: Adm
     return handle
 
 
+def _checked(chunks, request_name: str):
+    """A client stream's messages, refusing one whose bytes did not parse (INVALID_ARGUMENT)."""
+    try:
+        for k, chunk in enumerate(chunks):
+            if isinstance(chunk, _Malformed):
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"message {k} of the stream is not a valid {request_name}: {chunk.error}")
+            yield chunk
+    except grpc.RpcError:
+        # The call already ended (the client cancelled, or grpc refused a chunk past the message cap and
+        # told the client so): nothing to answer, and no bug of ours to log.
+        raise RequestError(grpc.StatusCode.CANCELLED, "the client's stream ended early") from None
+
+
+def _stream_behaviour(method, name: str, request_name: str, client_streaming: bool, metrics: Metrics):
+    """The streaming methods (PutValue, GetValue): the same caller, error mapping and metrics as
+    _behaviour, without a compute slot; a response stream's errors surface while it is sent."""
+    started, seconds, handled = metrics.method(name, "client_stream" if client_streaming else "server_stream")
+
+    def handle(request, context: grpc.ServicerContext):
+        start = time.perf_counter()
+        started.inc()
+        caller = resident.CALLER.set(resident.caller(context.invocation_metadata()))
+        with metrics._lock:
+            metrics.unary_in_flight += 1
+        code = _OK
+        try:
+            if client_streaming:
+                request = _checked(request, request_name)
+            elif isinstance(request, _Malformed):
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"request is not a valid {request_name}: {request.error}")
+            result = method(request, _Cancel(context))
+            if client_streaming:
+                return result
+            yield from result
+        except Exception as exc:
+            status = status_for(exc, _request_id(context))
+            code = code_label(status.code)
+            context.abort_with_status(status)
+        finally:
+            resident.CALLER.reset(caller)
+            with metrics._lock:
+                metrics.unary_in_flight -= 1
+            seconds.observe(time.perf_counter() - start)
+            handled(code).inc()
+
+    # One generator serves both shapes: a client-streaming method's response is its return value.
+    return _unary_result(handle) if client_streaming else handle
+
+
+def _unary_result(handle):
+    """The generator-shaped `handle` as a stream-unary behaviour that returns the one response."""
+    def run(request_iterator, context):
+        gen = handle(request_iterator, context)
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+        raise AssertionError("a client-streaming method yields nothing")
+    return run
+
+
 def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.GenericRpcHandler:
     """A generic handler serving every method of gradwire.v1.Autodiff from `service`."""
     handlers = {}
     for m in SERVICE.methods:
         request_class = getattr(pb, m.input_type.name)
+        serialize = lambda msg: msg.SerializeToString()  # noqa: E731
+        if m.client_streaming or m.server_streaming:
+            behaviour = _stream_behaviour(getattr(service, m.name), m.name, m.input_type.name,
+                                          m.client_streaming, metrics)
+            make = (grpc.stream_unary_rpc_method_handler if m.client_streaming
+                    else grpc.unary_stream_rpc_method_handler)
+            handlers[m.name] = make(behaviour, request_deserializer=_lenient(request_class),
+                                    response_serializer=serialize)
+            continue
         handlers[m.name] = grpc.unary_unary_rpc_method_handler(
             _behaviour(getattr(service, m.name), m.name, m.input_type.name,
                        m.name in service.CHEAP, admission, metrics),
             request_deserializer=_lenient(request_class),
-            response_serializer=lambda msg: msg.SerializeToString())
+            response_serializer=serialize)
     return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from gradwire import engine
 
+from . import unix as unix_socket
 from .admission import Admission
 from .auth import BearerTokenInterceptor
 from .config import ServerConfig
@@ -36,6 +37,8 @@ class ServerState:
     admission: Admission
     parts: PartCache
     metrics_port: int | None
+    unix: tuple[str, int] | None = None     # (socket path, its inode), removed on shutdown
+    service: AutodiffService | None = None
 
 
 _STATES: "weakref.WeakKeyDictionary[grpc.Server, ServerState]" = weakref.WeakKeyDictionary()
@@ -49,10 +52,15 @@ def _host(address: str) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
-def create_server(address: str = "127.0.0.1:0", config: ServerConfig | None = None,
-                  reuse_port: bool = False) -> tuple[grpc.Server, int]:
-    """Bind `address`, start serving (health NOT_SERVING), warm the engine up, then report
-    SERVING. Returns the started server and the bound port."""
+def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | None = None,
+                  reuse_port: bool = False, unix: str | None = None) -> tuple[grpc.Server, int | None]:
+    """Bind `address` (HOST:PORT, or None for none) and the socket path `unix` (or None), start
+    serving (health NOT_SERVING), warm the engine up, then report SERVING. Returns the started
+    server and the bound TCP port (None without one)."""
+    if address is not None and unix_socket.unix_path(address) is not None:
+        address, unix = None, unix_socket.unix_path(address)
+    if address is None and unix is None:
+        raise ValueError("create_server needs an address, a unix socket path or both")
     config = config or ServerConfig()
     if config.blas_threads is not None:
         threadpoolctl.threadpool_limits(config.blas_threads, user_api="blas")
@@ -65,7 +73,7 @@ def create_server(address: str = "127.0.0.1:0", config: ServerConfig | None = No
     interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
     server = grpc.server(
         ThreadPoolExecutor(config.thread_count, thread_name_prefix="gradwire-rpc"),
-        handlers=[autodiff_handler(AutodiffService(config, parts, store), admission, metrics)],
+        handlers=[autodiff_handler(service := AutodiffService(config, parts, store), admission, metrics)],
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
@@ -88,22 +96,28 @@ def create_server(address: str = "127.0.0.1:0", config: ServerConfig | None = No
     if config.tls_cert:
         credentials = grpc.ssl_server_credentials(
             [(Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes())])
-        port = server.add_secure_port(address, credentials)
+        add_port = lambda where: server.add_secure_port(where, credentials)  # noqa: E731
     else:
-        port = server.add_insecure_port(address)
-    if not port:
-        raise RuntimeError(f"could not bind {address}")
+        add_port = server.add_insecure_port
+    port = None
+    if address is not None:
+        port = add_port(address)
+        if not port:
+            raise RuntimeError(f"could not bind {address}")
+    bound_unix = (unix, unix_socket.bind(add_port, unix)) if unix is not None else None
     server.start()
     metrics_port = None
     if config.metrics_port is not None:
-        metrics_port = metrics.serve(_host(address), config.metrics_port)
-    _STATES[server] = ServerState(config, checks, metrics, admission, parts, metrics_port)
+        metrics_port = metrics.serve(_host(address) if address else "127.0.0.1", config.metrics_port)
+    _STATES[server] = ServerState(config, checks, metrics, admission, parts, metrics_port, bound_unix,
+                                  service)
 
     if config.warm_up:
         engine.warm_up()
     for name in watched:
         checks.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving on port %d (tls=%s, auth=%s, metrics port=%s)", port,
+    log.info("serving on %s (tls=%s, auth=%s, metrics port=%s)",
+             " and ".join(filter(None, [port and f"port {port}", unix and f"unix:{unix}"])),
              bool(config.tls_cert), bool(config.token), metrics_port)
     return server, port
 
@@ -132,3 +146,7 @@ def shutdown(server: grpc.Server, grace: float | None = None) -> None:
             break
     stopped.wait()
     state.metrics.close()
+    if state.unix is not None:
+        unix_socket.remove(*state.unix)
+    if state.service is not None:
+        state.service.shared.close()

@@ -19,6 +19,8 @@ from .errors import RequestError
 from .parts import PartCache
 from .resident import Residency
 from .store import ValueStore
+from .shared import SharedMemory
+from .streams import ValueStreams
 
 Cancel = Callable[[], bool]
 # JACOBIAN_MODE_UNSPECIFIED (0, what a client that leaves the field unset sends) is auto, as AUTO = 0 was.
@@ -30,7 +32,8 @@ class AutodiffService:
     """Method names match the service in gradwire.proto; each takes (request, cancel)."""
 
     # Answered without a compute slot: they only read static tables.
-    CHEAP = frozenset({"ListOps", "GetServerInfo"})
+    # PutValue and GetValue move bytes only: a long upload must not hold a compute slot.
+    CHEAP = frozenset({"ListOps", "GetServerInfo", "PutValue", "GetValue", "OpenSharedMemory"})
 
     def __init__(self, config: ServerConfig, parts: PartCache, store: ValueStore | None = None):
         self.config = config
@@ -44,11 +47,19 @@ class AutodiffService:
         self.budget = wire.Budget(config.max_nodes, config.max_tensor_elements,
                                   config.max_request_bytes)
         self._ops: list[pb.OpInfo] | None = None
+        self._streams = ValueStreams(self.store, self.budget, config.max_message_bytes)
+        self.PutValue, self.GetValue = self._streams.PutValue, self._streams.GetValue
+        # Result bytes one response may carry; past that, results come back as handles to read with
+        # GetValue. Half the message cap leaves room for everything else a response holds.
+        self.inline_bytes = config.max_message_bytes // 2
+        self.shared = SharedMemory(config.shm_bytes)
+        self.OpenSharedMemory = self.shared.OpenSharedMemory
 
     def _decode(self, req, cancel: Cancel, with_known: bool = True):
         """The graph, feeds and the engine keyword arguments every computing RPC shares, and the
         request's view of the resident values."""
-        res = Residency(self.store, req.options if "options" in req.DESCRIPTOR.fields_by_name else pb.Options())
+        res = Residency(self.store, req.options if "options" in req.DESCRIPTOR.fields_by_name else pb.Options(),
+                        self.inline_bytes, self.shared)
         graph, info = wire.graph(req.graph, req.ByteSize(), self.parts, self.budget)
         kwargs = {"limits": self.limits, "cancel": cancel}
         if with_known:

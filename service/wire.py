@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from gradwire.core import codec, hashing
+from gradwire.core import codec, hashing, shm
 from gradwire.engine import Graph, Node
 from gradwire.v1 import gradwire_pb2 as pb
 
@@ -31,6 +31,44 @@ def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
     product of the dimensions with zeros counted as ones) is what NumPy must represent even when
     there are no elements, so a zero-size shape is held to the same limits as any other. With `res`
     (the request's Residency) the tensor may name a resident value by handle."""
+    check_shape(t, where, budget)
+    if t.HasField("shm"):
+        value = _from_region(t, where)
+        return res.kept(t, value, where) if res is not None else value
+    if t.handle and res is not None:
+        return res.resolve(t, where)
+    if t.handle:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: handles name resident values, which "
+                           "this field does not take", where + ".handle")
+    value = codec.tensor_from_proto(t, where)
+    return res.kept(t, value, where) if res is not None else value
+
+
+def _from_region(t: pb.Tensor, where: str) -> np.ndarray:
+    """A tensor whose bytes are in a shared-memory region: mapped read-only, without a copy."""
+    dtype = codec.DTYPES.get(t.dtype)
+    if dtype is None:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: unknown or unspecified dtype ({t.dtype})",
+                           where)
+    if t.data or t.handle:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: a tensor in a shared-memory region comes "
+                           "without data or handle", where + ".shm")
+    nbytes = codec.count(t) * dtype.itemsize
+    if t.shm.nbytes != nbytes:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: region {t.shm.name} is said to hold "
+                           f"{t.shm.nbytes} bytes, but shape {list(t.shape)} of {codec.DTYPE_NAMES[t.dtype]} needs "
+                           f"{nbytes}", where + ".shm")
+    try:
+        value = shm.read(t.shm.name, dtype, tuple(t.shape), nbytes)
+    except shm.RegionError as e:
+        raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}", where + ".shm") from None
+    if dtype == np.dtype("?") and nbytes and not np.all(value.view(np.uint8) <= 1):
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: bool data must be bytes 0 or 1", where)
+    return value if dtype.isnative else value.astype(dtype.newbyteorder("="))
+
+
+def check_shape(t, where: str, budget: Budget) -> int:
+    """Check a tensor's (or a ValueChunk's) shape against the limits; returns its element count."""
     shape = t.shape
     if len(shape) > codec.MAX_RANK:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
@@ -51,14 +89,8 @@ def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
         what = (f"{count} elements" if count else
                 f"no elements, but its nonzero dimensions multiply to {extent},")
         raise _too_big(f"{where}: shape {list(shape)} has {what} beyond the limit of "
-                       f"{budget.max_tensor_elements} per tensor", where)
-    if t.handle and res is not None:
-        return res.resolve(t, where)
-    if t.handle:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: handles name resident values, which "
-                           "this field does not take", where + ".handle")
-    value = codec.tensor_from_proto(t, where)
-    return res.kept(t, value, where) if res is not None else value
+                       f"{budget.max_tensor_elements} per tensor (--max-tensor-elements)", where)
+    return count
 
 
 def _attr(v: pb.AttrValue, where: str, budget: Budget):
@@ -101,7 +133,7 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
             cached = cache.get(key, count=False)
             if cached is None:
                 if len(nodes) + len(part.graph.nodes) > budget.max_nodes:
-                    raise _too_big(f"the graph has more than {budget.max_nodes} nodes",
+                    raise _too_big(f"the graph has more than {budget.max_nodes} nodes (--max-nodes)",
                                    f"graph.parts[{k}]")
                 parsed = _nodes(part.graph, len(nodes), budget)
                 cached = Part(parsed, part.graph.ByteSize(),
@@ -112,11 +144,11 @@ def graph(ref: pb.GraphRef, request_bytes: int, cache: PartCache,
                                f"graph part {k} holds neither nodes nor a hash",
                                f"graph.parts[{k}]")
         if len(nodes) + len(cached.nodes) > budget.max_nodes:
-            raise _too_big(f"the graph has more than {budget.max_nodes} nodes",
+            raise _too_big(f"the graph has more than {budget.max_nodes} nodes (--max-nodes)",
                            f"graph.parts[{k}]")
         if request_bytes > budget.max_request_bytes:
             raise _too_big(f"the request resolves to more than {budget.max_request_bytes} "
-                           f"bytes", f"graph.parts[{k}]")
+                           f"bytes (--max-request-bytes)", f"graph.parts[{k}]")
         if len(ref.parts) > 1:
             nodes.extend(cached.nodes)
         info.part_hashes.append(key)

@@ -79,7 +79,7 @@ def running_server(config=None, address: str = "127.0.0.1:0"):
     from gradwire.service.server import create_server, shutdown
     server, port = create_server(address, config)
     try:
-        yield f"127.0.0.1:{port}", server
+        yield (address if port is None else f"127.0.0.1:{port}"), server   # a unix: address as given
     finally:
         shutdown(server, grace=1.0)
 

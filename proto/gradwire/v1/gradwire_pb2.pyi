@@ -42,16 +42,26 @@ JACOBIAN_MODE_FORWARD: JacobianMode
 JACOBIAN_MODE_AUTO: JacobianMode
 
 class Tensor(_message.Message):
-    __slots__ = ("dtype", "shape", "data", "handle")
+    __slots__ = ("dtype", "shape", "data", "handle", "shm")
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     HANDLE_FIELD_NUMBER: _ClassVar[int]
+    SHM_FIELD_NUMBER: _ClassVar[int]
     dtype: DType
     shape: _containers.RepeatedScalarFieldContainer[int]
     data: bytes
     handle: str
-    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ...) -> None: ...
+    shm: SharedRegion
+    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ..., shm: _Optional[_Union[SharedRegion, _Mapping]] = ...) -> None: ...
+
+class SharedRegion(_message.Message):
+    __slots__ = ("name", "nbytes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NBYTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    nbytes: int
+    def __init__(self, name: _Optional[str] = ..., nbytes: _Optional[int] = ...) -> None: ...
 
 class IntList(_message.Message):
     __slots__ = ("values",)
@@ -131,16 +141,18 @@ class KnownValue(_message.Message):
     def __init__(self, node: _Optional[int] = ..., value: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients")
+    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session")
     DETECT_ANOMALY_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_FIELD_NUMBER: _ClassVar[int]
     FETCH_FIELD_NUMBER: _ClassVar[int]
     FETCH_GRADIENTS_FIELD_NUMBER: _ClassVar[int]
+    SHM_SESSION_FIELD_NUMBER: _ClassVar[int]
     detect_anomaly: bool
     resident: bool
     fetch: _containers.RepeatedScalarFieldContainer[int]
     fetch_gradients: bool
-    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ...) -> None: ...
+    shm_session: str
+    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ...) -> None: ...
 
 class GraphInfo(_message.Message):
     __slots__ = ("part_hashes", "plan_cache_hit")
@@ -489,3 +501,49 @@ class ServerInfoResponse(_message.Message):
     plans: _containers.RepeatedCompositeFieldContainer[PlanStats]
     pid: int
     def __init__(self, version: _Optional[str] = ..., ops: _Optional[_Iterable[_Union[OpInfo, _Mapping]]] = ..., dtypes: _Optional[_Iterable[_Union[DType, str]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., engine: _Optional[str] = ..., plans: _Optional[_Iterable[_Union[PlanStats, _Mapping]]] = ..., pid: _Optional[int] = ...) -> None: ...
+
+class ValueChunk(_message.Message):
+    __slots__ = ("dtype", "shape", "data", "handle")
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    dtype: DType
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    data: bytes
+    handle: str
+    def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ...) -> None: ...
+
+class PutValueResponse(_message.Message):
+    __slots__ = ("handle", "nbytes")
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    NBYTES_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    nbytes: int
+    def __init__(self, handle: _Optional[str] = ..., nbytes: _Optional[int] = ...) -> None: ...
+
+class GetValueRequest(_message.Message):
+    __slots__ = ("handle",)
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    handle: str
+    def __init__(self, handle: _Optional[str] = ...) -> None: ...
+
+class SharedMemoryRequest(_message.Message):
+    __slots__ = ("region", "client_pid")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_PID_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    client_pid: int
+    def __init__(self, region: _Optional[str] = ..., client_pid: _Optional[int] = ...) -> None: ...
+
+class SharedMemoryResponse(_message.Message):
+    __slots__ = ("nonce", "session", "server_pid", "min_bytes")
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    SERVER_PID_FIELD_NUMBER: _ClassVar[int]
+    MIN_BYTES_FIELD_NUMBER: _ClassVar[int]
+    nonce: bytes
+    session: str
+    server_pid: int
+    min_bytes: int
+    def __init__(self, nonce: _Optional[bytes] = ..., session: _Optional[str] = ..., server_pid: _Optional[int] = ..., min_bytes: _Optional[int] = ...) -> None: ...

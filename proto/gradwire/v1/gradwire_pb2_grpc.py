@@ -74,6 +74,21 @@ class AutodiffStub:
                 request_serializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoRequest.SerializeToString,
                 response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoResponse.FromString,
                 _registered_method=True)
+        self.PutValue = channel.stream_unary(
+                '/gradwire.v1.Autodiff/PutValue',
+                request_serializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
+                response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.PutValueResponse.FromString,
+                _registered_method=True)
+        self.GetValue = channel.unary_stream(
+                '/gradwire.v1.Autodiff/GetValue',
+                request_serializer=gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.SerializeToString,
+                response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
+                _registered_method=True)
+        self.OpenSharedMemory = channel.unary_unary(
+                '/gradwire.v1.Autodiff/OpenSharedMemory',
+                request_serializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryRequest.SerializeToString,
+                response_deserializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryResponse.FromString,
+                _registered_method=True)
 
 
 class AutodiffServicer:
@@ -127,6 +142,26 @@ class AutodiffServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutValue(self, request_iterator, context):
+        """Streaming for size (see ValueChunk): upload a tensor in chunks, read one back in chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetValue(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenSharedMemory(self, request, context):
+        """Shared memory on the same host (see SharedMemoryRequest).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutodiffServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -169,6 +204,21 @@ def add_AutodiffServicer_to_server(servicer, server):
                     servicer.GetServerInfo,
                     request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoRequest.FromString,
                     response_serializer=gradwire_dot_v1_dot_gradwire__pb2.ServerInfoResponse.SerializeToString,
+            ),
+            'PutValue': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutValue,
+                    request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
+                    response_serializer=gradwire_dot_v1_dot_gradwire__pb2.PutValueResponse.SerializeToString,
+            ),
+            'GetValue': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetValue,
+                    request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.FromString,
+                    response_serializer=gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
+            ),
+            'OpenSharedMemory': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSharedMemory,
+                    request_deserializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryRequest.FromString,
+                    response_serializer=gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -387,6 +437,87 @@ class Autodiff:
             '/gradwire.v1.Autodiff/GetServerInfo',
             gradwire_dot_v1_dot_gradwire__pb2.ServerInfoRequest.SerializeToString,
             gradwire_dot_v1_dot_gradwire__pb2.ServerInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutValue(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/gradwire.v1.Autodiff/PutValue',
+            gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.SerializeToString,
+            gradwire_dot_v1_dot_gradwire__pb2.PutValueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gradwire.v1.Autodiff/GetValue',
+            gradwire_dot_v1_dot_gradwire__pb2.GetValueRequest.SerializeToString,
+            gradwire_dot_v1_dot_gradwire__pb2.ValueChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSharedMemory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gradwire.v1.Autodiff/OpenSharedMemory',
+            gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryRequest.SerializeToString,
+            gradwire_dot_v1_dot_gradwire__pb2.SharedMemoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

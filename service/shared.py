@@ -1,0 +1,88 @@
+"""Shared memory with same-host clients: the OpenSharedMemory handshake, sessions, and result regions."""
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections import OrderedDict
+
+import grpc
+import numpy as np
+
+from gradwire.core import shm
+from gradwire.v1 import gradwire_pb2 as pb
+
+from .errors import RequestError
+
+# Tensors smaller than this travel as message bytes: below ~1 MiB a region's create/map/unlink
+# system calls cost about what the copy through gRPC does.
+MIN_BYTES = 1 << 20
+NONCE_BYTES = 32
+_MAX_SESSIONS = 4096
+
+
+class SharedMemory:
+    """Negotiated sessions (session id -> client pid) and the regions results are written to."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.enabled = max_bytes > 0 and shm.available()
+        self._sessions: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+        self._written: set[str] = set()          # removed at shutdown if no client claimed them
+        self.sweeper = shm.Sweeper.start() if self.enabled else None
+
+    def OpenSharedMemory(self, req: pb.SharedMemoryRequest, cancel) -> pb.SharedMemoryResponse:
+        if not self.enabled:
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               "shared memory is off on this server (--shm-bytes 0, or no writable /dev/shm)",
+                               "region")
+        try:
+            m = shm.open_region(req.region, NONCE_BYTES)
+        except shm.RegionError as e:
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"cannot share memory with this client: {e} (another host, container or user?)",
+                               "region") from None
+        with m:
+            nonce = bytes(m[:NONCE_BYTES])
+        if req.client_pid <= 0:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "client_pid must be the client's process id",
+                               "client_pid")
+        if not shm.alive(req.client_pid):
+            # One /dev/shm but another pid namespace (a container with the host's IPC): the sweepers
+            # would take each other's live regions for a dead process's.
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"client_pid {req.client_pid} is no process this server sees (another pid "
+                               f"namespace?): regions could not be cleaned up safely", "client_pid")
+        session = secrets.token_hex(16)
+        with self._lock:
+            self._sessions[session] = req.client_pid
+            while len(self._sessions) > _MAX_SESSIONS:
+                self._sessions.popitem(last=False)
+        return pb.SharedMemoryResponse(nonce=nonce, session=session, server_pid=os.getpid(), min_bytes=MIN_BYTES)
+
+    def peer(self, session: str) -> int | None:
+        """The client pid of a negotiated session (None: not one of ours, e.g. after a restart)."""
+        if not session or not self.enabled:
+            return None
+        with self._lock:
+            return self._sessions.get(session)
+
+    def write(self, peer: int, a: np.ndarray) -> str | None:
+        """A region holding a result for client `peer`, or None when the regions not yet mapped would
+        exceed the bound (the result then travels the other way)."""
+        if self.sweeper.outstanding_bytes() + a.nbytes > self.max_bytes:
+            return None
+        name = shm.write(peer, a)
+        self.sweeper.created(name, a.nbytes)
+        with self._lock:
+            self._written = {n for n in self._written if os.path.exists(os.path.join(shm.ROOT, n))}
+            self._written.add(name)
+        return name
+
+    def close(self) -> None:
+        """At shutdown: remove the regions no client mapped (a crash is the sweepers' job)."""
+        with self._lock:
+            names, self._written = self._written, set()
+        for name in names:
+            shm.unlink(name)

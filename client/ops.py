@@ -589,6 +589,9 @@ def _masks_to_indices(key: tuple) -> tuple:
     the client does not hold it yet."""
     out = []
     for k in key:
+        if isinstance(k, Tensor) and k._node.dtype != "bool":
+            out.append(k)               # an index tensor: its dtype says so, its value is not needed here
+            continue
         if isinstance(k, (Tensor, np.ndarray, list)) and not isinstance(k, bool):
             value = k._value() if isinstance(k, Tensor) else np.asarray(k)
             if value.dtype == np.bool_:

@@ -27,6 +27,17 @@ def test_recording_sends_nothing(counter):
     assert sum(counter.calls.values()) == 0
 
 
+def test_indexing_with_a_computed_index_tensor_sends_nothing(counter):
+    x = gw.arange(12.0, requires_grad=True).reshape(3, 4)
+    idx = (x.argmax(1) + gw.tensor([2, 0, 1])) % 3     # [2, 0, 1]: an int64 index the client does not hold
+    counter.reset()
+    y = x[idx]
+    z = x[idx, 1:]
+    assert sum(counter.calls.values()) == 0 and y.shape == (3, 4) and z.shape == (3, 3)
+    assert y[0].tolist() == [8.0, 9.0, 10.0, 11.0]
+    assert sum(counter.calls.values()) == 1
+
+
 @pytest.mark.parametrize("a0", [0.37, -0.002, 5.0])
 def test_while_loop_costs_one_request_per_iteration(counter, a0):
     a = gw.tensor(a0, requires_grad=True)

@@ -13,6 +13,9 @@ Measured 2026-12-02 on the shared 2-core EPYC (load average 6-8), best of 2 roun
   2 threads: LeNet step gradwire 207-246 ms vs PyTorch 387 ms (0.53-0.64x); 3x3 block 1391-1516 ms vs 1038 ms
              (1.34-1.46x), both dominated by BLAS threads waiting on each other
   1 thread:  LeNet step 37-40 ms vs 22.5 ms (1.66-1.79x); 3x3 block 890-961 ms vs 466 ms (1.91-2.06x)
+Re-measured on the quiet machine (load average 1.3), best of 2 rounds:
+  1 thread:  LeNet step 10.3 ms vs 9.1 ms (1.13x); 3x3 block 318 ms vs 184 ms (1.73x)
+  2 threads: LeNet step 10.2 ms vs 4.6 ms (2.22x); 3x3 block 218 ms vs 86 ms (2.53x)
 """
 from __future__ import annotations
 

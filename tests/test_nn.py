@@ -117,6 +117,15 @@ def test_parameter_and_module_errors_match_torch():
     assert repr(gw.nn.Parameter(gw.tensor([1.0, 2.0]))) == repr(torch.nn.Parameter(torch.tensor([1.0, 2.0])))
 
 
+def test_parameter_containers_match_torch():
+    made = [(lib.nn.ParameterDict({"w": lib.nn.Parameter(lib.ones(2)), "v": lib.nn.Parameter(lib.ones(2, 3))}),
+             lib.nn.ParameterList([lib.nn.Parameter(lib.ones(2)), lib.nn.Parameter(lib.zeros(1, 4))]))
+            for lib in (gw, torch)]
+    (gd, gl), (td, tl) = made
+    assert repr(gd) == repr(td) and repr(gl) == repr(tl)
+    assert list(gd) == list(td) and len(gl) == len(tl) and [tuple(p.shape) for p in gl] == [tuple(p.shape) for p in tl]
+
+
 def test_reprs_match_torch():
     def make(lib):
         nn = lib.nn

@@ -142,15 +142,40 @@ class ModuleList(Module):
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-def _parameter_lines(items) -> str:
+def _parameter_lines(items, legacy_type: bool = False) -> str:
+    """PyTorch's lines for ParameterList (dtype) and ParameterDict (legacy type name: torch.FloatTensor)."""
+    from .module import _torch_type
     lines = []
     for k, p in items:
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-        lines.append(f"  ({k}): {kind} containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]")
+        what = _torch_type(p) if legacy_type else p.dtype
+        lines.append(f"  ({k}): {kind} containing: [{what} of size {'x'.join(map(str, p.shape))}]")
     return "\n".join(lines)
 
 
-class ModuleDict(Module):
+class _Mapping:
+    """The dict methods of ModuleDict and ParameterDict, over the table `_entries` names."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __contains__(self, key) -> bool:
+        return key in self._entries
+
+    def keys(self):
+        return self._entries.keys()
+
+    def items(self):
+        return self._entries.items()
+
+    def values(self):
+        return self._entries.values()
+
+
+class ModuleDict(_Mapping, Module):
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
@@ -165,23 +190,7 @@ class ModuleDict(Module):
     def __delitem__(self, key) -> None:
         del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
+    _entries = property(lambda self: self._modules)
 
     def pop(self, key):
         return self._modules.pop(key)
@@ -225,10 +234,16 @@ class ParameterList(Module):
         return _parameter_lines(enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_Mapping, Module):
     def __init__(self, parameters=None):
         super().__init__()
-        for k, v in (parameters.items() if hasattr(parameters, "items") else parameters or ()):
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif hasattr(parameters, "items"):
+            items = sorted(parameters.items())          # a plain mapping: PyTorch sorts its keys
+        else:
+            items = parameters or ()
+        for k, v in items:
             self[k] = v
 
     def __getitem__(self, key):
@@ -237,23 +252,7 @@ class ParameterDict(Module):
     def __setitem__(self, key, value) -> None:
         self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
 
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key) -> bool:
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
+    _entries = property(lambda self: self._parameters)
 
     def extra_repr(self) -> str:
-        return _parameter_lines(self._parameters.items())
+        return _parameter_lines(self._parameters.items(), legacy_type=True)

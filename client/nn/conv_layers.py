@@ -8,7 +8,7 @@ import gradwire as gw
 
 from . import conv as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, parameter
 
 
 def _ntuple(v, n):
@@ -52,11 +52,8 @@ class _ConvNd(Module):
             pairs = [(0, 0)] * nd if self.padding == "valid" else [(p, p) for p in self.padding]
         self._reversed_padding_repeated_twice = [p for pair in reversed(pairs) for p in pair]
         shape = (in_channels, out_channels // groups) if self.transposed else (out_channels, in_channels // groups)
-        self.weight = Parameter(gw.zeros(*shape, *self.kernel_size, dtype=dtype or gw.float32))
-        if bias:
-            self.bias = Parameter(gw.zeros(out_channels, dtype=dtype or gw.float32))
-        else:
-            self.register_parameter("bias", None)
+        parameter(self, "weight", (*shape, *self.kernel_size), dtype=dtype)
+        parameter(self, "bias", (out_channels,), present=bias, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -8,7 +8,7 @@ import gradwire as gw
 
 from . import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, parameter
 
 
 class Identity(Module):
@@ -25,11 +25,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(gw.zeros(out_features, in_features, dtype=dtype or gw.float32))
-        if bias:
-            self.bias = Parameter(gw.zeros(out_features, dtype=dtype or gw.float32))
-        else:
-            self.register_parameter("bias", None)
+        parameter(self, "weight", (out_features, in_features), dtype=dtype)
+        parameter(self, "bias", (out_features,), present=bias, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -126,15 +123,8 @@ class LayerNorm(Module):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(gw.ones(*self.normalized_shape, dtype=dtype or gw.float32))
-            if bias:
-                self.bias = Parameter(gw.zeros(*self.normalized_shape, dtype=dtype or gw.float32))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        parameter(self, "weight", self.normalized_shape, present=elementwise_affine, fill=1.0, dtype=dtype)
+        parameter(self, "bias", self.normalized_shape, present=elementwise_affine and bias, dtype=dtype)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -153,15 +143,8 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = dtype or gw.float32
-        if affine:
-            self.weight = Parameter(gw.ones(num_features, dtype=dt))
-            if bias:
-                self.bias = Parameter(gw.zeros(num_features, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        parameter(self, "weight", (num_features,), present=affine, fill=1.0, dtype=dt)
+        parameter(self, "bias", (num_features,), present=affine and bias, dtype=dt)
         if track_running_stats:
             self.register_buffer("running_mean", gw.zeros(num_features, dtype=dt))
             self.register_buffer("running_var", gw.ones(num_features, dtype=dt))
@@ -212,15 +195,8 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(gw.ones(num_channels, dtype=dtype or gw.float32))
-            if bias:
-                self.bias = Parameter(gw.zeros(num_channels, dtype=dtype or gw.float32))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        parameter(self, "weight", (num_channels,), present=affine, fill=1.0, dtype=dtype)
+        parameter(self, "bias", (num_channels,), present=affine and bias, dtype=dtype)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -267,11 +243,8 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         dt = dtype or gw.float32
-        self.weight = Parameter(gw.zeros(out_features, in1_features, in2_features, dtype=dt))
-        if bias:
-            self.bias = Parameter(gw.zeros(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
+        parameter(self, "weight", (out_features, in1_features, in2_features), dtype=dt)
+        parameter(self, "bias", (out_features,), present=bias, dtype=dt)
         bound = 1 / math.sqrt(in1_features)
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

@@ -35,6 +35,26 @@ class Parameter(Tensor):
     __str__ = __repr__
 
 
+def parameter(module, name: str, shape, *, present: bool = True, fill: float = 0.0, dtype=None) -> None:
+    """Register module.<name> as a parameter of `shape` filled with `fill` (an initializer overwrites it), or as
+    None when absent (Linear(bias=False), LayerNorm(elementwise_affine=False)), as PyTorch's layers do."""
+    if present:
+        setattr(module, name, Parameter(gw.full(tuple(shape), fill, dtype=dtype or gw.float32)))
+    else:
+        module.register_parameter(name, None)
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Module.zero_grad and Optimizer.zero_grad: drop each .grad, or zero it in place (detached, as PyTorch)."""
+    for p in params:
+        if p.grad is not None:
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad = p.grad.detach()
+                p.grad.zero_()
+
+
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
@@ -263,13 +283,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad = p.grad.detach()
-                    p.grad.zero_()
+        zero_grads(self.parameters(), set_to_none)
 
     def _convert(self, fn):
         for m in self.modules():

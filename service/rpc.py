@@ -65,6 +65,38 @@ class _Cancel:
             not self._context.is_active()
 
 
+class _Call:
+    """The bookkeeping around every method, unary or streaming: the caller's namespace, the in-flight count,
+    latency and the final code; an exception leaves as its gRPC status, mapped in one place (unexpected ones
+    become INTERNAL)."""
+
+    def __init__(self, context, metrics: Metrics, started, seconds, handled):
+        self.context, self.metrics, self.seconds, self.handled = context, metrics, seconds, handled
+        started.inc()
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        self.caller = resident.CALLER.set(resident.caller(self.context.invocation_metadata()))
+        with self.metrics._lock:
+            self.metrics.unary_in_flight += 1
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        code = _OK
+        try:
+            if isinstance(exc, Exception):
+                status = status_for(exc, _request_id(self.context))
+                code = code_label(status.code)
+                self.context.abort_with_status(status)      # raises: the call ends with that status
+        finally:
+            resident.CALLER.reset(self.caller)
+            with self.metrics._lock:
+                self.metrics.unary_in_flight -= 1
+            self.seconds.observe(time.perf_counter() - self.start)
+            self.handled(code).inc()
+        return False
+
+
 def _behaviour(method, name: str, request_name: str, cheap: bool, admission: Admission,
                metrics: Metrics):
     started, seconds, handled = metrics.method(name)
@@ -82,28 +114,12 @@ def _behaviour(method, name: str, request_name: str, cheap: bool, admission: Adm
             admission.release(time.perf_counter() - begun)
 
     def handle(request, context: grpc.ServicerContext):
-        start = time.perf_counter()
-        started.inc()
-        caller = resident.CALLER.set(resident.caller(context.invocation_metadata()))
-        with metrics._lock:
-            metrics.unary_in_flight += 1
-        code = _OK
-        try:
+        with _Call(context, metrics, started, seconds, handled):
             if isinstance(request, _Malformed):
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                    f"request is not a valid {request_name}: {request.error}")
             cancel = _Cancel(context)
             return method(request, cancel) if cheap else compute(request, cancel)
-        except Exception as exc:  # mapped to a status in one place; unexpected ones -> INTERNAL
-            status = status_for(exc, _request_id(context))
-            code = code_label(status.code)
-            context.abort_with_status(status)
-        finally:
-            resident.CALLER.reset(caller)
-            with metrics._lock:
-                metrics.unary_in_flight -= 1
-            seconds.observe(time.perf_counter() - start)
-            handled(code).inc()
     return handle
 
 
@@ -127,13 +143,7 @@ def _stream_behaviour(method, name: str, request_name: str, client_streaming: bo
     started, seconds, handled = metrics.method(name, "client_stream" if client_streaming else "server_stream")
 
     def handle(request, context: grpc.ServicerContext):
-        start = time.perf_counter()
-        started.inc()
-        caller = resident.CALLER.set(resident.caller(context.invocation_metadata()))
-        with metrics._lock:
-            metrics.unary_in_flight += 1
-        code = _OK
-        try:
+        with _Call(context, metrics, started, seconds, handled):
             if client_streaming:
                 request = _checked(request, request_name)
             elif isinstance(request, _Malformed):
@@ -143,16 +153,6 @@ def _stream_behaviour(method, name: str, request_name: str, client_streaming: bo
             if client_streaming:
                 return result
             yield from result
-        except Exception as exc:
-            status = status_for(exc, _request_id(context))
-            code = code_label(status.code)
-            context.abort_with_status(status)
-        finally:
-            resident.CALLER.reset(caller)
-            with metrics._lock:
-                metrics.unary_in_flight -= 1
-            seconds.observe(time.perf_counter() - start)
-            handled(code).inc()
 
     # One generator serves both shapes: a client-streaming method's response is its return value.
     return _unary_result(handle) if client_streaming else handle

@@ -16,8 +16,13 @@ ECHO_SERVER = textwrap.dedent("""
     server = grpc.server(ThreadPoolExecutor(8), handlers=[handler],
                          options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
     port = server.add_insecure_port("127.0.0.1:0")
+    unix = sys.argv[1] if len(sys.argv) > 1 else None     # a unix socket path too, when given
+    if unix:
+        server.add_insecure_port("unix:" + unix)
     server.start()
     print(f"echo ready on 127.0.0.1:{port}", flush=True)
+    if unix:
+        print(f"echo ready on unix:{unix}", flush=True)
     server.wait_for_termination()
 """)
 READY = re.compile(r"ready on (\S+):(\d+)")

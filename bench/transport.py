@@ -38,25 +38,10 @@ import numpy as np
 import gradwire as gw
 
 sys.path.insert(0, os.path.dirname(__file__))
-from servers import stop  # noqa: E402
+from servers import ECHO_SERVER, stop  # noqa: E402
 from service import by_hash_bytes, latencies  # noqa: E402
 
-ECHO_SERVER = textwrap.dedent("""
-    import sys
-    from concurrent.futures import ThreadPoolExecutor
-    import grpc
-    identity = lambda b: b
-    handler = grpc.method_handlers_generic_handler("echo.Echo", {
-        "Echo": grpc.unary_unary_rpc_method_handler(lambda req, ctx: req, identity, identity)})
-    server = grpc.server(ThreadPoolExecutor(8), handlers=[handler],
-                         options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.add_insecure_port("unix:" + sys.argv[1])
-    server.start()
-    print(f"echo ready on 127.0.0.1:{port}", flush=True)
-    print(f"echo ready on unix:{sys.argv[1]}", flush=True)
-    server.wait_for_termination()
-""")
+
 
 
 def start(cmd: list[str], lines: int = 2) -> tuple[subprocess.Popen, list[str]]:

@@ -316,12 +316,13 @@ def test_init_distributions_and_gains():
     assert lin.weight.requires_grad and lin.weight.is_leaf and lin.weight.grad is None
 
 
-@pytest.mark.parametrize("mode,dims", [("nearest", 1), ("nearest", 2), ("nearest-exact", 2), ("linear", 1),
+@pytest.mark.parametrize("mode,dims", [("nearest", 1), ("nearest", 2), ("nearest-exact", 2), ("area", 1), ("area", 2),
+                                       ("area", 3), ("linear", 1),
                                        ("bilinear", 2), ("bicubic", 2), ("trilinear", 3)])
 @pytest.mark.parametrize("how", ["size-up", "size-down", "scale", "align"])
 def test_interpolate(mode, dims, how):
     x = RNG.standard_normal((2, 2) + (5, 4, 3)[:dims])
-    if how == "align" and mode.startswith("nearest"):
+    if how == "align" and mode.startswith(("nearest", "area")):
         kw = {"size": 7}
     else:
         kw = {"size-up": {"size": (7, 6, 4)[:dims]}, "size-down": {"size": (3, 2, 2)[:dims]},
@@ -330,7 +331,7 @@ def test_interpolate(mode, dims, how):
     def fn(lib, x):
         out = lib.nn.functional.interpolate(x, mode=mode, **kw)
         return out, out.grad_fn.name()
-    same_as_torch(fn, x, second_order=mode != "nearest", rtol=1e-9, atol=1e-12)
+    same_as_torch(fn, x, second_order=mode not in ("nearest", "area"), rtol=1e-9, atol=1e-12)
 
 
 def test_interpolate_errors_and_nan_stays_local():

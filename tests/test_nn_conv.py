@@ -316,3 +316,43 @@ def test_pool_indices_do_not_require_grad(fn):
     for lib in (gw, torch):
         values, indices = fn(lib.nn.functional, lib.randn(2, 3, 6, 6, requires_grad=True))
         assert (values.requires_grad, indices.requires_grad, indices.grad_fn) == (True, False, None)
+
+
+# -- 3-d modules, lp pools, max unpools ----------------------------------------------------------------------------
+def test_lp_pools_adaptive_3d_and_max_unpool_match_torch():
+    rng = np.random.default_rng(5)
+    x2, x3 = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 2, 6, 5, 4))
+    same_as_torch(lambda lib, x: [lib.nn.functional.adaptive_avg_pool3d(x, (3, 2, 2)),
+                                  lib.nn.functional.adaptive_max_pool3d(x, 2)], x3, second_order=True, rtol=1e-9,
+                  atol=1e-12)
+    for p in (1.0, 2.0, 3.0):
+        same_as_torch(lambda lib, x: [lib.nn.functional.lp_pool2d(x.abs() + 0.1, p, 2),
+                                      lib.nn.functional.lp_pool1d(x[:, :, 0].abs() + 0.1, p, 3, 2),
+                                      lib.nn.functional.lp_pool2d(x.abs() + 0.1, p, (2, 3), stride=1)],
+                      x2, second_order=True, rtol=1e-9, atol=1e-12)
+
+    def unpool(lib, x):
+        F = lib.nn.functional
+        out, idx = F.max_pool2d(x, 2, return_indices=True)
+        o1, i1 = F.max_pool1d(x[:, :, 0], 3, 2, return_indices=True)
+        return [F.max_unpool2d(out, idx, 2), F.max_unpool2d(out, idx, 2, output_size=(7, 7)),
+                F.max_unpool1d(o1, i1, 3, 2)]
+    same_as_torch(unpool, x2, second_order=True, rtol=1e-9, atol=1e-12)
+    same_as_torch(lambda lib, x: lib.nn.functional.max_unpool2d(*lib.nn.functional.max_pool2d(
+        x, 2, return_indices=True), 2, output_size=(9, 9)), x2)          # out of range: PyTorch's ValueError
+
+
+@pytest.mark.parametrize("make", ["MaxPool3d(2)", "AvgPool3d(2, 1, 1)", "ConvTranspose3d(2, 3, 2)",
+                                  "AdaptiveAvgPool3d(2)", "AdaptiveMaxPool3d((2, 1, 2))", "LPPool2d(2, 3)",
+                                  "LPPool1d(2, 3)", "MaxUnpool2d(2)", "MaxUnpool1d(2)"])
+def test_more_modules_match_torch(make):
+    g, t = eval("gw.nn." + make), eval("torch.nn." + make)
+    assert repr(g) == repr(t)
+    if make.startswith(("MaxUnpool", "LPPool")):
+        return
+    g.double(), t.double()
+    if list(t.state_dict()):
+        g.load_state_dict(t.state_dict())
+    x = np.random.default_rng(6).standard_normal((2, 2, 5, 4, 4))
+    np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)

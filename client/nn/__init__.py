@@ -3,10 +3,12 @@ from . import functional, init  # noqa: F401
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid,
                          LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh,
                          Tanhshrink, Threshold)
-from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
-                          AvgPool2d, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d, Conv3d, ConvTranspose1d,
-                          ConvTranspose2d, Fold, MaxPool1d, MaxPool2d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
-                          ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, Unfold, ZeroPad2d)
+from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
+                          AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, ConstantPad1d,
+                          ConstantPad2d, Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold,
+                          LPPool1d, LPPool2d, LPPool3d, MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d,
+                          MaxUnpool3d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
+                          ReplicationPad2d, Unfold, ZeroPad2d)
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Bilinear, Dropout, Embedding, Flatten, GroupNorm,
                      Identity, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, Unflatten, Upsample)

@@ -139,6 +139,10 @@ class ConvTranspose2d(_ConvTranspose):
     _nd = 2
 
 
+class ConvTranspose3d(_ConvTranspose):
+    _nd = 3
+
+
 # -- pools ------------------------------------------------------------------------------------------------------
 class _MaxPool(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
@@ -161,6 +165,12 @@ class MaxPool1d(_MaxPool):
 class MaxPool2d(_MaxPool):
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+
+class MaxPool3d(_MaxPool):
+    def forward(self, input):
+        return F.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
 
 
@@ -192,6 +202,68 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool3d(AvgPool2d):
+    def forward(self, input):
+        return F.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
+
+
+class _LPPool(Module):
+    _fn = None
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input):
+        return type(self)._fn(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPool):
+    _fn = F.lp_pool1d
+
+
+class LPPool2d(_LPPool):
+    _fn = F.lp_pool2d
+
+
+class LPPool3d(_LPPool):
+    _fn = F.lp_pool3d
+
+
+class _MaxUnpool(Module):
+    _nd = 0
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = _ntuple(kernel_size, self._nd)
+        self.stride = _ntuple(stride if stride is not None else kernel_size, self._nd)
+        self.padding = _ntuple(padding, self._nd)
+
+    def forward(self, input, indices, output_size=None):
+        fn = getattr(F, f"max_unpool{self._nd}d")
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpool):
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpool):
+    _nd = 3
 
 
 class _Adaptive(Module):
@@ -229,6 +301,17 @@ class AdaptiveMaxPool1d(_Adaptive):
 
 class AdaptiveMaxPool2d(_Adaptive):
     _fn = F.adaptive_max_pool2d
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size, return_indices)
+
+
+class AdaptiveAvgPool3d(_Adaptive):
+    _fn = F.adaptive_avg_pool3d
+
+
+class AdaptiveMaxPool3d(_Adaptive):
+    _fn = F.adaptive_max_pool3d
 
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size, return_indices)

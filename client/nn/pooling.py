@@ -167,6 +167,10 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg(2, input, output_size)
 
 
+def adaptive_avg_pool3d(input, output_size):
+    return _adaptive_avg(3, input, output_size)
+
+
 def _adaptive_max(nd, input, output_size, return_indices):
     sizes = _adaptive_size(f"adaptive_max_pool{nd}d", input, output_size, nd)
     idx = apply("adaptive_max_pool_indices", input.detach(), attrs={"shape": sizes})
@@ -180,6 +184,67 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    return _adaptive_max(3, input, output_size, return_indices)
+
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    """(sum over each window of x ** p) ** (1 / p), as PyTorch computes it: an average pool of x ** p times the
+    window size, with the sign kept and a relu before the root."""
+    ks = _tuple(kernel_size, nd, f"lp_pool{nd}d", "kernel_size")
+    pooled = _avg_pool(nd, input.pow(norm_type), ks, stride, 0, ceil_mode, True, None)
+    return (pooled.sign() * pooled.abs().relu()).mul(math.prod(ks)).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
+    """Each value put back at its max pool's flat index into its plane; zeros elsewhere."""
+    fn = f"max_unpool{nd}d"
+    ks = _tuple(kernel_size, nd, fn, "kernel_size")
+    st = _tuple(stride if stride is not None else kernel_size, nd, fn, "stride")
+    pd = _tuple(padding, nd, fn, "padding")
+    spatial = tuple(input.shape[-nd:])
+    default = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(spatial, st, pd, ks))
+    if output_size is None:
+        size = default
+    else:
+        shown = output_size[len(output_size) - nd:]           # as given (a tuple prints as one), as PyTorch
+        size = tuple(shown)
+        for d, (want, lo) in enumerate(zip(size, default)):
+            if not (lo - st[d] < want < lo + st[d]):
+                raise ValueError(f'invalid output_size "{shown}" (dim {d} must be between {lo - st[d]} and '
+                                 f'{lo + st[d]})')
+    lead = tuple(input.shape[:-nd])
+    flat_in = input.reshape(*lead, -1)
+    flat_idx = indices.reshape(*lead, -1)
+    planes = gw.zeros(*lead, math.prod(size), dtype=input.dtype)
+    out = planes.scatter(len(lead), flat_idx, flat_in).reshape(*lead, *size)
+    return _named(out, f"MaxUnpool{nd}DBackward0" if nd > 1 else "SqueezeBackward1")
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
 
 
 # -- pad --------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""F.interpolate (nearest, nearest-exact, linear, bilinear, bicubic, trilinear): PyTorch's source-index arithmetic,
+"""F.interpolate (nearest, nearest-exact, linear, bilinear, bicubic, trilinear; area is the adaptive average pool): PyTorch's source-index arithmetic,
 applied one dim at a time as gathers of the neighbouring samples and their weights, so gradients flow to the taps
 and a NaN or Inf stays local to the outputs that read it."""
 from __future__ import annotations
@@ -66,13 +66,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode in _DIMS and _DIMS[mode] != spatial:
         need = _DIMS[mode] + 2
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {need}D input")
-    if mode not in ("nearest", "nearest-exact", *_DIMS):
+    if mode not in ("nearest", "nearest-exact", "area", *_DIMS):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
                                   f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
                                   f"nearest-exact (got {mode})")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
-    if mode in ("nearest", "nearest-exact") and align_corners is not None:
+    if mode in ("nearest", "nearest-exact", "area") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: linear | bilinear | "
                          "bicubic | trilinear")
     align_corners = bool(align_corners)
@@ -98,6 +98,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                              "(s1, s2, ...,sK) format.")
         sizes = [int(math.floor(n * f)) for n, f in zip(in_sizes, factors)]
         scales = [None] * spatial if recompute_scale_factor else factors
+    if mode == "area":                  # PyTorch's area mode is the adaptive average pool to the output size
+        from . import functional as F
+        return getattr(F, f"adaptive_avg_pool{spatial}d")(input, sizes)
     out = input
     for d, (n_out, n_in, scale) in enumerate(zip(sizes, in_sizes, scales)):
         if n_out <= 0:

@@ -192,7 +192,11 @@ def _isclose(name, data, rng):
     y = rng.choice(np.array([0.0, 1.0, 1.1, np.nan, np.inf]), sy)
 
     def ref(x, y):
-        close = (np.abs(x - y) <= atol + rtol * np.abs(y)) | (x == y)
+        # PyTorch's definition: a finite difference within tolerance, or equal (so 1.04 is not close to inf, even
+        # though inf <= atol + rtol * inf).
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(x - y)
+            close = (np.isfinite(diff) & (diff <= atol + rtol * np.abs(y))) | (x == y)
         return close | (equal_nan & np.isnan(x) & np.isnan(y))
     return Example([x, y], {"rtol": rtol, "atol": atol, "equal_nan": equal_nan}, ref)
 

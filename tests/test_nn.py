@@ -393,3 +393,17 @@ def test_checkpoints_move_between_torch_and_gradwire(tmp_path):
     t2.load_state_dict(torch.load(tmp_path / "gw.pt"))
     for a, b in zip(t2.parameters(), t.parameters()):
         assert torch.equal(a, b)
+
+
+def test_container_deletes_and_inserts_renumber_as_torch():
+    def program(lib):
+        nn = lib.nn
+        s = nn.Sequential(nn.Tanh(), nn.ReLU(), nn.Sigmoid())
+        del s[1]
+        s.insert(0, nn.Identity())
+        s.append(nn.ELU())
+        m = nn.ModuleList([nn.Tanh(), nn.ReLU(), nn.Tanh()])
+        del m[0]
+        m.insert(1, nn.Sigmoid())
+        return repr(s), list(s._modules), repr(m), list(m._modules), repr(s[1:])
+    assert program(gw) == program(torch)

@@ -1,6 +1,6 @@
 """Compiled-tier benchmark: forward+backward per call, each implementation in its own process, targets beside.
 
-Usage: python bench/compiled.py [--quick]. Cases (issue 14): 2 000 sequential small ops on 16 elements, the seed
+Usage: python bench/compiled.py [--quick] [--case small|seed|big]. Cases (issue 14): 2 000 sequential small ops on 16 elements, the seed
 example y = 2·dot(x, x) on 4 elements, a 10^6-element arithmetic-only chain of 10 ops + sum. Implementations:
 gradwire interpreted (compiling disabled), gradwire compiled (hot plan compiled in the background, then steady
 state), PyTorch eager, one hand-written @njit function. Each child process warms up, then reports the median
@@ -68,7 +68,7 @@ def gradwire_step(case, mode, plain=False):
     compiled.compile_after = 0
     gradient(g, {"x": xv}, [out], [0], hot=(mode == "compiled"))
     if mode == "compiled":
-        (plan, *_) = next(iter(CACHE._items.values()))
+        (plan, *_) = CACHE.prepared()[0]
         t0 = time.perf_counter()
         answered = 0
         while not plan.tier.done.is_set():   # requests keep being answered (interpreted) during the compile
@@ -77,7 +77,7 @@ def gradwire_step(case, mode, plain=False):
         info = {"compile_s": plan.tier.seconds, "state": plan.tier.state, "answered_while_compiling": answered,
                 "wall_s": time.perf_counter() - t0, "machine_code": plan.tier.machine_code}
     if plain:   # the plan alone (Plan.run), without gradient()'s cache lookup and result assembly
-        (plan, *_) = next(iter(CACHE._items.values()))
+        (plan, *_) = CACHE.prepared()[0]
         feeds = {"x": xv}
         return (lambda: plan.run(feeds)), info
     return (lambda: gradient(g, {"x": xv}, [out], [0])), info
@@ -247,7 +247,7 @@ def child(case, impl, number, repeats):
     if impl.startswith("gradwire"):
         from gradwire.engine.api import CACHE
         from gradwire.engine.blocks import BlockProgram
-        for plan, *_ in CACHE._items.values():
+        for plan, *_ in CACHE.prepared():
             for st in plan.steps:
                 bp = st[0]
                 if isinstance(bp, BlockProgram) and bp.alt is not None:
@@ -283,6 +283,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--child", nargs=4)
+    ap.add_argument("--case", choices=sorted(CASES), help="run this case's implementations only, and no other table")
     args = ap.parse_args()
     if args.child:
         case, impl, number, repeats = args.child
@@ -293,8 +294,16 @@ def main():
           f"median of {repeats} repeats; {os.cpu_count()} cores")
     res = {}
     for case, (title, impls, number) in CASES.items():
+        if args.case and case != args.case:
+            continue
         for impl in impls:
             res[case, impl] = run_child(case, impl, max(1, number // (4 if args.quick else 1)), repeats)
+    if args.case:
+        torch_t = res[args.case, "PyTorch eager"]["median"]
+        print("\n| implementation | time per call | vs PyTorch eager |\n|---|---|---|")
+        for impl in CASES[args.case][1]:
+            print(f"| {impl} | {fmt(res[args.case, impl]['median'])} | {res[args.case, impl]['median'] / torch_t:.3f}× |")
+        return
     firsts = {"interpreted": [], "tiered": []}
     for _ in range(1 if args.quick else 3):          # interleaved: a disturbance hits both alike
         for k in firsts:

@@ -143,24 +143,74 @@ def _check_peak(plan: Plan, limits: Limits, what: str) -> Plan:
     return plan
 
 
-def _cached(key, graph: Graph, build: Callable[..., tuple], *args, hot: bool = False):
+class _Memo:
+    """What a Graph object was last asked and the prepared plan that answered: the same call again on the same
+    graph object skips building and hashing the cache key (for the seed example that was most of the time)."""
+
+    __slots__ = ("kind", "ids", "limits", "feeds", "entry")
+
+    def __init__(self, kind, ids, limits, inputs, entry):
+        self.kind, self.ids, self.limits, self.entry = kind, ids, limits, entry
+        self.feeds = tuple((name, a.shape, a.dtype) for name, a in inputs.items())
+
+
+def _snapshot(ids: tuple):
+    """A copy of the caller's id lists to compare the next call's with (None when they are not plain lists)."""
+    for x in ids:
+        if x is not None and type(x) is not list and type(x) is not tuple:
+            return None
+    return tuple(x if x is None else x[:] for x in ids)
+
+
+def _repeat(graph: Graph, kind: str, ids: tuple, inputs, known, limits, hot: bool):
+    """The prepared plan when this call repeats the graph's last one (same ids, limits, input shapes and
+    dtypes, no known values) and the plan is still cached; else None. Counts the hit as `_cached` does."""
+    m = graph.memo
+    if m is None or m.kind != kind or known or m.limits is not limits or m.ids != ids \
+            or len(inputs) != len(m.feeds):
+        return None
+    for name, shape, dt in m.feeds:
+        a = inputs.get(name)
+        if type(a) is not np.ndarray or a.shape != shape or a.dtype != dt:
+            return None
+    if not CACHE.refresh(m.entry):
+        return None
+    prepared = m.entry.value
+    if prepared[0].tier is None:   # (once its compilation is asked for, hits no longer matter)
+        _tier(prepared, hot)
+    return prepared
+
+
+def _cached(key, graph: Graph, build: Callable[..., tuple], *args, hot: bool = False, memo=None):
     """The prepared plan for `key`; `build(*args)` (validation, transforms, compile) runs on a miss only.
     Taking the builder's arguments rather than a closure keeps the cache-hit path free of allocations.
-    Hits are counted: a hot plan (or one whose request says `hot`) compiles in the background (compiled.py)."""
-    hit = CACHE.get(key)
-    if hit is not None:
-        if type(hit[0]) is Plan:   # (Jacobian sweeps run plans of their own: not tiered)
-            compiled.touch(hit[0])
-            if (hot or compiled.synchronous) and hit[0].tier is None:
+    Hits are counted: a hot plan (or one whose request says `hot`) compiles in the background (compiled.py).
+    `memo`: (kind, ids, inputs, limits) to remember on the graph object for `_repeat` (calls with known
+    values are not remembered: their plans expect those values)."""
+    entry = CACHE.entry(key)
+    if entry is not None:
+        hit, found = entry.value, True
+        _tier(hit, hot)
+    else:
+        hit, found = build(*args), False
+        entry = CACHE.put(key, hit, graph.hash(), hit[0].compile_seconds)
+        if type(hit[0]) is Plan:
+            hit[0].graph_hash = graph.hash()
+            if hot or compiled.synchronous:
                 compiled.submit(hit[0])
-        return hit, True
-    prepared = build(*args)
-    CACHE.put(key, prepared, graph.hash(), prepared[0].compile_seconds)
-    if type(prepared[0]) is Plan:
-        prepared[0].graph_hash = graph.hash()
-        if hot or compiled.synchronous:
+    if memo is not None:
+        kind, ids, inputs, limits = memo
+        ids = _snapshot(ids)
+        if ids is not None:
+            graph.memo = _Memo(kind, ids, limits, inputs, entry)
+    return hit, found
+
+
+def _tier(prepared: tuple, hot: bool) -> None:
+    if type(prepared[0]) is Plan:   # (Jacobian sweeps run plans of their own: not tiered)
+        compiled.touch(prepared[0])
+        if (hot or compiled.synchronous) and prepared[0].tier is None:
             compiled.submit(prepared[0])
-    return prepared, False
 
 
 def _key(*ids) -> tuple:
@@ -178,8 +228,15 @@ def _build_eval(graph, inputs, known, limits, outputs):
 def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], *, known=None,
              limits: Limits | None = None, anomaly: bool = False, cancel=None, hot: bool = False) -> EvalResult:
     limits = limits or DEFAULT_LIMITS
-    key = ("eval", graph.hash(), _key(outputs), _signature(inputs, limits), _known_sig(known), limits)
-    (plan,), hit = _cached(key, graph, _build_eval, graph, inputs, known, limits, outputs, hot=hot)
+    ids = (outputs,)
+    prepared = _repeat(graph, "eval", ids, inputs, known, limits, hot)
+    if prepared is not None:
+        hit = True
+    else:
+        key = ("eval", graph.hash(), _key(outputs), _signature(inputs, limits), _known_sig(known), limits)
+        prepared, hit = _cached(key, graph, _build_eval, graph, inputs, known, limits, outputs, hot=hot,
+                                memo=None if known else ("eval", ids, inputs, limits))
+    (plan,) = prepared
     values, found = plan.run(inputs, known, cancel, anomaly)
     return EvalResult(values, found, hit)
 
@@ -200,10 +257,16 @@ def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
              known=None, limits: Limits | None = None, anomaly: bool = False, cancel=None,
              hot: bool = False) -> GradResult:
     limits = limits or DEFAULT_LIMITS
-    key = ("grad", graph.hash(), _key(outputs, wrt, seeds or None, extra), _signature(inputs, limits),
-           _known_sig(known), limits)
-    (plan, ext, grads, unused, n), hit = _cached(key, graph, _build_grad, graph, inputs, known, limits, outputs,
-                                                 wrt, seeds, extra, hot=hot)
+    ids = (outputs, wrt, seeds, extra)
+    prepared = _repeat(graph, "grad", ids, inputs, known, limits, hot)
+    if prepared is not None:
+        hit = True
+    else:
+        key = ("grad", graph.hash(), _key(outputs, wrt, seeds or None, extra), _signature(inputs, limits),
+               _known_sig(known), limits)
+        prepared, hit = _cached(key, graph, _build_grad, graph, inputs, known, limits, outputs, wrt, seeds, extra,
+                                hot=hot, memo=None if known else ("grad", ids, inputs, limits))
+    plan, ext, grads, unused, n = prepared
     values, found = plan.run(inputs, known, cancel, anomaly)
     m = len(grads)
     return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],

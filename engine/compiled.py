@@ -283,15 +283,17 @@ def _encode_elsewhere(plan: Plan, timeout: float = 120.0) -> list:
 
 
 def _whole(plan: Plan, steps):
-    """(segment, feed names, output positions) when the plan is one segment over its placeholders: run then
-    calls it directly (executor.Plan.run)."""
+    """(segment, feed names, output positions or None for all in order, quiet) when the plan is one segment
+    over its placeholders: run then calls it directly (executor.Plan.run)."""
     if len(steps) != 1 or not isinstance(steps[0][0], tape.Segment):
         return None
     names = {slot: name for name, slot in plan.placeholders.items()}
     seg, ins, outs = steps[0][0], steps[0][1], steps[0][2]
     if not all(j in names for j in ins) or not all(o in outs for o in plan.outputs):
         return None
-    return seg.call, tuple(names[j] for j in ins), tuple(outs.index(o) for o in plan.outputs), tape.JIT
+    pick = tuple(outs.index(o) for o in plan.outputs)
+    return (seg.call, tuple(names[j] for j in ins), None if pick == tuple(range(len(outs))) else pick,
+            tape.JIT)
 
 
 def _unit_nodes(step) -> tuple:

@@ -100,7 +100,7 @@ class Plan:
                     fperr.restore(token)
             if cancel is not None and cancel():
                 raise Cancelled("the call was cancelled or its deadline passed while computing", -1, "")
-            return [r[k] for k in pick], None
+            return (list(r) if pick is None else [r[k] for k in pick]), None
         vals = self._init.copy()
         for name, slot in self._feeds:
             vals[slot] = feeds[name]
@@ -346,13 +346,22 @@ class PlanStats:
     last_used: float = 0.0    # time.time()
 
 
+class _Entry:
+    __slots__ = ("key", "value", "graph_hash", "used", "live")
+
+    def __init__(self, key, value, graph_hash):
+        self.key, self.value, self.graph_hash, self.used, self.live = key, value, graph_hash, False, True
+
+
 class PlanCache:
-    """Bounded LRU of prepared plans, safe under concurrent requests. Also keeps per-graph use
-    statistics (bounded like the plans) and tells `listeners` the seconds of every compile."""
+    """Bounded cache of prepared plans, safe under concurrent requests: second-chance eviction (an entry hit
+    since it last came up for eviction goes to the back instead), which keeps what LRU keeps for a hit costing
+    one flag. Also keeps per-graph use statistics (bounded like the plans) and tells `listeners` the seconds
+    of every compile."""
 
     def __init__(self, capacity: int = 512):
         self.capacity = capacity
-        self._items: OrderedDict = OrderedDict()     # key -> (plan, graph hash)
+        self._items: dict = {}     # key -> _Entry, oldest first
         self._by_graph: OrderedDict[str, PlanStats] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
@@ -360,25 +369,48 @@ class PlanCache:
         self.listeners: list[Callable[[float], None]] = []
 
     def get(self, key):
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
+        entry = self.entry(key)
+        return None if entry is None else entry.value
+
+    def entry(self, key) -> _Entry | None:
+        """The entry for `key`, its hit counted; None (a miss counted) when absent. A caller that keeps the
+        entry counts later hits with `refresh`, without the lookup."""
+        entry = self._items.get(key)
+        if entry is None:
+            with self._lock:
                 self.misses += 1
-                return None
-            self._items.move_to_end(key)
+            return None
+        self.refresh(entry)
+        return entry
+
+    def refresh(self, entry: _Entry) -> bool:
+        """Count a hit on an entry a caller kept; False when it has been evicted since."""
+        if not entry.live:
+            return False
+        entry.used = True
+        with self._lock:
             self.hits += 1
-            stats = self._by_graph.get(item[1])
+            stats = self._by_graph.get(entry.graph_hash)
             if stats is not None:
                 stats.hits += 1
                 stats.last_used = time.time()
-            return item[0]
+        return True
 
-    def put(self, key, value, graph_hash: str = "", seconds: float = 0.0):
+    def put(self, key, value, graph_hash: str = "", seconds: float = 0.0) -> _Entry:
+        entry = _Entry(key, value, graph_hash)
         with self._lock:
-            self._items[key] = (value, graph_hash)
-            self._items.move_to_end(key)
+            old = self._items.pop(key, None)
+            if old is not None:
+                old.live = False
+            self._items[key] = entry
             while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+                oldest = next(iter(self._items.values()))
+                del self._items[oldest.key]
+                if oldest.used:            # a second chance: to the back, unmarked
+                    oldest.used = False
+                    self._items[oldest.key] = oldest
+                else:
+                    oldest.live = False
             if graph_hash:
                 stats = self._by_graph.pop(graph_hash, None) or PlanStats()
                 stats.compiles += 1
@@ -389,6 +421,7 @@ class PlanCache:
                     self._by_graph.popitem(last=False)
         for listener in self.listeners:
             listener(seconds)
+        return entry
 
     def stats(self) -> dict:
         with self._lock:
@@ -403,7 +436,14 @@ class PlanCache:
         rows.sort(key=lambda r: (r[1].hits, r[1].last_used), reverse=True)
         return rows[:n]
 
+    def prepared(self) -> list:
+        """What `put` stored for each key, oldest first (benchmarks and tests look at the plans)."""
+        with self._lock:
+            return [e.value for e in self._items.values()]
+
     def clear(self):
         with self._lock:
+            for entry in self._items.values():
+                entry.live = False
             self._items.clear()
             self._by_graph.clear()

@@ -56,13 +56,14 @@ def node_bytes(node: Node) -> bytes:
 class Graph:
     """An immutable list of nodes. Validation and shape inference live in `infer.py`."""
 
-    __slots__ = ("nodes", "_hash")
+    __slots__ = ("nodes", "_hash", "memo")
 
     def __init__(self, nodes: Sequence[Node], content_hash: str | None = None):
         """`content_hash`: a caller that already holds a content-derived hash of exactly these nodes (the
         server hashes their wire encoding) passes it, so the plan-cache key costs nothing more."""
         self.nodes: tuple[Node, ...] = tuple(nodes)
         self._hash: str | None = content_hash
+        self.memo = None   # engine/api.py: the last call answered for this graph object (a repeat skips the key)
 
     def __len__(self) -> int:
         return len(self.nodes)

@@ -366,8 +366,9 @@ class Segment:
         lines.append("    run(code, aux, F, B)")
         outs = []
         for boolean, lo, hi, shape in self.outs:
-            v = f"{'B' if boolean else 'F'}[{lo}:{hi}]"
-            outs.append(v if len(shape) == 1 else f"{v}.reshape({tuple(shape)!r})")
+            a = 'B' if boolean else 'F'
+            outs.append(f"{a}[{lo}, ...]" if not shape else f"{a}[{lo}:{hi}]" if len(shape) == 1 else   # 0-d: a view
+                        f"{a}[{lo}:{hi}].reshape({tuple(shape)!r})")
         lines.append(f"    return ({''.join(o + ', ' for o in outs)})")
         env = {"ft": self.ftemplate, "bt": self.btemplate, "code": self.code, "aux": self.aux, "run": run_tape}
         exec("\n".join(lines), env)

@@ -60,7 +60,7 @@ def both(fn):
 
 
 def _plan():
-    ((plan, *_), _graph_hash) = next(iter(CACHE._items.values()))
+    (plan, *_) = CACHE.prepared()[0]
     return plan
 
 

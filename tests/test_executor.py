@@ -374,3 +374,47 @@ def test_set_threads_changes_new_plans_not_results():
             set_threads(0)
     finally:
         set_threads(before)
+
+
+def test_plan_cache_second_chance_keeps_what_was_hit():
+    cache = PlanCache(capacity=2)
+    cache.put("a", (1,))
+    cache.put("b", (2,))
+    assert cache.get("a") == (1,)        # a was hit since it came in: b goes first
+    cache.put("c", (3,))
+    assert cache.get("b") is None and cache.get("a") == (1,) and cache.get("c") == (3,)
+    entry = cache.entry("a")
+    cache.clear()
+    assert not cache.refresh(entry) and cache.get("a") is None
+
+
+def test_repeated_call_on_one_graph_object_follows_every_change():
+    """The engine remembers a graph object's last call (api._repeat); any change in the call, or the plan
+    leaving the cache, must give what a fresh graph gives."""
+    from gradwire.engine import api, evaluate
+    nodes = [Node("placeholder", (), {"name": "x"}), Node("placeholder", (), {"name": "y"})]
+    nodes += [Node("mul", (0, 1)), Node("sum", (2,), {"axes": None})]
+    g = Graph(nodes)
+
+    def fresh(inputs, outputs, wrt):
+        r = gradient(Graph(nodes), inputs, outputs, wrt)
+        return r.values, r.gradients
+
+    x, y = np.arange(4, dtype=np.float32), np.full(4, 2.0, np.float32)
+    calls = [({"x": x, "y": y}, [3], [0]), ({"x": x, "y": y}, [3], [0]), ({"x": x, "y": y}, [3], [1]),
+             ({"x": x, "y": y}, [3], [0, 1]), ({"x": x.astype(np.float64), "y": y}, [3], [0]),
+             ({"x": x[:3], "y": y[:3]}, [3], [0]), ({"x": x, "y": y}, [3], [1, 0]), ({"x": -x, "y": y}, [3], [0])]
+    for k, (inputs, outputs, wrt) in enumerate(calls + calls[::-1]):
+        r = gradient(g, inputs, outputs, wrt)
+        want_v, want_g = fresh(inputs, outputs, wrt)
+        for a, b in zip(r.values + r.gradients, want_v + want_g):
+            assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+        assert r.cache_hit or k < len(calls)
+    ev = evaluate(g, {"x": x, "y": y}, [2])       # another kind of call on the same object
+    assert np.array_equal(ev.values[0], x * y)
+    with pytest.raises(Exception, match="'y'"):   # an input missing: the full check runs
+        gradient(g, {"x": x}, [3], [0])
+    api.CACHE.clear()                                # the remembered plan is gone: built again
+    r = gradient(g, {"x": x, "y": y}, [3], [0])
+    assert not r.cache_hit and np.array_equal(r.gradients[0], y)
+    assert gradient(g, {"x": x, "y": y}, [3], [0]).cache_hit

@@ -93,12 +93,15 @@ class Session:
         # Shared memory: tried once, on the first request, with a server on this host (None: not yet).
         want = shared_memory if shared_memory is not None else os.environ.get("GRADWIRE_SHM", "1") != "0"
         self._shm: pb.SharedMemoryResponse | None | bool = None if want and _same_host(target) else False
+        self._pool: shm.Pool | None = None      # this session's reusable regions, once negotiated
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self._pool is not None:
+            self._pool.close()
         self._channel.close()
         if self._server is not None:
             self._server.stop()
@@ -130,8 +133,23 @@ class Session:
         if self._shm is None:
             with self._lock:
                 if self._shm is None:
-                    self._shm = self._negotiate() or False
+                    reply = self._negotiate()
+                    if reply is not None:
+                        self._pool = shm.Pool(reply.server_pid)
+                    self._shm = reply or False
         return self._shm or None
+
+    def shared_array(self, a: np.ndarray) -> np.ndarray:
+        """A copy of `a` (C order), in one of this session's reusable regions when it is large enough to
+        travel through shared memory: a leaf's value, sent without another copy by every request that
+        needs it. Else a plain copy."""
+        big = a.nbytes >= (self._shm.min_bytes if self._shm else 1 << 20) and a.dtype.isnative
+        region = self._pool.lease(a.nbytes) if big and not self.closed and self.shared_memory() else None
+        if region is None:
+            return np.array(a, copy=True, order="C")
+        out = self._pool.array(region, a.dtype, a.shape)
+        np.copyto(out, a)
+        return out
 
     def _negotiate(self) -> pb.SharedMemoryResponse | None:
         if not shm.available():
@@ -209,6 +227,8 @@ class Session:
         h = node.resident if self.resident else None
         share = self._shm or None       # negotiated by _send before it builds the request
         big = share is not None and node.value is not None and node.value.nbytes >= share.min_bytes
+        if h is None and big and self._in_region(node.value, out, regions):
+            return
         if h is None and not big and node.value is not None and node.value.nbytes >= STREAM_BYTES:
             content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
             if content not in self._held:
@@ -226,13 +246,34 @@ class Session:
             out.shape[:] = node.shape
             out.handle = h
             return
-        if big:                  # the server maps the region and unlinks it; so does _send, after the call
-            regions.append(name := shm.write(share.server_pid, node.value))
-            out.dtype = codec.dtype_enum(node.value.dtype)
-            out.shape[:] = node.value.shape
-            out.shm.name, out.shm.nbytes = name, node.value.nbytes
+        if big:
+            v = node.value
+            out.dtype = codec.dtype_enum(v.dtype)
+            out.shape[:] = v.shape
+            out.shm.nbytes = v.nbytes
+            # The server maps a one-off region and unlinks it; so does _send, after the call.
+            regions.append(name := shm.write(share.server_pid, v))
+            out.shm.name = name
             return
         codec.tensor_to_proto(node.value, out)
+
+    def _in_region(self, v: np.ndarray, out: pb.Tensor, regions: list) -> bool:
+        """A value into the request by one of the reusable regions: the one it lives in (a leaf's value, a
+        result: no copy), else a leased one it is copied into, idle again after the call (`regions`).
+        Not kept resident: sending it again costs no more than a handle would. False: the pool is full."""
+        if not v.dtype.isnative:
+            return False
+        region = self._pool.region_of(v)
+        if region is None:
+            region = self._pool.lease(v.nbytes)
+            if region is None:
+                return False
+            np.copyto(np.frombuffer(region.map, v.dtype, count=v.size).reshape(v.shape), v)
+            regions.append(region)
+        out.dtype = codec.dtype_enum(v.dtype)
+        out.shape[:] = v.shape
+        out.shm.name, out.shm.nbytes, out.shm.keep = region.name, v.nbytes, True
+        return True
 
     def _send(self, method: str, build, keep: bool = True):
         """Build the request (build() -> (graph, request)), attach the graph as parts (known parts by
@@ -261,10 +302,13 @@ class Session:
                     part.graph.nodes.extend(graph.nodes[start:stop])
             if keep:
                 request.options.resident = True
+            offers = {}
             if self._shm and "options" in request.DESCRIPTOR.fields_by_name:
                 request.options.shm_session = self._shm.session
+                offers = self._offer(method, graph, request, keep)
             try:
                 response = self._call(method, request)
+                _CLAIMED.regions = self._claim(response, offers)
             except errors.NotFound as e:
                 missing = _RESIDENT_MISS.findall(e.message or "")
                 for h in missing:
@@ -277,8 +321,13 @@ class Session:
                     continue
                 raise
             finally:
-                for name in regions:      # mapped by the server already, or never to be
-                    shm.unlink(name)
+                for r in regions:         # one-off regions: mapped by the server already, or never to be
+                    if isinstance(r, str):
+                        shm.unlink(r)
+                    else:
+                        self._pool.release(r)
+                for r in offers.values():     # offered and not used (claimed ones were popped)
+                    self._pool.release(r)
             for node, h in sent:
                 node.resident = h
                 self._remember(h)
@@ -286,6 +335,43 @@ class Session:
             return graph, response
         raise errors.Unavailable(f"gave up after {MAX_RESENDS} resends: the server keeps losing the values "
                                  "this request names (is its value store too small?)")
+
+    def _offer(self, method: str, graph, request, keep: bool) -> dict:
+        """Reusable regions offered for the results that may come back in shared memory (those the
+        client fetches, and gradients), one per result of the server's min_bytes or more, sized as the
+        result: the server writes each into one, the client reads it where it is."""
+        if self._pool is None:
+            return {}
+        fields = request.DESCRIPTOR.fields_by_name
+        ids = list(request.options.fetch) if keep else [
+            i for f in ("outputs", "extra") if f in fields for i in getattr(request, f)]
+        if "wrt" in fields and method == "Gradient":
+            ids += list(request.wrt)
+        offers = {}
+        for i in dict.fromkeys(ids):
+            node = graph.order[i]
+            n = _nbytes(node)
+            if n >= self._shm.min_bytes:
+                region = self._pool.lease(n)
+                if region is None:
+                    break
+                offers[region.name] = region
+                request.options.out_regions.add(name=region.name, nbytes=region.size, keep=True)
+        return offers
+
+    def _claim(self, response, offers: dict) -> dict:
+        """Results the server wrote into offered regions, as arrays over this client's own mappings (no
+        page faults, no copy), for _decode; each region is lent to its array."""
+        claimed = {}
+        if not offers:
+            return claimed
+        for field in ("outputs", "values", "gradients", "extra"):
+            for t in getattr(response, field, ()):
+                region = offers.pop(t.shm.name, None) if t.shm.keep else None
+                if region is not None:
+                    dtype = codec.DTYPES[t.dtype]
+                    claimed[t.shm.name] = self._pool.array(region, dtype, tuple(t.shape))
+        return claimed
 
     def _remember(self, h: str) -> None:
         self._held[h] = None
@@ -319,14 +405,18 @@ class Session:
         if not targets:
             return
 
+        # What build() chose, in a dict rather than on the function: a function attribute referring to the
+        # function's own cell is a reference cycle, which kept every node (and its value) until a collection.
+        made = {}
+
         def build():
             graph = RequestGraph(targets)
-            build.outs = targets + graph.alive_pending(exclude=targets)
-            request = pb.EvaluateRequest(outputs=graph.ids(build.outs))
-            request.options.fetch[:] = graph.ids(targets + self._fetch(build.outs[len(targets):]))
+            made["outs"] = outs = targets + graph.alive_pending(exclude=targets)
+            request = pb.EvaluateRequest(outputs=graph.ids(outs))
+            request.options.fetch[:] = graph.ids(targets + self._fetch(outs[len(targets):]))
             return graph, request
         _, response = self._send("Evaluate", build)
-        _store(build.outs, response.outputs)
+        _store(made["outs"], response.outputs)
         for node in targets:         # too large for the response: read by handle, in chunks
             if node.value is None and node.resident is not None:
                 node.settle(self.get_value(node.resident, node.dtype, node.shape))
@@ -334,6 +424,7 @@ class Session:
     def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
         """One Gradient request. Returns (graph, response); root values are stored."""
         history = differentiable_history(roots)
+        made = {}       # see realize: not a function attribute
 
         def build():
             graph = RequestGraph(list(roots) + [s for s in seeds if s is not None] + list(wrt), history)
@@ -344,11 +435,11 @@ class Session:
                 seeds=graph.ids(seeds) if any(s is not None for s in seeds) else [])
             request.options.fetch[:] = graph.ids(self._fetch(list(roots) + extra))
             request.options.fetch_gradients = True
-            build.extra = extra
+            made["extra"] = extra
             return graph, request
         graph, response = self._send("Gradient", build)
         _store(roots, response.values)
-        _store(build.extra, response.extra)
+        _store(made["extra"], response.extra)
         return graph, response
 
     def _functional(self, method: str, nodes, history_roots, make):
@@ -413,8 +504,20 @@ def _same_host(target: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
+# Results of the last call on this thread that are in this client's reusable regions (Session._claim),
+# by region name, for _decode to take.
+_CLAIMED = threading.local()
+
+
 def _decode(t: pb.Tensor, where: str) -> np.ndarray:
-    """A response tensor's bytes, or its shared-memory region mapped in place (unlinked at once)."""
+    """A response tensor's bytes, its place in one of the client's reusable regions, or a one-off
+    shared-memory region mapped in place (unlinked at once)."""
+    if t.HasField("shm") and t.shm.keep:
+        value = getattr(_CLAIMED, "regions", {}).pop(t.shm.name, None)
+        if value is None:
+            raise errors.Unavailable(f"{where}: the server answered in region {t.shm.name}, which this "
+                                     f"client did not offer for this call")
+        return value
     if t.HasField("shm"):
         dtype = codec.DTYPES[t.dtype]
         value = shm.read(t.shm.name, dtype, tuple(t.shape), t.shm.nbytes)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import mmap
 
 import grpc
 import numpy as np
@@ -38,6 +39,7 @@ class Residency:
         self.inline_bytes = inline_bytes      # result bytes the response may still carry (None: no cap)
         self.shared = shared                  # service.shared.SharedMemory, when the server has it
         self.shm_peer = shared.peer(options.shm_session) if shared is not None else None
+        self.offers = list(options.out_regions) if self.shm_peer is not None else []
         self.keep = options.resident
         self.fetch = set(options.fetch)
         self._caller = CALLER.get()
@@ -82,7 +84,9 @@ class Residency:
     def kept(self, t: pb.Tensor, value: np.ndarray, where: str) -> np.ndarray:
         """A tensor sent by bytes (or in a shared-memory region): kept for later requests when this one is
         resident."""
-        if self.keep and value.nbytes >= hashing.MIN_RESIDENT_BYTES:
+        # A client's reusable region is the client's again after the call, and costs it nothing to send
+        # again: not kept (keeping would mean a copy).
+        if self.keep and value.nbytes >= hashing.MIN_RESIDENT_BYTES and not t.shm.keep:
             self.store.put(self.principal(where), hashing.tensor_hash(t.dtype, value.shape, t.data or value), value)
         return value
 
@@ -97,7 +101,7 @@ class Residency:
                     self._in_region(t, np.asarray(a)):
                 if self.keep:
                     t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
-                    self.store.put(self.principal("options.resident"), t.handle, np.asarray(a))
+                    self.store.put(self.principal("options.resident"), t.handle, _owned(a))
                 continue
             if self.keep and not wanted and hashing.MIN_RESIDENT_BYTES <= a.nbytes <= self.store.max_bytes:
                 self.principal("options.resident")
@@ -112,7 +116,7 @@ class Residency:
             if not self.keep or len(t.data) < hashing.MIN_RESIDENT_BYTES:
                 continue
             h = hashing.tensor_hash(t.dtype, a.shape, t.data)
-            self.store.put(self.principal("options.resident"), h, np.asarray(a))
+            self.store.put(self.principal("options.resident"), h, _owned(a))
             t.handle = h
 
     def _by_handle_only(self, t: pb.Tensor, a: np.ndarray) -> None:
@@ -127,18 +131,33 @@ class Residency:
         t.dtype = codec.dtype_enum(a.dtype)
         t.shape[:] = a.shape
         t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
-        if not self.store.put(self._caller, t.handle, a):
+        if not self.store.put(self._caller, t.handle, _owned(a)):
             raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                f"a result of {a.nbytes} bytes is too large for one response (half of "
                                f"--max-message-bytes) and for the resident store ({self.store.max_bytes} "
                                f"bytes, --value-store-bytes)", "outputs")
 
     def _in_region(self, t: pb.Tensor, a: np.ndarray) -> bool:
-        """A result into a shared-memory region for the negotiated client (False: over the bound)."""
-        name = self.shared.write(self.shm_peer, a)
+        """A result into a shared-memory region for the negotiated client: one it offered (reused, no page
+        faults), else a fresh one (False: over the bound)."""
+        name = self.shared.write_offered(self.offers, a) if self.offers else None
+        keep = name is not None
+        if name is None:
+            name = self.shared.write(self.shm_peer, a)
         if name is None:
             return False
         t.dtype = codec.dtype_enum(a.dtype)
         t.shape[:] = a.shape
-        t.shm.name, t.shm.nbytes = name, a.nbytes
+        t.shm.name, t.shm.nbytes, t.shm.keep = name, a.nbytes, keep
         return True
+
+
+def _owned(a) -> np.ndarray:
+    """The array, or a copy of it when it lies in a shared-memory region (a result that is an input sent in
+    a client's reusable region, which the client writes again after the call): what the store keeps."""
+    a = np.asarray(a)
+    base = a
+    while isinstance(base, np.ndarray):
+        base = base.base
+    base = base.obj if isinstance(base, memoryview) else base
+    return a.copy() if isinstance(base, mmap.mmap) else a

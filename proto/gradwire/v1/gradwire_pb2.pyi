@@ -56,12 +56,14 @@ class Tensor(_message.Message):
     def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ..., shm: _Optional[_Union[SharedRegion, _Mapping]] = ...) -> None: ...
 
 class SharedRegion(_message.Message):
-    __slots__ = ("name", "nbytes")
+    __slots__ = ("name", "nbytes", "keep")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NBYTES_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
     name: str
     nbytes: int
-    def __init__(self, name: _Optional[str] = ..., nbytes: _Optional[int] = ...) -> None: ...
+    keep: bool
+    def __init__(self, name: _Optional[str] = ..., nbytes: _Optional[int] = ..., keep: _Optional[bool] = ...) -> None: ...
 
 class IntList(_message.Message):
     __slots__ = ("values",)
@@ -141,18 +143,20 @@ class KnownValue(_message.Message):
     def __init__(self, node: _Optional[int] = ..., value: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session")
+    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session", "out_regions")
     DETECT_ANOMALY_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_FIELD_NUMBER: _ClassVar[int]
     FETCH_FIELD_NUMBER: _ClassVar[int]
     FETCH_GRADIENTS_FIELD_NUMBER: _ClassVar[int]
     SHM_SESSION_FIELD_NUMBER: _ClassVar[int]
+    OUT_REGIONS_FIELD_NUMBER: _ClassVar[int]
     detect_anomaly: bool
     resident: bool
     fetch: _containers.RepeatedScalarFieldContainer[int]
     fetch_gradients: bool
     shm_session: str
-    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ...) -> None: ...
+    out_regions: _containers.RepeatedCompositeFieldContainer[SharedRegion]
+    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ..., out_regions: _Optional[_Iterable[_Union[SharedRegion, _Mapping]]] = ...) -> None: ...
 
 class GraphInfo(_message.Message):
     __slots__ = ("part_hashes", "plan_cache_hit")

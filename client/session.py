@@ -129,14 +129,22 @@ class Session:
 
     def shared_memory(self) -> pb.SharedMemoryResponse | None:
         """The negotiated shared-memory session, or None (another host, another user, an older server,
-        or turned off). Negotiated once: a region holding a nonce the server must read back."""
+        or turned off). Negotiated once: a region holding a nonce the server must read back; again when
+        the server process it was negotiated with is gone (a restart: its regions are being swept), and
+        while the server is unreachable."""
+        share = self._shm
+        if share and not shm.alive(share.server_pid):
+            with self._lock:
+                if self._shm is share:
+                    self._pool.close()
+                    self._pool, self._shm = None, None
         if self._shm is None:
             with self._lock:
                 if self._shm is None:
                     reply = self._negotiate()
-                    if reply is not None:
+                    if isinstance(reply, pb.SharedMemoryResponse):
                         self._pool = shm.Pool(reply.server_pid)
-                    self._shm = reply or False
+                    self._shm = reply
         return self._shm or None
 
     def shared_array(self, a: np.ndarray) -> np.ndarray:
@@ -151,24 +159,27 @@ class Session:
         np.copyto(out, a)
         return out
 
-    def _negotiate(self) -> pb.SharedMemoryResponse | None:
+    def _negotiate(self) -> pb.SharedMemoryResponse | bool | None:
+        """The server's answer; False: no shared memory with this server; None: not now (unreachable)."""
         if not shm.available():
-            return None
+            return False
         nonce = secrets.token_bytes(32)
         try:
             region = shm.write(0, np.frombuffer(nonce, np.uint8))
         except OSError:
-            return None
+            return False
         try:
             reply = self._raw_stub.OpenSharedMemory(
                 pb.SharedMemoryRequest(region=region, client_pid=os.getpid()),
                 timeout=self.timeout if self.timeout is not None else 30, metadata=self._metadata)
-        except grpc.RpcError:
-            return None          # UNIMPLEMENTED (an older server), FAILED_PRECONDITION (not this host) ...
+        except grpc.RpcError as e:
+            # UNIMPLEMENTED (an older server), FAILED_PRECONDITION (not this host) ...: bytes from now on.
+            # Unreachable: try again with the next request.
+            return None if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) else False
         finally:
             shm.unlink(region)
         if reply.nonce != nonce or not shm.alive(reply.server_pid):    # alive: the same pid namespace too
-            return None
+            return False
         shm.Sweeper.start()      # regions of a server that dies mid-answer are removed here
         return reply
 
@@ -345,10 +356,13 @@ class Session:
         fields = request.DESCRIPTOR.fields_by_name
         ids = list(request.options.fetch) if keep else [
             i for f in ("outputs", "extra") if f in fields for i in getattr(request, f)]
-        if "wrt" in fields and method == "Gradient":
-            ids += list(request.wrt)
+        ids = list(dict.fromkeys(ids))
+        if method == "Gradient":
+            ids += list(request.wrt)             # the gradients, shaped as wrt
+        if method == "Jvp":
+            ids += list(request.outputs)         # the output tangents, shaped as the outputs
         offers = {}
-        for i in dict.fromkeys(ids):
+        for i in ids:
             node = graph.order[i]
             n = _nbytes(node)
             if n >= self._shm.min_bytes:
@@ -365,7 +379,7 @@ class Session:
         claimed = {}
         if not offers:
             return claimed
-        for field in ("outputs", "values", "gradients", "extra"):
+        for field in ("outputs", "values", "gradients", "extra", "tangents"):
             for t in getattr(response, field, ()):
                 region = offers.pop(t.shm.name, None) if t.shm.keep else None
                 if region is not None:
@@ -443,35 +457,56 @@ class Session:
         return graph, response
 
     def _functional(self, method: str, nodes, history_roots, make):
-        """Jvp, Jacobian, Hessian: one request whose results all come back as data."""
+        """Jvp, Jacobian, Hessian: one request whose results all come back as data (in the message, in
+        shared memory, or, past the message cap, by handle and read with GetValue)."""
         def build():
             graph = RequestGraph(list(nodes), differentiable_history(history_roots))
             return graph, make(graph)
         return self._send(method, build, keep=False)
 
     def jvp_request(self, outputs, primals, tangents):
+        leases: list = []
+
         def make(graph):
             request = pb.JvpRequest(outputs=graph.ids(outputs), primals=graph.ids(primals))
             for t in tangents:
-                codec.tensor_to_proto(t, request.tangents.add())
+                self._array_tensor(np.asarray(t), request.tangents.add(), leases)
             return request
-        _, response = self._functional("Jvp", list(outputs) + list(primals), outputs, make)
+        try:
+            _, response = self._functional("Jvp", list(outputs) + list(primals), outputs, make)
+        finally:
+            for r in leases:
+                self._pool.release(r)
         _store(outputs, response.values)
-        return [codec.tensor_from_proto(t, "tangent") for t in response.tangents]
+        return [self.decode(t, "tangent") for t in response.tangents]
 
     def jacobian_request(self, output, wrt):
         _, response = self._functional(
             "Jacobian", [output] + list(wrt), [output],
             lambda graph: pb.JacobianRequest(output=graph.index[output], wrt=graph.ids(wrt)))
         _store([output], [response.value])
-        return [codec.tensor_from_proto(t, "jacobian") for t in response.jacobians]
+        return [self.decode(t, "jacobian") for t in response.jacobians]
 
     def hessian_request(self, output, wrt):
         _, response = self._functional(
             "Hessian", [output] + list(wrt), [output],
             lambda graph: pb.HessianRequest(output=graph.index[output], wrt=graph.ids(wrt)))
         _store([output], [response.value])
-        return [codec.tensor_from_proto(t, "hessian block") for t in response.blocks]
+        return [self.decode(t, "hessian block") for t in response.blocks]
+
+    def _array_tensor(self, a: np.ndarray, out: pb.Tensor, leases: list) -> None:
+        """An array that is no node's value (a Jvp tangent) into a request, the way _tensor sends one: in a
+        reusable region, uploaded in chunks and named by handle when past STREAM_BYTES, else as bytes."""
+        share = self._shm or None
+        if share is not None and a.nbytes >= share.min_bytes and self._in_region(np.ascontiguousarray(a), out,
+                                                                                 leases):
+            return
+        if a.nbytes >= STREAM_BYTES:
+            out.dtype = codec.dtype_enum(a.dtype)
+            out.shape[:] = a.shape
+            out.handle = self.put_value(a)
+            return
+        codec.tensor_to_proto(a, out)
 
     def server_info(self) -> pb.ServerInfoResponse:
         return self._call("GetServerInfo", pb.ServerInfoRequest())

@@ -94,30 +94,33 @@ class Residency:
         """Results into a response field: data for what the caller fetches (or every result when the
         request is not resident), else the handle of the value kept here."""
         for k, a in enumerate(arrays):
-            t = field.add()
-            wanted = not self.keep or fetch_all or (ids is not None and ids[k] in self.fetch)
-            # Only results that travel now go through a region: an unread resident one stays a handle.
-            if wanted and self.shm_peer is not None and a.nbytes >= SHM_MIN_BYTES and \
-                    self._in_region(t, np.asarray(a)):
-                if self.keep:
-                    t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
-                    self.store.put(self.principal("options.resident"), t.handle, _owned(a))
-                continue
-            if self.keep and not wanted and hashing.MIN_RESIDENT_BYTES <= a.nbytes <= self.store.max_bytes:
-                self.principal("options.resident")
-                self._by_handle_only(t, np.asarray(a))     # kept, hashed in place: no bytes encoded
-                continue
-            if self.inline_bytes is not None:
-                if a.nbytes > self.inline_bytes:
-                    self._by_handle_only(t, np.asarray(a))
-                    continue
-                self.inline_bytes -= a.nbytes
-            codec.tensor_to_proto(a, t)
-            if not self.keep or len(t.data) < hashing.MIN_RESIDENT_BYTES:
-                continue
-            h = hashing.tensor_hash(t.dtype, a.shape, t.data)
-            self.store.put(self.principal("options.resident"), h, _owned(a))
-            t.handle = h
+            self.put_one(field.add(), a, not self.keep or fetch_all or (ids is not None and ids[k] in self.fetch))
+
+    def put_one(self, t: pb.Tensor, a, wanted: bool = True) -> None:
+        """One result into `t`: its data (`wanted`: the caller reads it now) in the message or a region, or
+        too large for the message, by handle; a resident request's also kept."""
+        # Only results that travel now go through a region: an unread resident one stays a handle.
+        if wanted and self.shm_peer is not None and a.nbytes >= SHM_MIN_BYTES and \
+                self._in_region(t, np.asarray(a)):
+            if self.keep:
+                t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
+                self.store.put(self.principal("options.resident"), t.handle, _owned(a))
+            return
+        if self.keep and not wanted and hashing.MIN_RESIDENT_BYTES <= a.nbytes <= self.store.max_bytes:
+            self.principal("options.resident")
+            self._by_handle_only(t, np.asarray(a))     # kept, hashed in place: no bytes encoded
+            return
+        if self.inline_bytes is not None:
+            if a.nbytes > self.inline_bytes:
+                self._by_handle_only(t, np.asarray(a))
+                return
+            self.inline_bytes -= a.nbytes
+        codec.tensor_to_proto(a, t)
+        if not self.keep or len(t.data) < hashing.MIN_RESIDENT_BYTES:
+            return
+        h = hashing.tensor_hash(t.dtype, a.shape, t.data)
+        self.store.put(self.principal("options.resident"), h, _owned(a))
+        t.handle = h
 
     def _by_handle_only(self, t: pb.Tensor, a: np.ndarray) -> None:
         """A result kept and answered by handle: one the caller does not read now, or one too large for

@@ -102,13 +102,15 @@ class AutodiffService:
         return out
 
     def Jvp(self, req: pb.JvpRequest, cancel: Cancel) -> pb.JvpResponse:
-        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
-        tangents = wire.tensors(req.tangents, "tangents", self.budget)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
+        tangents = wire.tensors(req.tangents, "tangents", self.budget, res)
+        res.check_missing()
         r = engine.jvp(graph, feeds, list(req.outputs), list(req.primals), tangents,
                        anomaly=req.options.detect_anomaly, **kwargs)
         out = pb.JvpResponse(info=info)
-        wire.put_tensors(out.values, r.values)
-        wire.put_tensors(out.tangents, r.tangents)
+        # Tensors past the message cap come and go as the other requests' do: by handle, or in regions.
+        res.put(out.values, r.values, fetch_all=True)
+        res.put(out.tangents, r.tangents, fetch_all=True)
         _finish(out, r)
         return out
 
@@ -117,17 +119,19 @@ class AutodiffService:
         if mode is None:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"unknown Jacobian mode {req.mode}", "mode")
-        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
         value, jacobians = engine.jacobian(graph, feeds, req.output, list(req.wrt), mode=mode, **kwargs)
-        out = pb.JacobianResponse(info=info, value=codec.tensor_to_proto(value))
-        wire.put_tensors(out.jacobians, jacobians)
+        out = pb.JacobianResponse(info=info)
+        res.put_one(out.value, value)
+        res.put(out.jacobians, jacobians, fetch_all=True)
         return out
 
     def Hessian(self, req: pb.HessianRequest, cancel: Cancel) -> pb.HessianResponse:
-        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
         value, blocks = engine.hessian(graph, feeds, req.output, list(req.wrt), **kwargs)
-        out = pb.HessianResponse(info=info, value=codec.tensor_to_proto(value))
-        wire.put_tensors(out.blocks, blocks)
+        out = pb.HessianResponse(info=info)
+        res.put_one(out.value, value)
+        res.put(out.blocks, blocks, fetch_all=True)
         return out
 
     def CheckGradients(self, req: pb.GradCheckRequest, cancel: Cancel) -> pb.GradCheckResponse:

@@ -190,8 +190,8 @@ def known(values, budget: Budget, res=None) -> dict[int, np.ndarray]:
             for k, kv in enumerate(values)}
 
 
-def tensors(arrays, where: str, budget: Budget) -> list[np.ndarray]:
-    return [tensor(t, f"{where}[{k}]", budget) for k, t in enumerate(arrays)]
+def tensors(arrays, where: str, budget: Budget, res=None) -> list[np.ndarray]:
+    return [tensor(t, f"{where}[{k}]", budget, res) for k, t in enumerate(arrays)]
 
 
 def put_tensors(field, arrays) -> None:

@@ -296,7 +296,7 @@ class JvpResponse(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., tangents: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., info: _Optional[_Union[GraphInfo, _Mapping]] = ..., anomaly: _Optional[_Union[Anomaly, _Mapping]] = ...) -> None: ...
 
 class JacobianRequest(_message.Message):
-    __slots__ = ("graph", "inputs", "known", "output", "wrt", "mode")
+    __slots__ = ("graph", "inputs", "known", "output", "wrt", "mode", "options")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -310,13 +310,15 @@ class JacobianRequest(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     graph: GraphRef
     inputs: _containers.MessageMap[str, Tensor]
     known: _containers.RepeatedCompositeFieldContainer[KnownValue]
     output: int
     wrt: _containers.RepeatedScalarFieldContainer[int]
     mode: JacobianMode
-    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ..., mode: _Optional[_Union[JacobianMode, str]] = ...) -> None: ...
+    options: Options
+    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ..., mode: _Optional[_Union[JacobianMode, str]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
 
 class JacobianResponse(_message.Message):
     __slots__ = ("value", "jacobians", "info")
@@ -329,7 +331,7 @@ class JacobianResponse(_message.Message):
     def __init__(self, value: _Optional[_Union[Tensor, _Mapping]] = ..., jacobians: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., info: _Optional[_Union[GraphInfo, _Mapping]] = ...) -> None: ...
 
 class HessianRequest(_message.Message):
-    __slots__ = ("graph", "inputs", "known", "output", "wrt")
+    __slots__ = ("graph", "inputs", "known", "output", "wrt", "options")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -342,12 +344,14 @@ class HessianRequest(_message.Message):
     KNOWN_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     graph: GraphRef
     inputs: _containers.MessageMap[str, Tensor]
     known: _containers.RepeatedCompositeFieldContainer[KnownValue]
     output: int
     wrt: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ...) -> None: ...
+    options: Options
+    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
 
 class HessianResponse(_message.Message):
     __slots__ = ("value", "blocks", "info")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import math
 import mmap
 
 import grpc
 import numpy as np
 
-from gradwire.core import codec, hashing
+from gradwire.core import codec, hashing, shm
 from gradwire.v1 import gradwire_pb2 as pb
 
 from .errors import RequestError
@@ -40,6 +41,7 @@ class Residency:
         self.shared = shared                  # service.shared.SharedMemory, when the server has it
         self.shm_peer = shared.peer(options.shm_session) if shared is not None else None
         self.offers = list(options.out_regions) if self.shm_peer is not None else []
+        self._placed: dict[int, str] = {}      # data address of a result the engine computed in a region -> name
         self.keep = options.resident
         self.fetch = set(options.fetch)
         self._caller = CALLER.get()
@@ -140,10 +142,34 @@ class Residency:
                                f"--max-message-bytes) and for the resident store ({self.store.max_bytes} "
                                f"bytes, --value-store-bytes)", "outputs")
 
+    def into(self, travels):
+        """For the engine (engine.gradient's `into`): result k, when travels(k), computed straight into
+        the smallest offered region that holds it, so that it needs no copy and no private memory; None
+        when the client offered none."""
+        if not self.offers:
+            return None
+
+        def place(k: int, shape, dtype):
+            nbytes = math.prod(shape) * dtype.itemsize
+            fits = [o for o in self.offers if o.nbytes >= nbytes]
+            if not travels(k) or nbytes < SHM_MIN_BYTES or not fits:
+                return None
+            offer = min(fits, key=lambda o: o.nbytes)
+            try:
+                buf = self.shared.kept_region(offer.name, nbytes, writable=True).view(dtype).reshape(shape)
+            except shm.RegionError:
+                return None
+            self.offers.remove(offer)
+            self._placed[buf.ctypes.data] = offer.name
+            return buf
+        return place
+
     def _in_region(self, t: pb.Tensor, a: np.ndarray) -> bool:
-        """A result into a shared-memory region for the negotiated client: one it offered (reused, no page
-        faults), else a fresh one (False: over the bound)."""
-        name = self.shared.write_offered(self.offers, a) if self.offers else None
+        """A result into a shared-memory region for the negotiated client: where the engine computed it,
+        else one the client offered (reused, no page faults), else a fresh one (False: over the bound)."""
+        name = self._placed.pop(a.ctypes.data, None) if a.flags.c_contiguous else None
+        if name is None and self.offers:
+            name = self.shared.write_offered(self.offers, a)
         keep = name is not None
         if name is None:
             name = self.shared.write(self.shm_peer, a)

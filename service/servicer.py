@@ -79,8 +79,10 @@ class AutodiffService:
 
     def Evaluate(self, req: pb.EvaluateRequest, cancel: Cancel) -> pb.EvaluateResponse:
         graph, feeds, kwargs, info, res = self._decode(req, cancel)
-        r = engine.evaluate(graph, feeds, list(req.outputs),
-                            anomaly=req.options.detect_anomaly, **kwargs)
+        outputs = list(req.outputs)
+        fetch = set(req.options.fetch)
+        into = res.into(lambda k: not res.keep or outputs[k] in fetch)
+        r = engine.evaluate(graph, feeds, outputs, anomaly=req.options.detect_anomaly, into=into, **kwargs)
         out = pb.EvaluateResponse(info=info)
         res.put(out.outputs, r.values, list(req.outputs))
         _finish(out, r)
@@ -88,9 +90,12 @@ class AutodiffService:
 
     def Gradient(self, req: pb.GradientRequest, cancel: Cancel) -> pb.GradientResponse:
         graph, feeds, kwargs, info, res = self._decode(req, cancel)
+        n, m = len(req.outputs), len(req.wrt)
+        # The gradients the caller reads now are computed where they travel (a region it offered).
+        into = res.into(lambda k: n <= k < n + m and (not res.keep or req.options.fetch_gradients))
         r = engine.gradient(graph, feeds, list(req.outputs), list(req.wrt),
                             seeds=list(req.seeds) or None, create_graph=req.create_graph,
-                            extra=list(req.extra), anomaly=req.options.detect_anomaly, **kwargs)
+                            extra=list(req.extra), anomaly=req.options.detect_anomaly, into=into, **kwargs)
         out = pb.GradientResponse(info=info, unused=r.unused)
         res.put(out.values, r.values, list(req.outputs))
         res.put(out.gradients, r.gradients, fetch_all=req.options.fetch_gradients)

@@ -104,7 +104,9 @@ class Residency:
         # Only results that travel now go through a region: an unread resident one stays a handle.
         if wanted and self.shm_peer is not None and a.nbytes >= SHM_MIN_BYTES and \
                 self._in_region(t, np.asarray(a)):
-            if self.keep:
+            # In one of the client's reusable regions, the result stays where the client sends it from
+            # again without a copy: not kept (keeping it would cost a hash and a copy).
+            if self.keep and not t.shm.keep:
                 t.handle = hashing.tensor_hash(t.dtype, a.shape, a)
                 self.store.put(self.principal("options.resident"), t.handle, _owned(a))
             return

@@ -87,25 +87,26 @@ def _round_trip(server_process, nbytes: int, shared: bool = False) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _check(result: dict, nbytes: int) -> None:
-    """The client holds the tensor and receives one of its size: growth <= 2x. The server must hold
-    the tensor (resident) and what the engine computes from it, so the bound there is 2x of transport
-    on top of the engine's own working memory: the tensor plus the chunks in flight on the byte path;
-    through shared memory, the mapped tensor plus the region the result is copied into (the engine
-    cannot compute into a region), and a few MiB of messages and page tables either way."""
+def _check(result: dict, nbytes: int, shared: bool) -> None:
+    """The client holds the tensor and receives one of its size: growth <= 2x. The server holds what
+    the engine computes from the tensor (its own working memory, measured apart), and on top of it: on
+    the byte path, the tensor kept in the store plus the chunks in flight (<= 2x); through shared
+    memory only the mapping of the client's region holding the tensor (<= 1x): the gradient is computed
+    straight into the client's region, and nothing is copied or kept. A few MiB of messages and page
+    tables either way."""
     assert result["grad"] and result["value"]
     assert result["client"] <= 2 * nbytes, result
-    assert result["server"] - _engine_peak(nbytes) <= 2 * nbytes + 8 * MiB, result
+    assert result["server"] - _engine_peak(nbytes) <= (1 if shared else 2) * nbytes + 8 * MiB, result
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["bytes", "shared-memory"])
 def test_a_64_mib_tensor_and_its_gradient_round_trip_with_default_settings(server_process, shared):
-    _check(_round_trip(server_process, 64 * MiB, shared), 64 * MiB)
+    _check(_round_trip(server_process, 64 * MiB, shared), 64 * MiB, shared)
 
 
 @pytest.mark.slow
 def test_a_300_mb_tensor_and_its_gradient_round_trip_with_default_settings(server_process):
-    _check(_round_trip(server_process, 300_000_000), 300_000_000)
+    _check(_round_trip(server_process, 300_000_000), 300_000_000, False)
 
 
 @pytest.mark.slow
@@ -113,7 +114,7 @@ def test_a_300_mb_tensor_and_its_gradient_round_trip_with_default_settings(serve
 def test_a_1_gib_float32_gradient_round_trips_with_default_settings(server_process, shared):
     """2**28 float32 elements: within the default --max-tensor-elements, --max-total-elements and
     --value-store-bytes, on both paths (about 4 GiB at most on each side)."""
-    _check(_round_trip(server_process, 1 << 30, shared), 1 << 30)
+    _check(_round_trip(server_process, 1 << 30, shared), 1 << 30, shared)
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["bytes", "shared-memory"])

@@ -12,14 +12,28 @@ sequential latency (p50, p99) in alternating chunks of 100 calls, so drift hits 
 - the seed example through the PyTorch-style client (record, one Gradient, read .grad).
 
 Large tensors: a float32 tensor x of --mib MiB goes up, the gradient of sum(2x) (same size) comes
-down and is read (`x.grad` through the PyTorch-style client, sessions with resident=False so that no
-content hash is computed), against one server process: through shared memory (negotiated), and
-through bytes (shared_memory=False: PutValue/GetValue streams, as the size is past the message cap);
-and a bare grpcio echo of the same byte count up and down (one unary call, caps lifted). The rate is
-(bytes up + bytes down) / wall time. The engine's share is the median of engine.gradient on the same
-graph in a process of its own; "client" is the client process's CPU time per round trip.
-The implementations alternate, one round trip each per repetition; medians. The machine is shared
-and noisy: read the ratios. This is a meter, not a test.
+down and is read, every page touched (`x.grad` through the PyTorch-style client, sessions with
+resident=False so that no content hash is computed), against one server process: through shared
+memory (negotiated: the session's reusable regions), and through bytes (shared_memory=False:
+PutValue/GetValue streams, as the size is past the message cap); and a bare grpcio echo of the same
+byte count up and down (one unary call, caps lifted). The rate is (bytes up + bytes down) / wall time.
+"client" is the client process's CPU time per round trip, "engine" the median of engine.gradient on the
+same graph in a process of its own, "transfer" the rest of the wall time. The implementations
+alternate, one round trip each per repetition; medians.
+
+Split (--only split): the same round trip with the server in this benchmark's child process, timers
+around Session._call/get_value (client side) and the servicer, engine.gradient and the result write
+(server side): client = wall - calls, transfer = calls - server, then the server's own share and the
+engine's, from one run.
+
+Measured (64 MiB, --reps 7, two runs back to back, load average 6.1-6.3 on 2 shared cores):
+    shared memory   65.6 / 92.4 ms  2.05 / 1.45 GB/s  (engine alone 42 / 86 ms)
+    bytes           289 / 383 ms    0.46 / 0.35 GB/s  (1.44 / 1.14x the echo's rate)
+    bare echo       418 / 437 ms    0.32 / 0.31 GB/s
+    split, shared memory: 38.7 / 42.2 ms = client 12.3 / 13.1 + transfer 1.8 / 1.9 + server 0.4 / 0.4
+                          + engine 24.0 / 26.2 ms (result write 0.1 / 0.2: computed in the client's region)
+    split, bytes: 244 / 350 ms = client 31 / 35 + transfer 153 / 211 + server 14 / 22 + engine 37 / 78 ms
+The machine is shared and noisy: read the ratios. This is a meter, not a test.
 """
 from __future__ import annotations
 

@@ -43,8 +43,9 @@ class ServerConfig:
     # A tensor past the message cap travels by the store (PutValue, or a result answered by handle), so
     # this bounds the largest such tensor: 4 GiB holds a 1 GiB tensor and its gradient with room to spare.
     value_store_bytes: int = 4096 * MiB
-    # Shared memory with same-host clients (OpenSharedMemory): bytes of result regions written and not yet
-    # mapped by their client, at most; past it results travel as bytes or handles. 0 turns shared memory off.
+    # Shared memory with same-host clients (OpenSharedMemory): bytes of one-off result regions written and not
+    # yet mapped by their client, at most (past it results travel as bytes or handles), and bytes of clients'
+    # reusable regions kept mapped (least recently used out). 0 turns shared memory off.
     shm_bytes: int = 1024 * MiB
     # Prometheus HTTP endpoint: None is off, 0 picks a free port (tests), N listens on N.
     metrics_port: int | None = None

@@ -138,6 +138,8 @@ class SharedMemory:
 
     def close(self) -> None:
         """At shutdown: remove the regions no client mapped (a crash is the sweepers' job)."""
+        if self.sweeper is not None and self.prune in self.sweeper.hooks:
+            self.sweeper.hooks.remove(self.prune)
         with self._lock:
             names, self._written = self._written, set()
             self._maps.clear()

@@ -26,13 +26,14 @@ around Session._call/get_value (client side) and the servicer, engine.gradient a
 (server side): client = wall - calls, transfer = calls - server, then the server's own share and the
 engine's, from one run.
 
-Measured (64 MiB, --reps 7, two runs back to back, load average 6.1-6.3 on 2 shared cores):
-    shared memory   65.6 / 92.4 ms  2.05 / 1.45 GB/s  (engine alone 42 / 86 ms)
-    bytes           289 / 383 ms    0.46 / 0.35 GB/s  (1.44 / 1.14x the echo's rate)
-    bare echo       418 / 437 ms    0.32 / 0.31 GB/s
-    split, shared memory: 38.7 / 42.2 ms = client 12.3 / 13.1 + transfer 1.8 / 1.9 + server 0.4 / 0.4
-                          + engine 24.0 / 26.2 ms (result write 0.1 / 0.2: computed in the client's region)
-    split, bytes: 244 / 350 ms = client 31 / 35 + transfer 153 / 211 + server 14 / 22 + engine 37 / 78 ms
+Measured (64 MiB, --reps 7, three runs within six minutes, load average 6.1-7.8 on 2 shared cores):
+    shared memory   65.6 / 92.4 / 72.6 ms   2.05 / 1.45 / 1.85 GB/s   (engine alone 42 / 86 / 44 ms)
+    bytes           289 / 383 / 488 ms      0.46 / 0.35 / 0.28 GB/s   (1.44 / 1.14 / 0.88x the echo's rate)
+    bare echo       418 / 437 / 428 ms      0.32 / 0.31 / 0.31 GB/s
+    split, shared memory: 38.7 / 42.2 / 54.0 ms = client 12.3 / 13.1 / 12.3 + transfer 1.8 / 1.9 / 1.3
+        + server 0.4 + engine 24.0 / 26.2 / 39.9 ms (result write 0.1-0.2 ms: computed in the client's region)
+    split, bytes: 244 / 350 / 418 ms = client 31-35 + transfer 153 / 211 / 192 + server 14-22
+        + engine 37 / 78 / 127 ms
 The machine is shared and noisy: read the ratios. This is a meter, not a test.
 """
 from __future__ import annotations

@@ -16,6 +16,7 @@ import numpy as np
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
+from gradwire._shared_memory import CLAIMED as _CLAIMED, SharedMemoryClient
 from gradwire.core import codec, hashing, shm
 from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
@@ -55,7 +56,7 @@ def _credentials(tls):
         return grpc.ssl_channel_credentials(root_certificates=f.read())
 
 
-class Session:
+class Session(SharedMemoryClient):
     """A context manager owning one channel (and an embedded server when no target is given).
 
     Every factory and function of `gradwire` is also a method here.
@@ -93,12 +94,15 @@ class Session:
         # Shared memory: tried once, on the first request, with a server on this host (None: not yet).
         want = shared_memory if shared_memory is not None else os.environ.get("GRADWIRE_SHM", "1") != "0"
         self._shm: pb.SharedMemoryResponse | None | bool = None if want and _same_host(target) else False
+        self._pool: shm.Pool | None = None      # this session's reusable regions, once negotiated
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
+        if self._pool is not None:
+            self._pool.close()
         self._channel.close()
         if self._server is not None:
             self._server.stop()
@@ -123,36 +127,6 @@ class Session:
                                                metadata=self._metadata)
         except grpc.RpcError as error:
             raise errors.from_rpc_error(error) from None
-
-    def shared_memory(self) -> pb.SharedMemoryResponse | None:
-        """The negotiated shared-memory session, or None (another host, another user, an older server,
-        or turned off). Negotiated once: a region holding a nonce the server must read back."""
-        if self._shm is None:
-            with self._lock:
-                if self._shm is None:
-                    self._shm = self._negotiate() or False
-        return self._shm or None
-
-    def _negotiate(self) -> pb.SharedMemoryResponse | None:
-        if not shm.available():
-            return None
-        nonce = secrets.token_bytes(32)
-        try:
-            region = shm.write(0, np.frombuffer(nonce, np.uint8))
-        except OSError:
-            return None
-        try:
-            reply = self._raw_stub.OpenSharedMemory(
-                pb.SharedMemoryRequest(region=region, client_pid=os.getpid()),
-                timeout=self.timeout if self.timeout is not None else 30, metadata=self._metadata)
-        except grpc.RpcError:
-            return None          # UNIMPLEMENTED (an older server), FAILED_PRECONDITION (not this host) ...
-        finally:
-            shm.unlink(region)
-        if reply.nonce != nonce or not shm.alive(reply.server_pid):    # alive: the same pid namespace too
-            return None
-        shm.Sweeper.start()      # regions of a server that dies mid-answer are removed here
-        return reply
 
     def put_value(self, array: np.ndarray, handle: str | None = None) -> str:
         """Upload one tensor into the server's resident store in chunks (PutValue); returns its handle.
@@ -209,6 +183,8 @@ class Session:
         h = node.resident if self.resident else None
         share = self._shm or None       # negotiated by _send before it builds the request
         big = share is not None and node.value is not None and node.value.nbytes >= share.min_bytes
+        if h is None and big and self._in_region(node.value, out, regions):
+            return
         if h is None and not big and node.value is not None and node.value.nbytes >= STREAM_BYTES:
             content = hashing.tensor_hash(codec.dtype_enum(node.value.dtype), node.shape, node.value)
             if content not in self._held:
@@ -226,11 +202,14 @@ class Session:
             out.shape[:] = node.shape
             out.handle = h
             return
-        if big:                  # the server maps the region and unlinks it; so does _send, after the call
-            regions.append(name := shm.write(share.server_pid, node.value))
-            out.dtype = codec.dtype_enum(node.value.dtype)
-            out.shape[:] = node.value.shape
-            out.shm.name, out.shm.nbytes = name, node.value.nbytes
+        if big:
+            v = node.value
+            out.dtype = codec.dtype_enum(v.dtype)
+            out.shape[:] = v.shape
+            out.shm.nbytes = v.nbytes
+            # The server maps a one-off region and unlinks it; so does _send, after the call.
+            regions.append(name := shm.write(share.server_pid, v))
+            out.shm.name = name
             return
         codec.tensor_to_proto(node.value, out)
 
@@ -261,10 +240,13 @@ class Session:
                     part.graph.nodes.extend(graph.nodes[start:stop])
             if keep:
                 request.options.resident = True
+            offers = {}
             if self._shm and "options" in request.DESCRIPTOR.fields_by_name:
                 request.options.shm_session = self._shm.session
+                offers = self._offer(method, graph, request, keep)
             try:
                 response = self._call(method, request)
+                _CLAIMED.regions = self._claim(response, offers)
             except errors.NotFound as e:
                 missing = _RESIDENT_MISS.findall(e.message or "")
                 for h in missing:
@@ -277,8 +259,13 @@ class Session:
                     continue
                 raise
             finally:
-                for name in regions:      # mapped by the server already, or never to be
-                    shm.unlink(name)
+                for r in regions:         # one-off regions: mapped by the server already, or never to be
+                    if isinstance(r, str):
+                        shm.unlink(r)
+                    else:
+                        self._pool.release(r)
+                for r in offers.values():     # offered and not used (claimed ones were popped)
+                    self._pool.release(r)
             for node, h in sent:
                 node.resident = h
                 self._remember(h)
@@ -319,14 +306,18 @@ class Session:
         if not targets:
             return
 
+        # What build() chose, in a dict rather than on the function: a function attribute referring to the
+        # function's own cell is a reference cycle, which kept every node (and its value) until a collection.
+        made = {}
+
         def build():
             graph = RequestGraph(targets)
-            build.outs = targets + graph.alive_pending(exclude=targets)
-            request = pb.EvaluateRequest(outputs=graph.ids(build.outs))
-            request.options.fetch[:] = graph.ids(targets + self._fetch(build.outs[len(targets):]))
+            made["outs"] = outs = targets + graph.alive_pending(exclude=targets)
+            request = pb.EvaluateRequest(outputs=graph.ids(outs))
+            request.options.fetch[:] = graph.ids(targets + self._fetch(outs[len(targets):]))
             return graph, request
         _, response = self._send("Evaluate", build)
-        _store(build.outs, response.outputs)
+        _store(made["outs"], response.outputs)
         for node in targets:         # too large for the response: read by handle, in chunks
             if node.value is None and node.resident is not None:
                 node.settle(self.get_value(node.resident, node.dtype, node.shape))
@@ -334,6 +325,7 @@ class Session:
     def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
         """One Gradient request. Returns (graph, response); root values are stored."""
         history = differentiable_history(roots)
+        made = {}       # see realize: not a function attribute
 
         def build():
             graph = RequestGraph(list(roots) + [s for s in seeds if s is not None] + list(wrt), history)
@@ -344,43 +336,64 @@ class Session:
                 seeds=graph.ids(seeds) if any(s is not None for s in seeds) else [])
             request.options.fetch[:] = graph.ids(self._fetch(list(roots) + extra))
             request.options.fetch_gradients = True
-            build.extra = extra
+            made["extra"] = extra
             return graph, request
         graph, response = self._send("Gradient", build)
         _store(roots, response.values)
-        _store(build.extra, response.extra)
+        _store(made["extra"], response.extra)
         return graph, response
 
     def _functional(self, method: str, nodes, history_roots, make):
-        """Jvp, Jacobian, Hessian: one request whose results all come back as data."""
+        """Jvp, Jacobian, Hessian: one request whose results all come back as data (in the message, in
+        shared memory, or, past the message cap, by handle and read with GetValue)."""
         def build():
             graph = RequestGraph(list(nodes), differentiable_history(history_roots))
             return graph, make(graph)
         return self._send(method, build, keep=False)
 
     def jvp_request(self, outputs, primals, tangents):
+        leases: list = []
+
         def make(graph):
             request = pb.JvpRequest(outputs=graph.ids(outputs), primals=graph.ids(primals))
             for t in tangents:
-                codec.tensor_to_proto(t, request.tangents.add())
+                self._array_tensor(np.asarray(t), request.tangents.add(), leases)
             return request
-        _, response = self._functional("Jvp", list(outputs) + list(primals), outputs, make)
+        try:
+            _, response = self._functional("Jvp", list(outputs) + list(primals), outputs, make)
+        finally:
+            for r in leases:
+                self._pool.release(r)
         _store(outputs, response.values)
-        return [codec.tensor_from_proto(t, "tangent") for t in response.tangents]
+        return [self.decode(t, "tangent") for t in response.tangents]
 
     def jacobian_request(self, output, wrt):
         _, response = self._functional(
             "Jacobian", [output] + list(wrt), [output],
             lambda graph: pb.JacobianRequest(output=graph.index[output], wrt=graph.ids(wrt)))
         _store([output], [response.value])
-        return [codec.tensor_from_proto(t, "jacobian") for t in response.jacobians]
+        return [self.decode(t, "jacobian") for t in response.jacobians]
 
     def hessian_request(self, output, wrt):
         _, response = self._functional(
             "Hessian", [output] + list(wrt), [output],
             lambda graph: pb.HessianRequest(output=graph.index[output], wrt=graph.ids(wrt)))
         _store([output], [response.value])
-        return [codec.tensor_from_proto(t, "hessian block") for t in response.blocks]
+        return [self.decode(t, "hessian block") for t in response.blocks]
+
+    def _array_tensor(self, a: np.ndarray, out: pb.Tensor, leases: list) -> None:
+        """An array that is no node's value (a Jvp tangent) into a request, the way _tensor sends one: in a
+        reusable region, uploaded in chunks and named by handle when past STREAM_BYTES, else as bytes."""
+        share = self._shm or None
+        if share is not None and a.nbytes >= share.min_bytes and self._in_region(np.ascontiguousarray(a), out,
+                                                                                 leases):
+            return
+        if a.nbytes >= STREAM_BYTES:
+            out.dtype = codec.dtype_enum(a.dtype)
+            out.shape[:] = a.shape
+            out.handle = self.put_value(a)
+            return
+        codec.tensor_to_proto(a, out)
 
     def server_info(self) -> pb.ServerInfoResponse:
         return self._call("GetServerInfo", pb.ServerInfoRequest())
@@ -414,7 +427,14 @@ def _same_host(target: str) -> bool:
 
 
 def _decode(t: pb.Tensor, where: str) -> np.ndarray:
-    """A response tensor's bytes, or its shared-memory region mapped in place (unlinked at once)."""
+    """A response tensor's bytes, its place in one of the client's reusable regions, or a one-off
+    shared-memory region mapped in place (unlinked at once)."""
+    if t.HasField("shm") and t.shm.keep:
+        value = getattr(_CLAIMED, "regions", {}).pop(t.shm.name, None)
+        if value is None:
+            raise errors.Unavailable(f"{where}: the server answered in region {t.shm.name}, which this "
+                                     f"client did not offer for this call")
+        return value
     if t.HasField("shm"):
         dtype = codec.DTYPES[t.dtype]
         value = shm.read(t.shm.name, dtype, tuple(t.shape), t.shm.nbytes)

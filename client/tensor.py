@@ -61,8 +61,9 @@ def _grad_fn_class(name: str) -> type:
     return cls
 
 
-def as_array(data, dtype=None) -> np.ndarray:
-    """Data -> an owned array with PyTorch's dtype inference (Python floats -> float32)."""
+def as_array(data, dtype=None, own=None) -> np.ndarray:
+    """Data -> an owned array with PyTorch's dtype inference (Python floats -> float32). own: makes the
+    owned copy (a session puts a large one in shared memory); default a plain C-order copy."""
     if isinstance(data, Tensor):
         arr = data._value()
     elif isinstance(data, np.ndarray) or isinstance(data, np.generic):
@@ -87,7 +88,7 @@ def as_array(data, dtype=None) -> np.ndarray:
         raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.name}: gradwire's dtypes are "
                         f"{', '.join(DTYPES)}")
     dtypes.as_dtype(arr.dtype)          # rejects what the wire cannot carry
-    return np.array(arr, copy=True, order="C")
+    return own(arr) if own is not None else np.array(arr, copy=True, order="C")
 
 
 def _unwrap(data):
@@ -100,7 +101,7 @@ def _unwrap(data):
 
 
 def leaf_from_data(session, data, dtype=None, requires_grad=False) -> "Tensor":
-    arr = as_array(data, dtype)
+    arr = as_array(data, dtype, own=getattr(session, "shared_array", None))
     node = Node(session, None, value=arr)
     t = Tensor._wrap(node)
     if requires_grad:

@@ -1,6 +1,8 @@
 """POSIX shared-memory regions for same-host transfers: created 0600, named after both processes, swept when either dies."""
 from __future__ import annotations
 
+import collections
+import math
 import mmap
 import os
 import re
@@ -8,6 +10,7 @@ import secrets
 import stat
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -29,13 +32,16 @@ def new_name(peer_pid: int) -> str:
     return f"{PREFIX}{os.getpid()}-{peer_pid}-{secrets.token_hex(8)}"
 
 
-def create(peer_pid: int, nbytes: int) -> tuple[str, mmap.mmap]:
-    """A fresh region of nbytes, mode 0600 (O_EXCL: never someone else's file), mapped read-write."""
+def create(peer_pid: int, nbytes: int, populate: bool = False) -> tuple[str, mmap.mmap]:
+    """A fresh region of nbytes, mode 0600 (O_EXCL: never someone else's file), mapped read-write.
+    populate: allocate and map every page now, in one system call, instead of one fault per 4 KiB page
+    on first touch (/dev/shm has no huge pages here)."""
     name = new_name(peer_pid)
     fd = os.open(os.path.join(ROOT, name), os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         os.ftruncate(fd, max(nbytes, 1))
-        return name, mmap.mmap(fd, max(nbytes, 1))
+        flags = mmap.MAP_SHARED | (getattr(mmap, "MAP_POPULATE", 0) if populate else 0)
+        return name, mmap.mmap(fd, max(nbytes, 1), flags=flags)
     except BaseException:
         unlink(name)
         raise
@@ -54,9 +60,10 @@ def write(peer_pid: int, array: np.ndarray) -> str:
     return name
 
 
-def open_region(name: str, nbytes: int, *, writable: bool = False) -> mmap.mmap:
+def open_region(name: str, nbytes: int, *, writable: bool = False, whole: bool = False) -> mmap.mmap:
     """Map a region another process of this user created. Refuses names outside the pattern (no path
-    tricks), files of another owner or readable by others, and regions shorter than nbytes."""
+    tricks), files of another owner or readable by others, and regions shorter than nbytes. whole: map
+    all of the file (populated: its pages exist already), not just nbytes."""
     if not NAME.match(name):
         raise RegionError(f"region name {name[:80]!r} is not gradwire-PID-PID-HEX")
     try:
@@ -71,7 +78,10 @@ def open_region(name: str, nbytes: int, *, writable: bool = False) -> mmap.mmap:
             raise RegionError(f"region {name} is not a private (0600) file of this user")
         if st.st_size < max(nbytes, 1):
             raise RegionError(f"region {name} holds {st.st_size} bytes, fewer than the {nbytes} named")
-        return mmap.mmap(fd, max(nbytes, 1), prot=mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0))
+        prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+        if whole:
+            return mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0), prot=prot)
+        return mmap.mmap(fd, max(nbytes, 1), prot=prot)
     finally:
         os.close(fd)
 
@@ -140,6 +150,7 @@ class Sweeper:
         self.period, self.stale = period, stale
         self._mine: dict[str, tuple[float, int]] = {}    # name -> (created at, bytes)
         self._mine_lock = threading.Lock()
+        self.hooks: list = []      # called after each sweep (a server drops its mappings of swept regions)
         threading.Thread(target=self._run, name="gradwire-shm-sweeper", daemon=True).start()
 
     @classmethod
@@ -163,6 +174,8 @@ class Sweeper:
         while True:
             time.sleep(self.period)
             sweep()
+            for hook in list(self.hooks):
+                hook()
             now = time.monotonic()
             with self._mine_lock:
                 done = [n for n, (t, _) in self._mine.items()
@@ -171,3 +184,111 @@ class Sweeper:
                     del self._mine[n]
             for n in done:
                 unlink(n)
+
+
+class Region:
+    __slots__ = ("name", "map", "size", "address")
+
+    def __init__(self, name: str, m: mmap.mmap, size: int):
+        self.name, self.map, self.size = name, m, size
+        self.address = np.frombuffer(m, np.uint8, count=1).ctypes.data
+
+
+class Pool:
+    """This process's reusable regions for one peer (SharedRegion.keep): each created once, its pages
+    faulted in once, then lent to one array at a time and back in the pool when that array and every view
+    of it are gone. So a tensor sent again and again, or a result of the same size coming back, costs no
+    page faults and no region set-up, only the one copy NumPy cannot avoid. Bounded: at most max_bytes in
+    all (past it, lease() says no and the caller falls back), of which at most idle_bytes idle."""
+
+    def __init__(self, peer_pid: int, max_bytes: int = 4 << 30, idle_bytes: int = 1 << 30):
+        self.peer, self.max_bytes, self.idle_bytes = peer_pid, max_bytes, idle_bytes
+        self.bytes = 0                             # all regions held, lent or idle
+        self._idle: list[Region] = []              # smallest first
+        self._by_address: dict[int, Region] = {}
+        # Regions whose array died: finalizers run in any thread, at any allocation, so they only append here.
+        self._returned: collections.deque[Region] = collections.deque()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def lease(self, nbytes: int) -> Region | None:
+        """An idle region holding nbytes (at most twice that), or a new one; None past the bound, after
+        close(), or once the peer is gone (its regions are being swept)."""
+        with self._lock:
+            self._collect()
+            if self.closed or not alive(self.peer):
+                while self._idle:
+                    self._drop(self._idle.pop())
+                return None
+            for k, r in enumerate(self._idle):
+                if nbytes <= r.size <= 2 * nbytes:
+                    del self._idle[k]
+                    if os.path.exists(os.path.join(ROOT, r.name)):      # not swept under us
+                        return r
+                    self._drop(r)
+                    break
+            while self._idle and self.bytes + nbytes > self.max_bytes:
+                self._drop(self._idle.pop())
+            if self.bytes + nbytes > self.max_bytes:
+                return None
+            self.bytes += nbytes
+        try:
+            r = Region(*create(self.peer, nbytes, populate=True), nbytes)
+        except BaseException:
+            with self._lock:
+                self.bytes -= nbytes
+            raise
+        with self._lock:
+            self._by_address[r.address] = r
+        return r
+
+    def release(self, region: Region) -> None:
+        """A leased region not given to an array (an offer the server did not use): idle again."""
+        self._returned.append(region)
+
+    def array(self, region: Region, dtype, shape) -> np.ndarray:
+        """A writable array over the region's first bytes; the region is idle again once it is garbage."""
+        root = np.frombuffer(region.map, dtype, count=math.prod(shape))
+        weakref.finalize(root, self._returned.append, region)
+        return root.reshape(shape)
+
+    def region_of(self, a: np.ndarray) -> Region | None:
+        """The region a's bytes are in, when a is C-contiguous and starts at one of ours (an array from
+        array(), or a view of it): while a lives, its region is lent to it, so sending it needs no copy."""
+        if not a.flags.c_contiguous:
+            return None
+        r = self._by_address.get(a.ctypes.data)
+        return r if r is not None and a.nbytes <= r.size else None
+
+    def close(self) -> None:
+        """Unlink every region now; the memory goes when the last array over it (either side) is gone."""
+        with self._lock:
+            self.closed = True
+            self._collect()
+            for r in list(self._by_address.values()):
+                unlink(r.name)
+            while self._idle:
+                self._drop(self._idle.pop())
+
+    def _collect(self) -> None:
+        while self._returned:
+            r = self._returned.popleft()
+            if self.closed or not os.path.exists(os.path.join(ROOT, r.name)):
+                self._drop(r)
+                continue
+            self._idle.append(r)
+            self._idle.sort(key=lambda x: x.size)
+        idle = sum(r.size for r in self._idle)
+        while idle > self.idle_bytes:
+            r = self._idle.pop()
+            idle -= r.size
+            self._drop(r)
+
+    def _drop(self, r: Region) -> None:
+        unlink(r.name)
+        self._by_address.pop(r.address, None)
+        self.bytes -= r.size
+        try:
+            r.map.close()
+        except BufferError:        # an array still maps it: the memory goes with that array
+            pass

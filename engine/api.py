@@ -226,7 +226,10 @@ def _build_eval(graph, inputs, known, limits, outputs):
 
 
 def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], *, known=None,
-             limits: Limits | None = None, anomaly: bool = False, cancel=None, hot: bool = False) -> EvalResult:
+             limits: Limits | None = None, anomaly: bool = False, cancel=None, hot: bool = False,
+             into=None) -> EvalResult:
+    """into(k, shape, dtype) -> array or None: where to compute output k, when a fused group computes it
+    (Plan.run); the values returned are then those arrays."""
     limits = limits or DEFAULT_LIMITS
     ids = (outputs,)
     prepared = _repeat(graph, "eval", ids, inputs, known, limits, hot)
@@ -237,7 +240,7 @@ def evaluate(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
         prepared, hit = _cached(key, graph, _build_eval, graph, inputs, known, limits, outputs, hot=hot,
                                 memo=None if known else ("eval", ids, inputs, limits))
     (plan,) = prepared
-    values, found = plan.run(inputs, known, cancel, anomaly)
+    values, found = plan.run(inputs, known, cancel, anomaly, into)
     return EvalResult(values, found, hit)
 
 
@@ -255,7 +258,8 @@ def _build_grad(graph, inputs, known, limits, outputs, wrt, seeds, extra):
 def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[int], wrt: Sequence[int], *,
              seeds: Sequence[int] | None = None, create_graph: bool = False, extra: Sequence[int] = (),
              known=None, limits: Limits | None = None, anomaly: bool = False, cancel=None,
-             hot: bool = False) -> GradResult:
+             hot: bool = False, into=None) -> GradResult:
+    """into(k, shape, dtype): as evaluate's, k counting the outputs, then the gradients, then extra."""
     limits = limits or DEFAULT_LIMITS
     ids = (outputs, wrt, seeds, extra)
     prepared = _repeat(graph, "grad", ids, inputs, known, limits, hot)
@@ -267,7 +271,7 @@ def gradient(graph: Graph, inputs: Mapping[str, np.ndarray], outputs: Sequence[i
         prepared, hit = _cached(key, graph, _build_grad, graph, inputs, known, limits, outputs, wrt, seeds, extra,
                                 hot=hot, memo=None if known else ("grad", ids, inputs, limits))
     plan, ext, grads, unused, n = prepared
-    values, found = plan.run(inputs, known, cancel, anomaly)
+    values, found = plan.run(inputs, known, cancel, anomaly, into)
     m = len(grads)
     return GradResult(values[:n], values[n:n + m], list(unused), values[n + m:],
                       Graph(ext.nodes) if create_graph else None, list(grads) if create_graph else None, found, hit)

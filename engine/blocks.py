@@ -146,8 +146,14 @@ class BlockProgram:
         k = 1 if len(alt) < len(base) else 0
         return (self.alt if k else self.program), self.timings[k]
 
-    def __call__(self, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
-        outs = tuple(np.empty(self.shape, dt) for dt in self.out_dtypes)
+    def __call__(self, *inputs: np.ndarray, outs=None) -> tuple[np.ndarray, ...]:
+        """outs: a buffer (or None) per output to compute into, used when it is C-contiguous, writable and
+        of the output's shape and dtype; the others are fresh arrays."""
+        if outs is None:
+            outs = tuple(np.empty(self.shape, dt) for dt in self.out_dtypes)
+        else:
+            outs = tuple(b if b is not None and b.shape == self.shape and b.dtype == dt and b.flags.c_contiguous
+                         and b.flags.writeable else np.empty(self.shape, dt) for b, dt in zip(outs, self.out_dtypes))
         if self.size == 0:
             return outs
         program, timing = self._pick()

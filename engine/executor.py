@@ -84,9 +84,15 @@ class Plan:
         self.tier = None             # compiled.py's record of this plan's compilation, once one is asked for
         self.graph_hash = ""          # set by api.py: the key of the compile-time statistics
         self.whole = None            # compiled.py: (kernel, feed names, output positions) when one call is the plan
+        self._result_of = {}         # slot -> its first position in `outputs` (for run's `into`)
+        for k, slot in enumerate(self.outputs):
+            self._result_of.setdefault(slot, k)
 
     def run(self, feeds: Mapping[str, np.ndarray], known: Mapping[int, np.ndarray] | None = None,
-            cancel: Callable[[], bool] | None = None, anomaly: bool = False):
+            cancel: Callable[[], bool] | None = None, anomaly: bool = False, into=None):
+        """The outputs' values (and the first anomaly). into(k, shape, dtype) -> array or None: where the
+        caller wants result k computed (a shared-memory region): a fused group computing it writes it
+        there instead of into a fresh array. Best effort: results other kernels compute are not placed."""
         whole = self.whole
         if whole is not None and not anomaly and not known:   # one compiled kernel call (compiled.py)
             fn, names, pick, quiet = whole
@@ -115,7 +121,9 @@ class Plan:
                 if not flags:
                     vals[out] = fn(*[vals[j] for j in ins])
                 elif flags & GROUP:
-                    for s, r in zip(out, fn(*[vals[j] for j in ins])):
+                    bufs = self._placed(fn, out, into) if into is not None else None
+                    rs = fn(*[vals[j] for j in ins]) if bufs is None else fn(*[vals[j] for j in ins], outs=bufs)
+                    for s, r in zip(out, rs):
                         vals[s] = r
                 else:
                     args = [vals[j] for j in ins]
@@ -137,6 +145,15 @@ class Plan:
         finally:
             fperr.restore(token)
         return [vals[o] for o in self.outputs], found
+
+    def _placed(self, fn, out, into):
+        """Buffers for a fused group's outputs that are results the caller placed (None: none is)."""
+        dtypes = getattr(fn, "out_dtypes", None)
+        if dtypes is None or not any(s in self._result_of for s in out):
+            return None
+        bufs = [into(self._result_of[s], fn.shape, dt) if s in self._result_of else None
+                for s, dt in zip(out, dtypes)]
+        return bufs if any(b is not None for b in bufs) else None
 
     def _anomaly(self, node: int, r: np.ndarray) -> Anomaly:
         phase = "forward" if node < self.forward_nodes else "backward"

@@ -28,19 +28,24 @@ class ServerConfig:
     # Size of a request once graph parts sent by hash are resolved (hash parts make the
     # effective request larger than the message).
     max_request_bytes: int = 256 * MiB
-    # Engine limits (gradwire.engine.Limits).
+    # Engine limits (gradwire.engine.Limits), above the engine's own defaults: tensors this large do not
+    # travel in one message (they stream, or go through shared memory), so the message cap is no bound on
+    # them. One tensor up to 1 GiB of float32; computed values alive at once up to 4 GiB of float32.
     max_nodes: int = 100_000
-    max_tensor_elements: int = 2**27
-    max_intermediate_elements: int = 2**27
-    max_total_elements: int = 2**29
+    max_tensor_elements: int = 2**28
+    max_intermediate_elements: int = 2**28
+    max_total_elements: int = 2**30
     jacobian_memory_bytes: int = 256 * MiB
     # Cache of parsed graph parts, addressed by content hash.
     part_cache_entries: int = 4096
     part_cache_bytes: int = 256 * MiB
     # Resident values (Options.resident): tensors kept per caller for later requests, least recently used out.
-    value_store_bytes: int = 512 * MiB
-    # Shared memory with same-host clients (OpenSharedMemory): bytes of result regions written and not yet
-    # mapped by their client, at most; past it results travel as bytes or handles. 0 turns shared memory off.
+    # A tensor past the message cap travels by the store (PutValue, or a result answered by handle), so
+    # this bounds the largest such tensor: 4 GiB holds a 1 GiB tensor and its gradient with room to spare.
+    value_store_bytes: int = 4096 * MiB
+    # Shared memory with same-host clients (OpenSharedMemory): bytes of one-off result regions written and not
+    # yet mapped by their client, at most (past it results travel as bytes or handles), and bytes of clients'
+    # reusable regions kept mapped (least recently used out). 0 turns shared memory off.
     shm_bytes: int = 1024 * MiB
     # Prometheus HTTP endpoint: None is off, 0 picks a free port (tests), N listens on N.
     metrics_port: int | None = None

@@ -45,8 +45,9 @@ FLAGS = [
     ("part-cache-entries", int, _D.part_cache_entries, "graph parts kept for by-hash reuse"),
     ("part-cache-bytes", int, _D.part_cache_bytes, "bytes of graph parts kept"),
     ("value-store-bytes", int, _D.value_store_bytes, "bytes of resident values kept (all callers)"),
-    ("shm-bytes", int, _D.shm_bytes, "shared memory with same-host clients: bytes of result regions "
-                                     "not yet mapped by their client, at most (0: off)"),
+    ("shm-bytes", int, _D.shm_bytes, "shared memory with same-host clients: bytes of one-off result "
+                                     "regions not yet mapped by their client, and of clients' reusable "
+                                     "regions kept mapped, at most (0: off)"),
     ("metrics-port", int, 0, "Prometheus /metrics HTTP port on --host; 0 = off"),
     ("tls-cert", str, None, "PEM certificate chain (with --tls-key: serve TLS only)"),
     ("tls-key", str, None, "PEM private key"),

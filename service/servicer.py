@@ -79,8 +79,10 @@ class AutodiffService:
 
     def Evaluate(self, req: pb.EvaluateRequest, cancel: Cancel) -> pb.EvaluateResponse:
         graph, feeds, kwargs, info, res = self._decode(req, cancel)
-        r = engine.evaluate(graph, feeds, list(req.outputs),
-                            anomaly=req.options.detect_anomaly, **kwargs)
+        outputs = list(req.outputs)
+        fetch = set(req.options.fetch)
+        into = res.into(lambda k: not res.keep or outputs[k] in fetch)
+        r = engine.evaluate(graph, feeds, outputs, anomaly=req.options.detect_anomaly, into=into, **kwargs)
         out = pb.EvaluateResponse(info=info)
         res.put(out.outputs, r.values, list(req.outputs))
         _finish(out, r)
@@ -88,9 +90,12 @@ class AutodiffService:
 
     def Gradient(self, req: pb.GradientRequest, cancel: Cancel) -> pb.GradientResponse:
         graph, feeds, kwargs, info, res = self._decode(req, cancel)
+        n, m = len(req.outputs), len(req.wrt)
+        # The gradients the caller reads now are computed where they travel (a region it offered).
+        into = res.into(lambda k: n <= k < n + m and (not res.keep or req.options.fetch_gradients))
         r = engine.gradient(graph, feeds, list(req.outputs), list(req.wrt),
                             seeds=list(req.seeds) or None, create_graph=req.create_graph,
-                            extra=list(req.extra), anomaly=req.options.detect_anomaly, **kwargs)
+                            extra=list(req.extra), anomaly=req.options.detect_anomaly, into=into, **kwargs)
         out = pb.GradientResponse(info=info, unused=r.unused)
         res.put(out.values, r.values, list(req.outputs))
         res.put(out.gradients, r.gradients, fetch_all=req.options.fetch_gradients)
@@ -102,13 +107,15 @@ class AutodiffService:
         return out
 
     def Jvp(self, req: pb.JvpRequest, cancel: Cancel) -> pb.JvpResponse:
-        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
-        tangents = wire.tensors(req.tangents, "tangents", self.budget)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
+        tangents = wire.tensors(req.tangents, "tangents", self.budget, res)
+        res.check_missing()
         r = engine.jvp(graph, feeds, list(req.outputs), list(req.primals), tangents,
                        anomaly=req.options.detect_anomaly, **kwargs)
         out = pb.JvpResponse(info=info)
-        wire.put_tensors(out.values, r.values)
-        wire.put_tensors(out.tangents, r.tangents)
+        # Tensors past the message cap come and go as the other requests' do: by handle, or in regions.
+        res.put(out.values, r.values, fetch_all=True)
+        res.put(out.tangents, r.tangents, fetch_all=True)
         _finish(out, r)
         return out
 
@@ -117,17 +124,19 @@ class AutodiffService:
         if mode is None:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                f"unknown Jacobian mode {req.mode}", "mode")
-        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
         value, jacobians = engine.jacobian(graph, feeds, req.output, list(req.wrt), mode=mode, **kwargs)
-        out = pb.JacobianResponse(info=info, value=codec.tensor_to_proto(value))
-        wire.put_tensors(out.jacobians, jacobians)
+        out = pb.JacobianResponse(info=info)
+        res.put_one(out.value, value)
+        res.put(out.jacobians, jacobians, fetch_all=True)
         return out
 
     def Hessian(self, req: pb.HessianRequest, cancel: Cancel) -> pb.HessianResponse:
-        graph, feeds, kwargs, info, _ = self._decode(req, cancel)
+        graph, feeds, kwargs, info, res = self._decode(req, cancel)
         value, blocks = engine.hessian(graph, feeds, req.output, list(req.wrt), **kwargs)
-        out = pb.HessianResponse(info=info, value=codec.tensor_to_proto(value))
-        wire.put_tensors(out.blocks, blocks)
+        out = pb.HessianResponse(info=info)
+        res.put_one(out.value, value)
+        res.put(out.blocks, blocks, fetch_all=True)
         return out
 
     def CheckGradients(self, req: pb.GradCheckRequest, cancel: Cancel) -> pb.GradCheckResponse:

@@ -1,6 +1,7 @@
 """Shared memory with same-host clients: the OpenSharedMemory handshake, sessions, and result regions."""
 from __future__ import annotations
 
+import mmap
 import os
 import secrets
 import threading
@@ -30,7 +31,14 @@ class SharedMemory:
         self._sessions: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._written: set[str] = set()          # removed at shutdown if no client claimed them
+        # Mappings of clients' reusable regions (SharedRegion.keep), by name, least recently used first:
+        # mapped once, so a region sent again costs no open, no mmap and no page faults. Bounded by
+        # max_bytes; dropped once the client unlinks the region (a sweep after a crash, or its pool's choice).
+        self._maps: OrderedDict[str, mmap.mmap] = OrderedDict()
+        self._mapped_bytes = 0
         self.sweeper = shm.Sweeper.start() if self.enabled else None
+        if self.sweeper is not None:
+            self.sweeper.hooks.append(self.prune)
 
     def OpenSharedMemory(self, req: pb.SharedMemoryRequest, cancel) -> pb.SharedMemoryResponse:
         if not self.enabled:
@@ -80,9 +88,61 @@ class SharedMemory:
             self._written.add(name)
         return name
 
+    def kept_region(self, name: str, nbytes: int, *, writable: bool) -> np.ndarray:
+        """The first nbytes of a client's reusable region as a uint8 array (read-only unless writable),
+        from the cached mapping or mapped now. shm.RegionError as for any region."""
+        with self._lock:
+            m = self._maps.get(name)
+            if m is not None:
+                self._maps.move_to_end(name)
+        if m is None:
+            m = shm.open_region(name, nbytes, writable=True, whole=True)
+            with self._lock:
+                self._prune_locked()
+                if name not in self._maps and len(m) <= self.max_bytes:
+                    self._maps[name] = m
+                    self._mapped_bytes += len(m)
+                    while self._mapped_bytes > self.max_bytes:
+                        _, old = self._maps.popitem(last=False)
+                        self._mapped_bytes -= len(old)
+        if len(m) < nbytes:
+            raise shm.RegionError(f"region {name} holds {len(m)} bytes, fewer than the {nbytes} named")
+        view = np.frombuffer(m, np.uint8, count=nbytes)
+        if not writable:
+            view.flags.writeable = False
+        return view
+
+    def write_offered(self, offers: list, a: np.ndarray) -> str | None:
+        """A result copied into the smallest offered region (SharedRegion) that holds it, taken from
+        `offers`; None when none does, or it cannot be mapped."""
+        fits = [o for o in offers if o.nbytes >= a.nbytes]
+        if not fits:
+            return None
+        offer = min(fits, key=lambda o: o.nbytes)
+        offers.remove(offer)
+        try:
+            out = self.kept_region(offer.name, a.nbytes, writable=True)
+        except shm.RegionError:
+            return None
+        np.copyto(out.view(a.dtype).reshape(a.shape), a)
+        return offer.name
+
+    def prune(self) -> None:
+        with self._lock:
+            self._prune_locked()
+
+    def _prune_locked(self) -> None:
+        """Forget mappings of regions whose file is gone (the memory goes with the last mapping)."""
+        for name in [n for n in self._maps if not os.path.exists(os.path.join(shm.ROOT, n))]:
+            self._mapped_bytes -= len(self._maps.pop(name))
+
     def close(self) -> None:
         """At shutdown: remove the regions no client mapped (a crash is the sweepers' job)."""
+        if self.sweeper is not None and self.prune in self.sweeper.hooks:
+            self.sweeper.hooks.remove(self.prune)
         with self._lock:
             names, self._written = self._written, set()
+            self._maps.clear()
+            self._mapped_bytes = 0
         for name in names:
             shm.unlink(name)

@@ -33,7 +33,7 @@ def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
     (the request's Residency) the tensor may name a resident value by handle."""
     check_shape(t, where, budget)
     if t.HasField("shm"):
-        value = _from_region(t, where)
+        value = _from_region(t, where, res.shared if res is not None else None)
         return res.kept(t, value, where) if res is not None else value
     if t.handle and res is not None:
         return res.resolve(t, where)
@@ -44,8 +44,9 @@ def tensor(t: pb.Tensor, where: str, budget: Budget, res=None) -> np.ndarray:
     return res.kept(t, value, where) if res is not None else value
 
 
-def _from_region(t: pb.Tensor, where: str) -> np.ndarray:
-    """A tensor whose bytes are in a shared-memory region: mapped read-only, without a copy."""
+def _from_region(t: pb.Tensor, where: str, shared=None) -> np.ndarray:
+    """A tensor whose bytes are in a shared-memory region: mapped read-only, without a copy. A client's
+    reusable region (keep) stays, and its mapping is kept (`shared`: the server's SharedMemory)."""
     dtype = codec.DTYPES.get(t.dtype)
     if dtype is None:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: unknown or unspecified dtype ({t.dtype})",
@@ -59,7 +60,13 @@ def _from_region(t: pb.Tensor, where: str) -> np.ndarray:
                            f"{t.shm.nbytes} bytes, but shape {list(t.shape)} of {codec.DTYPE_NAMES[t.dtype]} needs "
                            f"{nbytes}", where + ".shm")
     try:
-        value = shm.read(t.shm.name, dtype, tuple(t.shape), nbytes)
+        if not t.shm.keep:
+            value = shm.read(t.shm.name, dtype, tuple(t.shape), nbytes)
+        elif shared is not None and shared.enabled:
+            value = shared.kept_region(t.shm.name, nbytes, writable=False).view(dtype).reshape(tuple(t.shape))
+        else:
+            value = np.frombuffer(shm.open_region(t.shm.name, nbytes), dtype,
+                                  count=nbytes // dtype.itemsize).reshape(tuple(t.shape))
     except shm.RegionError as e:
         raise RequestError(grpc.StatusCode.FAILED_PRECONDITION, f"{where}: {e}", where + ".shm") from None
     if dtype == np.dtype("?") and nbytes and not np.all(value.view(np.uint8) <= 1):
@@ -183,8 +190,8 @@ def known(values, budget: Budget, res=None) -> dict[int, np.ndarray]:
             for k, kv in enumerate(values)}
 
 
-def tensors(arrays, where: str, budget: Budget) -> list[np.ndarray]:
-    return [tensor(t, f"{where}[{k}]", budget) for k, t in enumerate(arrays)]
+def tensors(arrays, where: str, budget: Budget, res=None) -> list[np.ndarray]:
+    return [tensor(t, f"{where}[{k}]", budget, res) for k, t in enumerate(arrays)]
 
 
 def put_tensors(field, arrays) -> None:

@@ -418,3 +418,26 @@ def test_repeated_call_on_one_graph_object_follows_every_change():
     r = gradient(g, {"x": x, "y": y}, [3], [0])
     assert not r.cache_hit and np.array_equal(r.gradients[0], y)
     assert gradient(g, {"x": x, "y": y}, [3], [0]).cache_hit
+
+
+def test_results_a_fused_group_computes_go_into_the_buffers_the_caller_places():
+    """engine.gradient(into=...): the server computes a gradient straight into a client's shared-memory
+    region. Same values as without; the placed buffer is the result; a buffer of the wrong shape is
+    ignored (a fresh array instead)."""
+    from gradwire.engine import Graph, Node, gradient
+    x = np.linspace(-2, 2, 1 << 16, dtype=np.float32)
+    g = Graph((Node("placeholder", (), {"name": "x"}), Node("constant", (), {"value": np.array(2.0, np.float32)}),
+               Node("mul", (0, 1), {}), Node("sin", (2,), {}), Node("sum", (3,), {"axes": None})))
+    plain = gradient(g, {"x": x}, [4], [0])
+    asked, buf = [], np.full(x.shape, np.nan, np.float32)
+
+    def into(k, shape, dtype):
+        asked.append((k, tuple(shape), np.dtype(dtype)))
+        return buf if k == 1 else None
+    placed = gradient(g, {"x": x}, [4], [0], into=into)
+    assert (1, x.shape, np.dtype(np.float32)) in asked
+    assert placed.gradients[0] is buf
+    np.testing.assert_array_equal(buf, plain.gradients[0])
+    np.testing.assert_allclose(buf, 2 * np.cos(2 * x), rtol=1e-5, atol=1e-6)
+    wrong = gradient(g, {"x": x}, [4], [0], into=lambda k, shape, dtype: np.empty(3, dtype))
+    np.testing.assert_array_equal(wrong.gradients[0], plain.gradients[0])

@@ -93,6 +93,48 @@ def test_the_client_uses_shared_memory_with_a_local_server_and_reads_in_place(se
     assert _regions(os.getpid()) == []
 
 
+def test_reusable_regions_serve_request_after_request_and_go_with_the_session(server_target):
+    a = np.linspace(-1, 1, 1 << 20, dtype=np.float32)   # 4 MiB
+    seen = []
+    with gw.connect(server_target, resident=False) as s:
+        for k in range(1, 5):
+            x = s.tensor(a * k, requires_grad=True)
+            (x * x).sum().backward()
+            np.testing.assert_array_equal(x.grad._value(), 2 * (a * k))   # a reused region holds this call's data
+            assert s._pool.region_of(x._value()) is not None and s._pool.region_of(x.grad._value()) is not None
+            names = _regions(os.getpid())
+            assert all(os.stat(os.path.join(shm.ROOT, n)).st_mode & 0o777 == 0o600 for n in names)
+            seen.append(set(names))
+            del x
+        assert seen[1] == seen[2] == seen[3] and len(seen[3]) == 2    # the leaf's and the gradient's, reused
+    assert _regions(os.getpid()) == []
+
+
+def test_a_result_kept_resident_from_a_reusable_region_is_a_copy(server_target):
+    """The client writes its regions again after the call: what the server keeps must not change with them."""
+    a = np.arange(1 << 19, dtype=np.float32)             # 2 MiB
+    with grpc.insecure_channel(server_target) as ch:
+        stub = pb_grpc.AutodiffStub(ch)
+        session = _negotiate(stub)
+        name, m = shm.create(session.server_pid, a.nbytes)
+        try:
+            np.frombuffer(m, np.float32)[:] = a
+            g = pb.Graph(nodes=[pb.Node(op="placeholder", attrs={"name": pb.AttrValue(s="x")})])
+            request = pb.EvaluateRequest(graph=pb.GraphRef(parts=[pb.GraphPart(graph=g)]), outputs=[0],
+                                         options=pb.Options(shm_session=session.session, resident=True))
+            request.inputs["x"].CopyFrom(pb.Tensor(dtype=pb.FLOAT32, shape=a.shape,
+                                                   shm=pb.SharedRegion(name=name, nbytes=a.nbytes, keep=True)))
+            out = stub.Evaluate(request, metadata=MD, timeout=30).outputs[0]
+            assert out.handle and not out.data and not out.HasField("shm")      # kept, answered by handle
+            assert os.path.exists(os.path.join(shm.ROOT, name))                  # a reusable region stays
+            np.frombuffer(m, np.float32)[:] = -1                                 # the client reuses it
+            chunks = list(stub.GetValue(pb.GetValueRequest(handle=out.handle), metadata=MD, timeout=30))
+            assert np.array_equal(np.frombuffer(b"".join(c.data for c in chunks), np.float32), a)
+        finally:
+            m.close()
+            shm.unlink(name)
+
+
 def test_off_on_the_server_or_the_client_falls_back_to_bytes(make_server, server_target):
     target = make_server(ServerConfig(shm_bytes=0, warm_up=False))
     a = np.ones(1 << 19, np.float32)

@@ -56,12 +56,14 @@ class Tensor(_message.Message):
     def __init__(self, dtype: _Optional[_Union[DType, str]] = ..., shape: _Optional[_Iterable[int]] = ..., data: _Optional[bytes] = ..., handle: _Optional[str] = ..., shm: _Optional[_Union[SharedRegion, _Mapping]] = ...) -> None: ...
 
 class SharedRegion(_message.Message):
-    __slots__ = ("name", "nbytes")
+    __slots__ = ("name", "nbytes", "keep")
     NAME_FIELD_NUMBER: _ClassVar[int]
     NBYTES_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
     name: str
     nbytes: int
-    def __init__(self, name: _Optional[str] = ..., nbytes: _Optional[int] = ...) -> None: ...
+    keep: bool
+    def __init__(self, name: _Optional[str] = ..., nbytes: _Optional[int] = ..., keep: _Optional[bool] = ...) -> None: ...
 
 class IntList(_message.Message):
     __slots__ = ("values",)
@@ -141,18 +143,20 @@ class KnownValue(_message.Message):
     def __init__(self, node: _Optional[int] = ..., value: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session")
+    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session", "out_regions")
     DETECT_ANOMALY_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_FIELD_NUMBER: _ClassVar[int]
     FETCH_FIELD_NUMBER: _ClassVar[int]
     FETCH_GRADIENTS_FIELD_NUMBER: _ClassVar[int]
     SHM_SESSION_FIELD_NUMBER: _ClassVar[int]
+    OUT_REGIONS_FIELD_NUMBER: _ClassVar[int]
     detect_anomaly: bool
     resident: bool
     fetch: _containers.RepeatedScalarFieldContainer[int]
     fetch_gradients: bool
     shm_session: str
-    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ...) -> None: ...
+    out_regions: _containers.RepeatedCompositeFieldContainer[SharedRegion]
+    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ..., out_regions: _Optional[_Iterable[_Union[SharedRegion, _Mapping]]] = ...) -> None: ...
 
 class GraphInfo(_message.Message):
     __slots__ = ("part_hashes", "plan_cache_hit")
@@ -292,7 +296,7 @@ class JvpResponse(_message.Message):
     def __init__(self, values: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., tangents: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., info: _Optional[_Union[GraphInfo, _Mapping]] = ..., anomaly: _Optional[_Union[Anomaly, _Mapping]] = ...) -> None: ...
 
 class JacobianRequest(_message.Message):
-    __slots__ = ("graph", "inputs", "known", "output", "wrt", "mode")
+    __slots__ = ("graph", "inputs", "known", "output", "wrt", "mode", "options")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -306,13 +310,15 @@ class JacobianRequest(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     graph: GraphRef
     inputs: _containers.MessageMap[str, Tensor]
     known: _containers.RepeatedCompositeFieldContainer[KnownValue]
     output: int
     wrt: _containers.RepeatedScalarFieldContainer[int]
     mode: JacobianMode
-    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ..., mode: _Optional[_Union[JacobianMode, str]] = ...) -> None: ...
+    options: Options
+    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ..., mode: _Optional[_Union[JacobianMode, str]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
 
 class JacobianResponse(_message.Message):
     __slots__ = ("value", "jacobians", "info")
@@ -325,7 +331,7 @@ class JacobianResponse(_message.Message):
     def __init__(self, value: _Optional[_Union[Tensor, _Mapping]] = ..., jacobians: _Optional[_Iterable[_Union[Tensor, _Mapping]]] = ..., info: _Optional[_Union[GraphInfo, _Mapping]] = ...) -> None: ...
 
 class HessianRequest(_message.Message):
-    __slots__ = ("graph", "inputs", "known", "output", "wrt")
+    __slots__ = ("graph", "inputs", "known", "output", "wrt", "options")
     class InputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -338,12 +344,14 @@ class HessianRequest(_message.Message):
     KNOWN_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     WRT_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
     graph: GraphRef
     inputs: _containers.MessageMap[str, Tensor]
     known: _containers.RepeatedCompositeFieldContainer[KnownValue]
     output: int
     wrt: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ...) -> None: ...
+    options: Options
+    def __init__(self, graph: _Optional[_Union[GraphRef, _Mapping]] = ..., inputs: _Optional[_Mapping[str, Tensor]] = ..., known: _Optional[_Iterable[_Union[KnownValue, _Mapping]]] = ..., output: _Optional[int] = ..., wrt: _Optional[_Iterable[int]] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
 
 class HessianResponse(_message.Message):
     __slots__ = ("value", "blocks", "info")

@@ -184,8 +184,10 @@ def _unary_result(handle):
     return run
 
 
-def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.GenericRpcHandler:
-    """A generic handler serving every method of gradwire.v1.Autodiff from `service`."""
+def autodiff_handlers(service, admission: Admission, metrics: Metrics) -> dict[str, grpc.RpcMethodHandler]:
+    """Method name -> handler for every method of gradwire.v1.Autodiff, served from `service`. Register
+    them with server.add_registered_method_handlers: grpc then finds a call's handler by the method the
+    transport already matched, instead of asking each generic handler in turn on its one serving thread."""
     handlers = {}
     for m in SERVICE.methods:
         request_class = getattr(pb, m.input_type.name)
@@ -203,4 +205,9 @@ def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.Ge
             _behaviour(getattr(service, m.name), m.name, m.input_type.name, cheap, admission, metrics),
             request_deserializer=_lenient(request_class, None if cheap else service.decoded),
             response_serializer=serialize)
-    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+    return handlers
+
+
+def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.GenericRpcHandler:
+    """The same handlers as one generic handler (for a server built elsewhere)."""
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, autodiff_handlers(service, admission, metrics))

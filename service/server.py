@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +20,9 @@ from .auth import BearerTokenInterceptor
 from .config import ServerConfig
 from .metrics import Metrics
 from .parts import PartCache
+from .pool import HandlerThreads
 from .store import ValueStore
-from .rpc import SERVICE, autodiff_handler
+from .rpc import SERVICE, autodiff_handlers
 from .servicer import AutodiffService
 
 log = logging.getLogger("gradwire.service")
@@ -72,8 +72,7 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
     metrics = Metrics(parts, admission, store)
     interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
     server = grpc.server(
-        ThreadPoolExecutor(config.thread_count, thread_name_prefix="gradwire-rpc"),
-        handlers=[autodiff_handler(service := AutodiffService(config, parts, store), admission, metrics)],
+        HandlerThreads(config.thread_count),
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
@@ -84,6 +83,8 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
         # Every call gets a thread at once (waiting for a compute slot happens in admission,
         # deadline-aware); grpc's own refusal is a backstop past the queue and the reserve.
         maximum_concurrent_rpcs=config.thread_count)
+    service = AutodiffService(config, parts, store)
+    server.add_registered_method_handlers(SERVICE.full_name, autodiff_handlers(service, admission, metrics))
 
     checks = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)

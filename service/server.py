@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import weakref
 from dataclasses import dataclass
@@ -52,6 +53,16 @@ def _host(address: str) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
+def pin(cpu: int) -> None:
+    """Bind every thread of this process (those running now and, through inheritance, those started
+    later) to core `cpu`."""
+    for task in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(task), {cpu})
+        except ProcessLookupError:     # a thread that just ended
+            pass
+
+
 def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | None = None,
                   reuse_port: bool = False, unix: str | None = None) -> tuple[grpc.Server, int | None]:
     """Bind `address` (HOST:PORT, or None for none) and the socket path `unix` (or None), start
@@ -62,10 +73,12 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
     if address is None and unix is None:
         raise ValueError("create_server needs an address, a unix socket path or both")
     config = config or ServerConfig()
+    if config.cpu is not None:
+        pin(config.cpu)
     if config.blas_threads is not None:
         threadpoolctl.threadpool_limits(config.blas_threads, user_api="blas")
-    if config.engine_threads is not None:
-        engine.set_threads(config.engine_threads)
+    if config.engine_threads is not None or config.cpu is not None:
+        engine.set_threads(config.engine_threads or 1)     # on one core, more threads only take turns
     parts = PartCache(config.part_cache_entries, config.part_cache_bytes)
     admission = Admission(config.max_concurrent, config.max_queue)
     store = ValueStore(config.value_store_bytes)

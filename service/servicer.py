@@ -90,8 +90,9 @@ class AutodiffService:
         if len(info.part_hashes) == 1 and _by_value(req.inputs.values()) and \
                 (not with_known or _by_value(kv.value for kv in req.known)):
             # Only tensors sent by bytes: the decode depends on nothing but the request's bytes.
+            # Copies: the engine gets its own dicts on every call, these stay as decoded.
             self.decoded.remember(req, (info.part_hashes[0], req.graph.parts[0].WhichOneof("part") == "hash",
-                                        feeds, kwargs.get("known"), info))
+                                        dict(feeds), dict(kwargs["known"]) if with_known else None, info))
         return graph, feeds, kwargs, info, res
 
     def _residency(self, req) -> Residency:

@@ -78,6 +78,11 @@ def parse_args(argv=None, environ=os.environ) -> argparse.Namespace:
     parser.add_argument("--no-warm-up", action="store_true",
                         default=environ.get(env_name("no-warm-up"), "") not in ("", "0"),
                         help="skip compiling the kernels at start (the first requests pay)")
+    parser.add_argument("--pin-cores", action="store_true",
+                        default=environ.get(env_name("pin-cores"), "") not in ("", "0"),
+                        help="bind each worker process to one core (worker k to the k-th usable core): less "
+                             "CPU per small call, but one process's heavy request gets one core "
+                             f"[env {env_name('pin-cores')}]")
     return parser.parse_args(argv)
 
 
@@ -93,7 +98,8 @@ def config_from(args: argparse.Namespace) -> ServerConfig:
         part_cache_entries=args.part_cache_entries, part_cache_bytes=args.part_cache_bytes,
         value_store_bytes=args.value_store_bytes, shm_bytes=args.shm_bytes, metrics_port=args.metrics_port or None, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or None, grace=args.grace, warm_up=not args.no_warm_up,
-        blas_threads=args.blas_threads or None, engine_threads=args.engine_threads or None)
+        blas_threads=args.blas_threads or None, engine_threads=args.engine_threads or None,
+        pin_cores=args.pin_cores)
 
 
 def main(argv=None) -> int:
@@ -122,6 +128,8 @@ def main(argv=None) -> int:
         config = config.replace(processes=1)
     if config.process_count > 1:
         return _supervise(config, host, args, stop)
+    if config.pin_cores:
+        config = config.replace(cpu=min(os.sched_getaffinity(0)))
     try:
         server, port = create_server(None if args.port is None else f"{host}:{args.port}",
                                      config, unix=args.unix)

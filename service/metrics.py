@@ -3,12 +3,13 @@
 compiled tier's plans, the resident value store."""
 from __future__ import annotations
 
+import bisect
 import collections
 import threading
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from gradwire import engine
 
@@ -88,21 +89,77 @@ class _ServerStats:
         yield refused
 
 
+class MethodCalls:
+    """One method's call metrics as plain numbers under one lock: what a call records costs two lock
+    round trips (begin, end) instead of a prometheus_client child per figure, each with a lock of its
+    own and a Python loop over the histogram's buckets. Exported at scrape time (_CallStats)."""
+    __slots__ = ("labels", "started", "in_flight", "handled", "buckets", "sum", "_lock", "_all")
+
+    def __init__(self, labels: tuple, lock: threading.Lock, everything: "Metrics"):
+        self.labels = labels
+        self.started = 0
+        self.in_flight = 0
+        self.handled: dict[str, int] = {}     # code label -> calls
+        self.buckets = [0] * (len(_BUCKETS) + 1)   # non-cumulative; the last one is +Inf
+        self.sum = 0.0
+        self._lock = lock
+        self._all = everything
+
+    def begin(self) -> None:
+        with self._lock:
+            self.started += 1
+            self.in_flight += 1
+            self._all.unary_in_flight += 1
+
+    def end(self, code: str, seconds: float) -> None:
+        bucket = bisect.bisect_left(_BUCKETS, seconds)    # le: a value on a bound falls in that bucket
+        with self._lock:
+            self.in_flight -= 1
+            self._all.unary_in_flight -= 1
+            self.handled[code] = self.handled.get(code, 0) + 1
+            self.buckets[bucket] += 1
+            self.sum += seconds
+
+
+class _CallStats:
+    """go-grpc-prometheus's server metrics, read from every method's MethodCalls at scrape time."""
+
+    def __init__(self, methods: list[MethodCalls], lock: threading.Lock):
+        self._methods, self._lock = methods, lock
+
+    def collect(self):
+        names = ("grpc_type", "grpc_service", "grpc_method")
+        started = CounterMetricFamily("grpc_server_started", "RPCs started on the server.", labels=names)
+        handled = CounterMetricFamily("grpc_server_handled", "RPCs completed on the server, by status code.",
+                                      labels=names + ("grpc_code",))
+        seconds = HistogramMetricFamily("grpc_server_handling_seconds",
+                                        "Time from the start of an RPC to its status.", labels=names)
+        with self._lock:
+            rows = [(m.labels, m.started, dict(m.handled), list(m.buckets), m.sum) for m in self._methods]
+        bounds = [str(float(b)) for b in _BUCKETS] + ["+Inf"]
+        for labels, begun, codes, buckets, total in rows:
+            started.add_metric(labels, begun)
+            for code, n in codes.items():
+                handled.add_metric(labels + (code,), n)
+            cumulative, acc = [], 0
+            for bound, n in zip(bounds, buckets):
+                acc += n
+                cumulative.append((bound, acc))
+            seconds.add_metric(labels, cumulative, total)
+        yield started
+        yield handled
+        yield seconds
+
+
 class Metrics:
-    """The server's registry. Calls are recorded by the RPC wrapper (rpc.py) with label children
-    bound once per method and code: no interceptor and no label lookups per call."""
+    """The server's registry. Calls are recorded by the RPC wrapper (rpc.py) through one MethodCalls per
+    method, bound once at start: no interceptor and no label lookups per call."""
 
     def __init__(self, parts: PartCache, admission: Admission, store: ValueStore | None = None):
         self.registry = CollectorRegistry()
-        labels = ("grpc_type", "grpc_service", "grpc_method")
-        self._started = Counter("grpc_server_started_total", "RPCs started on the server.",
-                                labels, registry=self.registry)
-        self._handled = Counter("grpc_server_handled_total",
-                                "RPCs completed on the server, by status code.",
-                                labels + ("grpc_code",), registry=self.registry)
-        self._seconds = Histogram("grpc_server_handling_seconds",
-                                  "Time from the start of an RPC to its status.",
-                                  labels, buckets=_BUCKETS, registry=self.registry)
+        self._lock = threading.Lock()
+        self._methods: list[MethodCalls] = []
+        self.registry.register(_CallStats(self._methods, self._lock))
         self.queue_wait = Histogram("gradwire_queue_wait_seconds",
                                     "Time computing calls waited in the admission queue.",
                                     buckets=_BUCKETS, registry=self.registry)
@@ -111,24 +168,16 @@ class Metrics:
                                     buckets=_COMPILE_BUCKETS, registry=self.registry)
         self._unhook = engine.on_plan_compile(compile_seconds.observe)
         self.registry.register(_ServerStats(parts, admission, store))
-        self._children: dict = {}
         self._http = None
-        self._lock = threading.Lock()
-        self.unary_in_flight = 0   # shutdown waits for these
+        self.unary_in_flight = 0   # calls of every method in progress: shutdown waits for these
 
-    def method(self, name: str, grpc_type: str = "unary"):
-        """(started counter, seconds histogram, handled counter for a code label) of one method
-        (grpc_type as go-grpc-prometheus spells it: unary, client_stream, server_stream)."""
-        labels = (grpc_type, SERVICE_NAME, name)
-        started, seconds = self._started.labels(*labels), self._seconds.labels(*labels)
-        handled: dict[str, object] = {}
-
-        def handled_for(code: str):
-            child = handled.get(code)
-            if child is None:
-                child = handled[code] = self._handled.labels(*labels, code)
-            return child
-        return started, seconds, handled_for
+    def method(self, name: str, grpc_type: str = "unary") -> MethodCalls:
+        """The call metrics of one method (grpc_type as go-grpc-prometheus spells it: unary,
+        client_stream, server_stream)."""
+        calls = MethodCalls((grpc_type, SERVICE_NAME, name), self._lock, self)
+        with self._lock:
+            self._methods.append(calls)
+        return calls
 
     def serve(self, host: str, port: int) -> int:
         """Expose /metrics over HTTP; returns the bound port (port 0 picks a free one)."""

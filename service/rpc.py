@@ -1,9 +1,12 @@
 """RPC plumbing written once: lenient decoding, admission, deadlines, metrics and error mapping.
 
 One wrapper per method, built at start, does all of it inline (no interceptor: a grpc interceptor
-re-wraps the handler on every call). The deadline is read once per call."""
+re-wraps the handler on every call; no context manager or closure per call). The deadline is read once
+per call. The computing methods' requests are parsed through the servicer's DecodedRequests, so a
+request repeated byte for byte is parsed and decoded once."""
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
@@ -15,7 +18,7 @@ from gradwire.v1 import gradwire_pb2 as pb
 from . import resident
 from .admission import Admission
 from .errors import RequestError, status_for
-from .metrics import Metrics, code_label
+from .metrics import MethodCalls, Metrics, code_label
 
 SERVICE = pb.DESCRIPTOR.services_by_name["Autodiff"]
 # grpc reports "no deadline" as a time ~292 years away.
@@ -31,10 +34,14 @@ class _Malformed:
         self.error = error
 
 
-def _lenient(message_class):
+def _lenient(message_class, memo=None):
+    """The request deserializer; with `memo` (the servicer's DecodedRequests), repeated bytes give back the
+    message parsed before."""
+    parse = message_class.FromString if memo is None else functools.partial(memo.parse, message_class)
+
     def deserialize(data: bytes):
         try:
-            return message_class.FromString(data)
+            return parse(data)
         except DecodeError as e:
             return _Malformed(e)
     return deserialize
@@ -66,19 +73,16 @@ class _Cancel:
 
 
 class _Call:
-    """The bookkeeping around every method, unary or streaming: the caller's namespace, the in-flight count,
-    latency and the final code; an exception leaves as its gRPC status, mapped in one place (unexpected ones
-    become INTERNAL)."""
+    """The bookkeeping around a streaming method: the caller's namespace, the in-flight count, latency and the
+    final code; an exception leaves as its gRPC status."""
 
-    def __init__(self, context, metrics: Metrics, started, seconds, handled):
-        self.context, self.metrics, self.seconds, self.handled = context, metrics, seconds, handled
-        started.inc()
+    def __init__(self, context, calls: MethodCalls):
+        self.context, self.calls = context, calls
 
     def __enter__(self):
+        self.calls.begin()
         self.start = time.perf_counter()
         self.caller = resident.CALLER.set(resident.caller(self.context.invocation_metadata()))
-        with self.metrics._lock:
-            self.metrics.unary_in_flight += 1
         return self
 
     def __exit__(self, kind, exc, tb) -> bool:
@@ -90,36 +94,48 @@ class _Call:
                 self.context.abort_with_status(status)      # raises: the call ends with that status
         finally:
             resident.CALLER.reset(self.caller)
-            with self.metrics._lock:
-                self.metrics.unary_in_flight -= 1
-            self.seconds.observe(time.perf_counter() - self.start)
-            self.handled(code).inc()
+            self.calls.end(code, time.perf_counter() - self.start)
         return False
 
 
 def _behaviour(method, name: str, request_name: str, cheap: bool, admission: Admission,
                metrics: Metrics):
-    started, seconds, handled = metrics.method(name)
-
-    def compute(request, cancel: _Cancel):
-        if cancel():
-            raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before start")
-        waited = admission.acquire(cancel.remaining(), cancel)
-        if waited:
-            metrics.queue_wait.observe(waited)
-        begun = time.perf_counter()
-        try:
-            return method(request, cancel)
-        finally:
-            admission.release(time.perf_counter() - begun)
+    """A unary method's wrapper: the same bookkeeping as _Call, written out inline (this is the path
+    every computing call takes, so no context manager and no per-call objects besides the _Cancel)."""
+    calls = metrics.method(name)
+    acquire, release, queue_wait = admission.acquire, admission.release, metrics.queue_wait.observe
+    caller_of, caller_var = resident.caller, resident.CALLER
+    clock = time.perf_counter
 
     def handle(request, context: grpc.ServicerContext):
-        with _Call(context, metrics, started, seconds, handled):
-            if isinstance(request, _Malformed):
+        calls.begin()
+        start = clock()
+        token = caller_var.set(caller_of(context.invocation_metadata()))
+        code = _OK
+        try:
+            if type(request) is _Malformed:
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                    f"request is not a valid {request_name}: {request.error}")
             cancel = _Cancel(context)
-            return method(request, cancel) if cheap else compute(request, cancel)
+            if cheap:
+                return method(request, cancel)
+            if cancel():
+                raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before start")
+            waited = acquire(cancel.remaining(), cancel)
+            if waited:
+                queue_wait(waited)
+            begun = clock()
+            try:
+                return method(request, cancel)
+            finally:
+                release(clock() - begun)
+        except Exception as exc:
+            status = status_for(exc, _request_id(context))
+            code = code_label(status.code)
+            context.abort_with_status(status)       # raises: the call ends with that status
+        finally:
+            caller_var.reset(token)
+            calls.end(code, clock() - start)
     return handle
 
 
@@ -140,10 +156,10 @@ def _checked(chunks, request_name: str):
 def _stream_behaviour(method, name: str, request_name: str, client_streaming: bool, metrics: Metrics):
     """The streaming methods (PutValue, GetValue): the same caller, error mapping and metrics as
     _behaviour, without a compute slot; a response stream's errors surface while it is sent."""
-    started, seconds, handled = metrics.method(name, "client_stream" if client_streaming else "server_stream")
+    calls = metrics.method(name, "client_stream" if client_streaming else "server_stream")
 
     def handle(request, context: grpc.ServicerContext):
-        with _Call(context, metrics, started, seconds, handled):
+        with _Call(context, calls):
             if client_streaming:
                 request = _checked(request, request_name)
             elif isinstance(request, _Malformed):
@@ -170,8 +186,10 @@ def _unary_result(handle):
     return run
 
 
-def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.GenericRpcHandler:
-    """A generic handler serving every method of gradwire.v1.Autodiff from `service`."""
+def autodiff_handlers(service, admission: Admission, metrics: Metrics) -> dict[str, grpc.RpcMethodHandler]:
+    """Method name -> handler for every method of gradwire.v1.Autodiff, served from `service`. Register
+    them with server.add_registered_method_handlers: grpc then finds a call's handler by the method the
+    transport already matched, instead of asking each generic handler in turn on its one serving thread."""
     handlers = {}
     for m in SERVICE.methods:
         request_class = getattr(pb, m.input_type.name)
@@ -184,9 +202,14 @@ def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.Ge
             handlers[m.name] = make(behaviour, request_deserializer=_lenient(request_class),
                                     response_serializer=serialize)
             continue
+        cheap = m.name in service.CHEAP
         handlers[m.name] = grpc.unary_unary_rpc_method_handler(
-            _behaviour(getattr(service, m.name), m.name, m.input_type.name,
-                       m.name in service.CHEAP, admission, metrics),
-            request_deserializer=_lenient(request_class),
+            _behaviour(getattr(service, m.name), m.name, m.input_type.name, cheap, admission, metrics),
+            request_deserializer=_lenient(request_class, None if cheap else service.decoded),
             response_serializer=serialize)
-    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+    return handlers
+
+
+def autodiff_handler(service, admission: Admission, metrics: Metrics) -> grpc.GenericRpcHandler:
+    """The same handlers as one generic handler (for a server built elsewhere)."""
+    return grpc.method_handlers_generic_handler(SERVICE.full_name, autodiff_handlers(service, admission, metrics))

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +21,9 @@ from .auth import BearerTokenInterceptor
 from .config import ServerConfig
 from .metrics import Metrics
 from .parts import PartCache
+from .pool import HandlerThreads
 from .store import ValueStore
-from .rpc import SERVICE, autodiff_handler
+from .rpc import SERVICE, autodiff_handlers
 from .servicer import AutodiffService
 
 log = logging.getLogger("gradwire.service")
@@ -52,6 +53,16 @@ def _host(address: str) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
+def pin(cpu: int) -> None:
+    """Bind every thread of this process (those running now and, through inheritance, those started
+    later) to core `cpu`."""
+    for task in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(task), {cpu})
+        except ProcessLookupError:     # a thread that just ended
+            pass
+
+
 def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | None = None,
                   reuse_port: bool = False, unix: str | None = None) -> tuple[grpc.Server, int | None]:
     """Bind `address` (HOST:PORT, or None for none) and the socket path `unix` (or None), start
@@ -62,18 +73,19 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
     if address is None and unix is None:
         raise ValueError("create_server needs an address, a unix socket path or both")
     config = config or ServerConfig()
+    if config.cpu is not None:
+        pin(config.cpu)
     if config.blas_threads is not None:
         threadpoolctl.threadpool_limits(config.blas_threads, user_api="blas")
-    if config.engine_threads is not None:
-        engine.set_threads(config.engine_threads)
+    if config.engine_threads is not None or config.cpu is not None:
+        engine.set_threads(config.engine_threads or 1)     # on one core, more threads only take turns
     parts = PartCache(config.part_cache_entries, config.part_cache_bytes)
     admission = Admission(config.max_concurrent, config.max_queue)
     store = ValueStore(config.value_store_bytes)
     metrics = Metrics(parts, admission, store)
     interceptors = [BearerTokenInterceptor(config.token)] if config.token else []
     server = grpc.server(
-        ThreadPoolExecutor(config.thread_count, thread_name_prefix="gradwire-rpc"),
-        handlers=[autodiff_handler(service := AutodiffService(config, parts, store), admission, metrics)],
+        HandlerThreads(config.thread_count),
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
@@ -84,6 +96,8 @@ def create_server(address: str | None = "127.0.0.1:0", config: ServerConfig | No
         # Every call gets a thread at once (waiting for a compute slot happens in admission,
         # deadline-aware); grpc's own refusal is a backstop past the queue and the reserve.
         maximum_concurrent_rpcs=config.thread_count)
+    service = AutodiffService(config, parts, store)
+    server.add_registered_method_handlers(SERVICE.full_name, autodiff_handlers(service, admission, metrics))
 
     checks = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)

@@ -15,6 +15,7 @@ from gradwire.v1 import gradwire_pb2 as pb
 
 from . import wire
 from .config import ServerConfig
+from .decoded import DecodedRequests
 from .errors import RequestError
 from .parts import PartCache
 from .resident import Residency
@@ -26,6 +27,7 @@ Cancel = Callable[[], bool]
 # JACOBIAN_MODE_UNSPECIFIED (0, what a client that leaves the field unset sends) is auto, as AUTO = 0 was.
 _JACOBIAN_MODES = {pb.JACOBIAN_MODE_UNSPECIFIED: "auto", pb.JACOBIAN_MODE_AUTO: "auto",
                    pb.JACOBIAN_MODE_REVERSE: "reverse", pb.JACOBIAN_MODE_FORWARD: "forward"}
+_NO_OPTIONS = pb.Options()
 
 
 class AutodiffService:
@@ -54,12 +56,22 @@ class AutodiffService:
         self.inline_bytes = config.max_message_bytes // 2
         self.shared = SharedMemory(config.shm_bytes)
         self.OpenSharedMemory = self.shared.OpenSharedMemory
+        self.decoded = DecodedRequests()   # rpc.py parses the computing calls' requests through it
 
     def _decode(self, req, cancel: Cancel, with_known: bool = True):
         """The graph, feeds and the engine keyword arguments every computing RPC shares, and the
-        request's view of the resident values."""
-        res = Residency(self.store, req.options if "options" in req.DESCRIPTOR.fields_by_name else pb.Options(),
-                        self.inline_bytes, self.shared)
+        request's view of the resident values. A request seen before in the same bytes (see
+        decoded.py) skips the decode, provided its graph part is still in the part cache."""
+        memo = self.decoded.get(req)
+        if memo is not None:
+            key, by_hash, feeds, known, info = memo
+            part = self.parts.get(key, count=by_hash)
+            if part is not None:
+                kwargs = {"limits": self.limits, "cancel": cancel}
+                if with_known:
+                    kwargs["known"] = dict(known)
+                return part.graph, dict(feeds), kwargs, info, self._residency(req)
+        res = self._residency(req)
         graph, info = wire.graph(req.graph, req.ByteSize(), self.parts, self.budget)
         kwargs = {"limits": self.limits, "cancel": cancel}
         if with_known:
@@ -75,7 +87,17 @@ class AutodiffService:
                 wire.node_ids(getattr(req, name), n, name)
         if "output" in req.DESCRIPTOR.fields_by_name:
             wire.node_id(req.output, n, "output")
+        if len(info.part_hashes) == 1 and _by_value(req.inputs.values()) and \
+                (not with_known or _by_value(kv.value for kv in req.known)):
+            # Only tensors sent by bytes: the decode depends on nothing but the request's bytes.
+            # Copies: the engine gets its own dicts on every call, these stay as decoded.
+            self.decoded.remember(req, (info.part_hashes[0], req.graph.parts[0].WhichOneof("part") == "hash",
+                                        dict(feeds), dict(kwargs["known"]) if with_known else None, info))
         return graph, feeds, kwargs, info, res
+
+    def _residency(self, req) -> Residency:
+        options = req.options if "options" in req.DESCRIPTOR.fields_by_name else _NO_OPTIONS
+        return Residency(self.store, options, self.inline_bytes, self.shared)
 
     def Evaluate(self, req: pb.EvaluateRequest, cancel: Cancel) -> pb.EvaluateResponse:
         graph, feeds, kwargs, info, res = self._decode(req, cancel)
@@ -180,6 +202,11 @@ class AutodiffService:
                 wire.put_op(ops[-1], op)
             self._ops = ops
         return self._ops
+
+
+def _by_value(tensors) -> bool:
+    """No tensor names a resident value or a shared-memory region (those depend on the caller)."""
+    return all(not t.handle and not t.HasField("shm") for t in tensors)
 
 
 def _finish(out, result) -> None:

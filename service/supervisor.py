@@ -125,8 +125,12 @@ class Supervisor:
 
     def _spawn(self, slot: _Slot) -> None:
         reader, writer = _SPAWN.Pipe(duplex=False)
+        config = self.config
+        if config.pin_cores:
+            cores = sorted(os.sched_getaffinity(0))
+            config = config.replace(cpu=cores[slot.index % len(cores)])
         slot.process = _SPAWN.Process(target=_worker, name=f"gradwire-worker-{slot.index}",
-                                      args=(self.config, self._address, self._log_level, writer))
+                                      args=(config, self._address, self._log_level, writer))
         slot.process.start()
         writer.close()
         slot.conn, slot.ready, slot.metrics_port = reader, False, None

@@ -11,6 +11,7 @@ import urllib.request
 
 import grpc
 import numpy as np
+import pytest
 
 from gradwire.session import _CHANNEL_OPTIONS
 from gradwire.v1 import gradwire_pb2 as pb
@@ -165,3 +166,37 @@ def test_a_taken_port_is_an_error_for_workers_too(server_process):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "bind" in proc.stderr and proc.stdout == ""
+
+
+def _cores_of(pid: int) -> set[int]:
+    """The cores any thread of process `pid` may run on."""
+    return {c for t in os.listdir(f"/proc/{pid}/task") for c in os.sched_getaffinity(int(t))}
+
+
+def _workers_of(pid: int) -> list[int]:
+    children = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            children += [int(c) for c in f.read().split()]
+    with_cmd = [(c, open(f"/proc/{c}/cmdline", "rb").read()) for c in children]
+    return [c for c, cmd in with_cmd if b"spawn_main" in cmd and b"resource_tracker" not in cmd]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores to tell workers apart")
+def test_pin_cores_binds_each_worker_to_its_own_core(server_process):
+    proc, target = server_process("--processes", "2", "--no-warm-up", "--pin-cores")
+    workers = _workers_of(proc.pid)
+    cores = sorted(os.sched_getaffinity(0))
+    assert len(workers) == 2
+    assert sorted(tuple(_cores_of(w)) for w in workers) == [(cores[0],), (cores[1],)]
+    assert _cores_of(proc.pid) == set(cores)     # the supervisor itself stays free
+    with grpc.insecure_channel(target) as ch:     # and the pinned workers serve
+        info = pb_grpc.AutodiffStub(ch).GetServerInfo(pb.ServerInfoRequest(), timeout=30)
+    assert info.pid in workers
+
+
+def test_pin_cores_with_one_process_binds_it_to_the_first_usable_core(server_process):
+    proc, target = server_process("--processes", "1", "--no-warm-up", "--pin-cores")
+    assert _cores_of(proc.pid) == {min(os.sched_getaffinity(0))}
+    with grpc.insecure_channel(target) as ch:
+        assert pb_grpc.AutodiffStub(ch).GetServerInfo(pb.ServerInfoRequest(), timeout=30).pid == proc.pid

@@ -247,8 +247,7 @@ class Session:
             graph, request = build()
             sent: list = []
             regions: list = []
-            node_bytes = [n.SerializeToString(deterministic=True) for n in graph.nodes]
-            parts = self._parts.split(node_bytes)
+            parts = self._parts.split(graph.framed)
             for name, node in graph.inputs.items():
                 self._tensor(node, request.inputs[name], sent, keep, regions)
             for node_id, node in graph.known:
@@ -258,7 +257,7 @@ class Session:
                 if server_hash is not None and by_hash_ok:
                     part.hash = server_hash
                 else:
-                    part.graph.nodes.extend(graph.nodes[start:stop])
+                    part.graph.MergeFromString(b"".join(graph.framed[start:stop]))
             if keep:
                 request.options.resident = True
             if self._shm and "options" in request.DESCRIPTOR.fields_by_name:

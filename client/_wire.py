@@ -80,16 +80,18 @@ _PLACEHOLDERS: list[bytes] = []
 
 
 def placeholder(k: int) -> bytes:
-    """The k-th placeholder of a request, named `p{k}`."""
+    """The k-th placeholder of a request, named `p{k}`, framed as a Graph.nodes element."""
     while len(_PLACEHOLDERS) <= k:
         j = len(_PLACEHOLDERS)
-        _PLACEHOLDERS.append(_op("placeholder") + encode_attrs({"name": f"p{j}"}))
+        _PLACEHOLDERS.append(frame(_op("placeholder") + encode_attrs({"name": f"p{j}"})))
     return _PLACEHOLDERS[k]
 
 
 def node_bytes(node, ids: list[int]) -> bytes:
-    """The node (an op or a constant) with inputs `ids`."""
-    return _op(node.op) + _inputs(ids) + _attr_bytes(node)
+    """The node (an op or a constant) with inputs `ids`, framed as a Graph.nodes element."""
+    body = _op(node.op) + _inputs(ids) + _attr_bytes(node)
+    n = len(body)
+    return (b"\n" + _VARINT[n] if n < 128 else b"\n" + varint(n)) + body
 
 
 def _attr_bytes(node) -> bytes:

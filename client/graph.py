@@ -124,7 +124,8 @@ class RequestGraph:
                 prefixes.add(id(node.prefix))
                 history.update(n for n in node.prefix if n.op not in (None, "constant"))
                 stack.extend(node.prefix)
-            if node in history or (not node.known and node.op not in (None, "constant")):
+            if node in history or (node.value is None and node.resident is None
+                                   and node.op is not None and node.op != "constant"):
                 stack.extend(node.inputs)
         self.history = history
         self.order = sorted(members, key=_by_seq)
@@ -134,20 +135,21 @@ class RequestGraph:
         self.pending: list[Node] = []
         # Each node as the wire's Graph.nodes element (tag, length, serialized Node): a part's graph is a
         # run of these joined.
-        self.framed: list[bytes] = []
+        self.framed: list[bytes]
+        framed = self.framed = []
+        inputs = self.inputs
         for i, node in enumerate(self.order):
             op = node.op
-            if op is None or (op != "constant" and node not in history and node.known):
-                data = _wire.placeholder(len(self.inputs))
-                self.inputs[f"p{len(self.inputs)}"] = node
-            else:
-                data = _wire.node_bytes(node, [index[x] for x in node.inputs])
-                if op != "constant":
-                    if node.known:
-                        self.known.append((i, node))
-                    else:
-                        self.pending.append(node)
-            self.framed.append(_wire.frame(data))
+            known = node.value is not None or node.resident is not None
+            if op is None or (known and op != "constant" and node not in history):
+                framed.append(_wire.placeholder(len(inputs)))
+                inputs[f"p{len(inputs)}"] = node
+                continue
+            framed.append(_wire.node_bytes(node, [index[x] for x in node.inputs]))
+            if op != "constant" and known:
+                self.known.append((i, node))
+            elif op != "constant":
+                self.pending.append(node)
 
     def is_placeholder(self, node: Node) -> bool:
         return node.op is None or (node.op != "constant" and node.known and node not in self.history)

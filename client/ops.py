@@ -14,7 +14,8 @@ from gradwire._torch_names import records_history, saved_inputs, saves_output
 from gradwire._views import Step, view_strides
 from gradwire._wire import AttrBytes
 from gradwire.core import shapes, signature
-from gradwire.core.dtypes import FLOATS, INTS, result_type
+from gradwire.core.dtypes import FLOATS, INTS, ITEMSIZE, result_type
+from gradwire.core.hashing import MIN_RESIDENT_BYTES
 from gradwire.core.signature import Aval
 from gradwire.core.structural import BIG as _BIG
 from gradwire.graph import Node
@@ -159,7 +160,26 @@ def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None 
     node = Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
                 requires_grad=requires_grad, shape=shape, dtype=dtype, label=label)
     node.encoded = shared
+    view = _HELD_VIEWS.get(op)
+    if view is not None and not requires_grad and len(nodes) == 1 and nodes[0].value is not None and \
+            math.prod(shape) * ITEMSIZE[dtype] < MIN_RESIDENT_BYTES:
+        node.value = np.array(view(nodes[0].value, node), copy=True, order="C")
     return node
+
+
+# Data movement without history on a small value the client holds (a minibatch sliced from a dataset, reshaped)
+# is done here: the value is a few bytes, and a training step's graph then has the same structure every step,
+# so it travels by hash and the server reuses its plan instead of checking and planning a new graph each step
+# (the slice bounds are attributes). The node keeps its op and inputs; only its value is known sooner. Each entry
+# is the engine op's NumPy definition.
+_HELD_VIEWS = {
+    "slice": lambda v, node: v[tuple(slice(a, b, s) for a, b, s in zip(
+        node.attrs["starts"], node.attrs["stops"], node.attrs["steps"]))],
+    "reshape": lambda v, node: v.reshape(node.shape),
+    "squeeze": lambda v, node: v.reshape(node.shape),
+    "unsqueeze": lambda v, node: v.reshape(node.shape),
+    "transpose": lambda v, node: np.transpose(v, node.attrs["perm"]),
+}
 
 
 _OPMATH_SCALARS = frozenset({"mul", "div", "lerp"})

@@ -122,7 +122,7 @@ def test_a_bad_call_raises_every_time_and_is_not_remembered():
 
 def test_parts_are_split_on_learned_lengths_and_digests():
     cache = PartCache()
-    framed = [_wire.frame(_wire.placeholder(k)) for k in range(6)]
+    framed = [_wire.placeholder(k) for k in range(6)]
     first = cache.split(framed)
     assert [(a, b, h) for a, b, _, h in first] == [(0, 6, None)]
     cache.learn([(0, 4, cache.split(framed[:4])[0][2], None)], ["h4"])
@@ -130,5 +130,5 @@ def test_parts_are_split_on_learned_lengths_and_digests():
     assert [(a, b, h) for a, b, _, h in parts] == [(0, 4, "h4"), (4, 6, None)]
     cache.learn(first, ["h6"])                      # the longest part held wins
     assert [(a, b, h) for a, b, _, h in cache.split(framed)] == [(0, 6, "h6")]
-    changed = framed[:5] + [_wire.frame(_wire.placeholder(9))]
+    changed = framed[:5] + [_wire.placeholder(9)]
     assert [(a, b, h) for a, b, _, h in cache.split(changed)] == [(0, 4, "h4"), (4, 6, None)]

@@ -10,7 +10,7 @@ import weakref
 
 from gradwire import dtypes
 from gradwire._grad_mode import is_grad_enabled
-from gradwire._torch_names import records_history, saved_inputs, saves_output
+from gradwire._torch_names import NO_HISTORY, SAVES, saved_inputs, saves_output
 from gradwire._views import Step, view_strides
 from gradwire._wire import AttrBytes
 from gradwire.core import shapes, signature
@@ -84,6 +84,8 @@ def _saved(op: str, nodes, args, out: Tensor):
     """What PyTorch's backward node for op saves, checked when a backward reaches this node: per saved
     tensor (version counter, version, weakref to the tensor, dtype, shape, the node that made it if it
     is the op's own result, storage, storage generation)."""
+    if op not in SAVES:                 # most ops save nothing PyTorch would check
+        return ()
     saved = []
     for j in saved_inputs(op, [n.requires_grad for n in nodes]):
         a = args[j] if j < len(args) else None
@@ -155,8 +157,12 @@ def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None 
     attrs, shape, dtype, shared = _infer(op, nodes, attrs or {})
     if requires_grad is None:
         # Only floating-point results carry history in PyTorch (x.to(int32) has no grad_fn).
-        requires_grad = (dtype in FLOATS and is_grad_enabled() and records_history(op)
-                         and builtins_any(n.requires_grad for n in nodes))
+        requires_grad = False
+        if dtype in FLOATS and op not in NO_HISTORY and is_grad_enabled():
+            for n in nodes:
+                if n.requires_grad:
+                    requires_grad = True
+                    break
     node = Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
                 requires_grad=requires_grad, shape=shape, dtype=dtype, label=label)
     node.encoded = shared

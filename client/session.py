@@ -17,6 +17,7 @@ from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
 from gradwire.core import codec, hashing, shm
+from gradwire.core.dtypes import ITEMSIZE
 from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
@@ -330,9 +331,11 @@ class Session:
             if node.value is None and node.resident is not None:
                 node.settle(self.get_value(node.resident, node.dtype, node.shape))
 
-    def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
-        """One Gradient request. Returns (graph, response); root values are stored."""
-        history = differentiable_history(roots)
+    def gradient_request(self, roots, seeds, wrt, *, create_graph=False, history=None):
+        """One Gradient request. Returns (graph, response); root values are stored. history: the roots'
+        differentiable history, when the caller has it."""
+        if history is None:
+            history = differentiable_history(roots)
 
         def build():
             graph = RequestGraph(list(roots) + [s for s in seeds if s is not None] + list(wrt), history)
@@ -401,7 +404,7 @@ _RESIDENT_MISS = re.compile(r"resident value ([0-9a-f]{64})")
 
 
 def _nbytes(node) -> int:
-    return math.prod(node.shape) * np.dtype(node.dtype).itemsize
+    return math.prod(node.shape) * ITEMSIZE[node.dtype]
 
 
 def _same_host(target: str) -> bool:

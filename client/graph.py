@@ -135,9 +135,8 @@ class RequestGraph:
         self.pending: list[Node] = []
         # Each node as the wire's Graph.nodes element (tag, length, serialized Node): a part's graph is a
         # run of these joined.
-        self.framed: list[bytes]
-        framed = self.framed = []
-        inputs = self.inputs
+        self.framed: list[bytes] = []
+        framed, inputs = self.framed, self.inputs
         for i, node in enumerate(self.order):
             op = node.op
             known = node.value is not None or node.resident is not None

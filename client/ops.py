@@ -205,8 +205,6 @@ def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, r
         for n in nodes:
             if n.session is not session:
                 raise RuntimeError(_TWO_SESSIONS)
-        if session is None:
-            current_session()
     else:
         session = session_of(args)
         refs = [_operand(a) for a in (args if ref_args is None else ref_args)]

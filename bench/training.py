@@ -15,10 +15,11 @@ server, then one client process per case. Cases:
 
 Medians over the timed steps after warm-up. The machine is shared and noisy: read ratios within a run.
 
-Measured (December 2026, 2 cores shared, load average 6-10; before = the client before its per-op and
-per-request work, run alternately with after): linear regression 3.75 / 3.60 ms per step before, 1.65 /
-1.56 ms after, against an echo of 0.26-0.41 ms (3.8-6.3x; target 1.5x, not met), 1 RPC per step, final
-parameters equal PyTorch's. The MLP rows were meaningless under that load (PyTorch's step 66-360 ms).
+Measured (December 2026, 2 cores shared; before = the client before its per-op and per-request work, run
+alternately with after): linear regression per step, three pairs at load average 4-10: before 3.75, 3.60,
+4.52 ms; after 1.65, 1.56, 1.75 ms, against that run's echo of 0.26-0.41 ms (3.8-6.3x; target 1.5x, not
+met); 1 RPC per step; final parameters equal PyTorch's. The MLP rows were meaningless under that load
+(PyTorch's own step 66-360 ms).
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ gives (a test checks it against protobuf).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from gradwire.core import codec
@@ -77,13 +79,16 @@ class AttrBytes:
 
 _CONSTANTS: dict[tuple, bytes] = {}
 _PLACEHOLDERS: list[bytes] = []
+_GROW = threading.Lock()
 
 
 def placeholder(k: int) -> bytes:
     """The k-th placeholder of a request, named `p{k}`, framed as a Graph.nodes element."""
-    while len(_PLACEHOLDERS) <= k:
-        j = len(_PLACEHOLDERS)
-        _PLACEHOLDERS.append(frame(_op("placeholder") + encode_attrs({"name": f"p{j}"})))
+    if k >= len(_PLACEHOLDERS):
+        with _GROW:                   # entry j must be p{j}: threads extend the list one at a time
+            while len(_PLACEHOLDERS) <= k:
+                j = len(_PLACEHOLDERS)
+                _PLACEHOLDERS.append(frame(_op("placeholder") + encode_attrs({"name": f"p{j}"})))
     return _PLACEHOLDERS[k]
 
 

@@ -132,3 +132,12 @@ def test_parts_are_split_on_learned_lengths_and_digests():
     assert [(a, b, h) for a, b, _, h in cache.split(framed)] == [(0, 6, "h6")]
     changed = framed[:5] + [_wire.placeholder(9)]
     assert [(a, b, h) for a, b, _, h in cache.split(changed)] == [(0, 4, "h4"), (4, 6, None)]
+
+
+def test_placeholders_made_from_many_threads_keep_their_names():
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(_wire.placeholder, range(2000, 0, -7)))
+    for k in (0, 1, 127, 128, 1999):
+        parsed = pb.Graph.FromString(_wire.placeholder(k)).nodes[0]
+        assert parsed.op == "placeholder" and parsed.attrs["name"].s == f"p{k}"

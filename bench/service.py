@@ -22,8 +22,9 @@ disturbed. This is a meter, not a test: nothing here asserts.
 Measured for the client row (December 2026, `--processes 1`, load average 12-20 from other work, the
 client before and after its per-op and per-request work run back to back): echo p50 370 / 375 µs, seed by
 hash 658 / 634 µs (1.78x / 1.69x), through the client 1 133 µs before (3.06x) and 1 042 µs after (2.78x);
-four more paired latency runs (load 5-14): 1 202, 1 216, 1 305, 1 270 µs before; 1 034, 1 075, 1 141,
-1 082 µs after (2.8x the echo). Target 1.5x: not met; by hash alone the server is at 1.7-1.8x.
+six more paired latency runs (load 2-14): 1 202, 1 216, 1 305, 1 270, 1 429, 1 533 µs before; 1 034,
+1 075, 1 141, 1 082, 1 354, 1 096 µs after (2.3-2.8x that run's echo). Target 1.5x: not met; by hash alone
+the server is at 1.5-1.8x.
 """
 from __future__ import annotations
 

@@ -26,6 +26,13 @@ c=32, vs the echo of the same run: throughput 0.48-0.71x before and 0.75-0.98x a
 (0.39-0.76x after with 1); server CPU per call 1.64-2.24x the echo's before, 1.11-1.51x after with 2
 processes (1.6-2.6x with 1); with `-- --pin-cores` (two runs) 0.98-1.14x and 1.06-1.25x with 2
 processes. The README has the tables.
+
+Measured for the client row (December 2026, `--processes 1`, load average 12-20 from other work, the
+client before and after its per-op and per-request work run back to back): echo p50 370 / 375 µs, seed by
+hash 658 / 634 µs (1.78x / 1.69x), through the client 1 133 µs before (3.06x) and 1 042 µs after (2.78x);
+six more paired latency runs (load 2-14): 1 202, 1 216, 1 305, 1 270, 1 429, 1 533 µs before; 1 034,
+1 075, 1 141, 1 082, 1 354, 1 096 µs after (2.3-2.8x that run's echo). Target 1.5x: not met; by hash alone
+the server is at 1.5-1.8x.
 """
 from __future__ import annotations
 

@@ -21,25 +21,28 @@ class PartCache:
         self._lengths: dict[int, Counter] = {}   # offset -> lengths of parts held there
         self._lock = threading.Lock()
 
-    def split(self, node_bytes: list[bytes]) -> list[tuple[int, int, str, str | None]]:
-        """[(start, stop, digest, server hash or None)] covering node_bytes in order."""
-        parts, start, n = [], 0, len(node_bytes)
+    def split(self, framed: list[bytes]) -> list[tuple[int, int, str, str | None]]:
+        """[(start, stop, digest, server hash or None)] covering the nodes in order. framed: each node's
+        bytes as a Graph.nodes element (tag, length, serialized node), so a run of them joined is that
+        part's serialized graph; the digest is SHA-256 of the start offset and those bytes."""
+        parts, start, n = [], 0, len(framed)
         while start < n:
             with self._lock:
-                lengths = set(self._lengths.get(start, ()))
-            h = hashlib.sha256(start.to_bytes(8, "little"))
+                lengths = sorted(self._lengths.get(start, ()), reverse=True)
+            prefix = start.to_bytes(8, "little")
             best = None
-            for i in range(start, n):
-                h.update(len(node_bytes[i]).to_bytes(4, "little"))
-                h.update(node_bytes[i])
-                if i + 1 - start in lengths:
-                    digest = h.hexdigest()
-                    with self._lock:
-                        entry = self._hashes.get((start, digest))
-                    if entry is not None:
-                        best = (start, i + 1, digest, entry[0])
+            for length in lengths:             # longest first: the first part the server holds wins
+                if start + length > n:
+                    continue
+                digest = hashlib.sha256(prefix + b"".join(framed[start:start + length])).hexdigest()
+                with self._lock:
+                    entry = self._hashes.get((start, digest))
+                if entry is not None:
+                    best = (start, start + length, digest, entry[0])
+                    break
             if best is None:
-                parts.append((start, n, h.hexdigest(), None))
+                digest = hashlib.sha256(prefix + b"".join(framed[start:])).hexdigest()
+                parts.append((start, n, digest, None))
                 break
             parts.append(best)
             start = best[1]

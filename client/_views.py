@@ -50,11 +50,21 @@ class Step(NamedTuple):
 
 
 def contiguous_strides(shape) -> tuple[int, ...]:
-    strides, step = [], 1
-    for d in reversed(shape):
-        strides.append(step)
-        step *= max(d, 1)
-    return tuple(reversed(strides))
+    if type(shape) is not tuple:
+        shape = tuple(shape)
+    strides = _STRIDES.get(shape)
+    if strides is None:
+        out, step = [], 1
+        for d in reversed(shape):
+            out.append(step)
+            step *= max(d, 1)
+        strides = tuple(reversed(out))
+        if len(_STRIDES) < 4096:        # every tensor made asks: remember the shapes a program uses
+            _STRIDES[shape] = strides
+    return strides
+
+
+_STRIDES: dict[tuple, tuple[int, ...]] = {}
 
 
 def is_contiguous(shape, strides) -> bool:
@@ -77,10 +87,9 @@ def has_overlap(shape, strides) -> bool:
 
 def view_strides(shape, strides, new_shape):
     """The strides `view(new_shape)` would have, or None where it cannot be a view (PyTorch's computeStride)."""
-    numel = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if not shape:
         return (1,) * len(new_shape)
-    if numel == 0:
+    if 0 in shape:
         if tuple(shape) == tuple(new_shape):
             return tuple(strides)
         return contiguous_strides(new_shape)

@@ -104,14 +104,16 @@ def _seed_nodes(outputs, grad_outputs) -> list:
     return seeds
 
 
-def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
+def _run(outputs, grad_outputs, wrt, retain_graph, create_graph, history=None):
     """One Gradient request for outputs w.r.t. wrt nodes. Returns (gradients, unused) where
-    gradients are arrays, or Nodes of the returned backward graph with create_graph."""
+    gradients are arrays, or Nodes of the returned backward graph with create_graph. history: the
+    outputs' differentiable history when the caller has it already."""
     for k, out in enumerate(outputs):
         if not out.requires_grad:
             raise RuntimeError(_no_grad_fn(k))
     roots = [o._node for o in outputs]
-    history = differentiable_history(roots)
+    if history is None:
+        history = differentiable_history(roots)
     # PyTorch frees a node's saved tensors after a backward; nodes that save none stay usable.
     if any(n.freed and saves_tensors(n.op) for n in history):
         raise RuntimeError(SECOND_BACKWARD)
@@ -119,7 +121,7 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph):
     seeds = _seed_nodes(outputs, grad_outputs)
     _check_seeds(roots, seeds)
     session = roots[0].session
-    graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph)
+    graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph, history=history)
     if not (create_graph if retain_graph is None else retain_graph):
         for node in history:
             node.freed = True
@@ -183,18 +185,19 @@ def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=Fals
     """Accumulate d(tensor)/d(leaf) into every leaf's .grad (or into `inputs` only)."""
     if not tensor.requires_grad:
         raise RuntimeError(_no_grad_fn(0))
+    history = None
     if inputs is not None:
         targets, _ = _as_list(inputs)
     else:
         root = tensor._node
-        leaves = {n for h in differentiable_history([root]) for n in h.inputs
-                  if n.is_leaf and n.requires_grad}
+        history = differentiable_history([root])
+        leaves = {n for h in history for n in h.inputs if n.is_leaf and n.requires_grad}
         if root.is_leaf:
             leaves.add(root)
         targets = [n.sink() for n in sorted(leaves, key=lambda n: n.seq) if n.sink is not None]
         targets = [t for t in targets if t is not None]
     grads, _ = _run([tensor], None if gradient is None else [gradient],
-                    [t._node for t in targets], retain_graph, create_graph)
+                    [t._node for t in targets], retain_graph, create_graph, history)
     for target, g in zip(targets, grads):
         _accumulate(target, g)
 

@@ -73,6 +73,8 @@ def _type_name(x) -> str:
 def _check_tensors(name: str, tensors: tuple, args: tuple, kwargs: dict, offset: int) -> None:
     """PyTorch's TypeError for a non-tensor where its signature says Tensor (offset 1: the method form,
     whose positions do not count self)."""
+    if not tensors:
+        return
     from gradwire.tensor import Tensor
     for pos, param in tensors:
         if pos < len(args):

@@ -44,6 +44,7 @@ int64 = DType("int64")
 bool_ = DType("bool")
 _BY_NAME = {d.name: d for d in (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)}
 assert set(_BY_NAME) == set(DTYPES)
+_BY_NUMPY = {**{d.numpy: d for d in _BY_NAME.values()}, **_BY_NAME}    # dtype objects and names
 DEFAULT_FLOAT = float32
 
 
@@ -57,6 +58,9 @@ def as_dtype(dtype) -> DType:
         return int64
     if dtype is bool:
         return bool_
+    known = _BY_NUMPY.get(dtype) if isinstance(dtype, (str, np.dtype)) else None
+    if known is not None:               # the common case, without NumPy's dtype.name (~2.6 µs)
+        return known
     name = getattr(dtype, "name", None) if not isinstance(dtype, str) else dtype
     name = str(dtype).removeprefix("torch.") if name is None else name
     try:

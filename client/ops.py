@@ -10,10 +10,12 @@ import weakref
 
 from gradwire import dtypes
 from gradwire._grad_mode import is_grad_enabled
-from gradwire._torch_names import records_history
+from gradwire._torch_names import NO_HISTORY, SAVES, saved_inputs, saves_output
 from gradwire._views import Step, view_strides
+from gradwire._wire import AttrBytes
 from gradwire.core import shapes, signature
-from gradwire.core.dtypes import FLOATS, INTS, result_type
+from gradwire.core.dtypes import FLOATS, INTS, ITEMSIZE, result_type
+from gradwire.core.hashing import MIN_RESIDENT_BYTES
 from gradwire.core.signature import Aval
 from gradwire.core.structural import BIG as _BIG
 from gradwire.graph import Node
@@ -28,12 +30,17 @@ def session_of(args):
             if session is None:
                 session = a._node.session
             elif a._node.session is not session:
-                raise RuntimeError("Expected all tensors to be on the same gradwire session, "
-                                   "but found at least two sessions")
+                raise RuntimeError(_TWO_SESSIONS)
     return session or current_session()
 
 
+_TWO_SESSIONS = "Expected all tensors to be on the same gradwire session, but found at least two sessions"
+
+
 def _is_scalar(x) -> bool:
+    t = type(x)
+    if t is float or t is int or t is bool:
+        return True
     return isinstance(x, (numbers.Number, np.bool_)) or (isinstance(x, np.ndarray) and x.ndim == 0
                                                          and x.dtype.kind in "biuf")
 
@@ -61,6 +68,8 @@ def _as_node(x, session, dtype) -> Node:
             arr = np.array(value, dtype=np.float32)   # kept in PyTorch's float32 opmath; the engine rounds results
         elif dtype in INTS and isinstance(value, numbers.Integral) and -2**63 <= value < 2**63:
             arr = np.array(value, dtype=np.int64).astype(dtype)     # PyTorch wraps: uint8 tensor + 300 adds 44
+        elif dtype in _WIDE_FLOATS and type(value) in (float, int) and -3e38 < value < 3e38:
+            arr = np.array(value, dtype=dtype)        # no overflow possible: skip errstate (~1 µs)
         else:
             with np.errstate(over="ignore"):          # 1e6 as float16 is inf, as in PyTorch
                 arr = np.array(value, dtype=dtype)
@@ -68,11 +77,15 @@ def _as_node(x, session, dtype) -> Node:
     return leaf_from_data(session, x)._node
 
 
+_WIDE_FLOATS = ("float32", "float64")
+
+
 def _saved(op: str, nodes, args, out: Tensor):
     """What PyTorch's backward node for op saves, checked when a backward reaches this node: per saved
     tensor (version counter, version, weakref to the tensor, dtype, shape, the node that made it if it
     is the op's own result, storage, storage generation)."""
-    from gradwire._torch_names import saved_inputs, saves_output
+    if op not in SAVES:                 # most ops save nothing PyTorch would check
+        return ()
     saved = []
     for j in saved_inputs(op, [n.requires_grad for n in nodes]):
         a = args[j] if j < len(args) else None
@@ -85,17 +98,94 @@ def _saved(op: str, nodes, args, out: Tensor):
     return tuple(saved)
 
 
+def _key(v):
+    """A hashable stand-in for an attribute value that tells apart every value the signature rules do (an
+    int from a float or a bool, 0.0 from -0.0), or None for a value not worth a key (an array, a NumPy scalar)."""
+    t = type(v)
+    if t is int or t is bool or t is str or v is None:
+        return v if t is str or v is None else (t, v)
+    if t is float:
+        return (t, v.hex())
+    if t is tuple or t is list:
+        out = []
+        for x in v:
+            k = _key(x)
+            if k is None and x is not None:
+                return None
+            out.append(k)
+        return (t, tuple(out))
+    return None
+
+
+# The signature rules are pure functions of (op, input shapes and dtypes, attributes), and a program records
+# the same few calls over and over: their results are kept, keyed by exactly those, with the attributes'
+# encoding for the wire computed once per entry. Only calls that succeed are kept; a bad one raises every time.
+_INFERRED: dict[tuple, tuple] = {}
+_INFERRED_LIMIT = 1 << 14
+
+
+def _infer(op: str, nodes, attrs: dict):
+    """(normalized attrs, shape, dtype, shared attribute bytes or None) of op on nodes."""
+    items = []
+    for k, v in attrs.items():
+        kv = _key(v)
+        if kv is None and v is not None:
+            items = None
+            break
+        items.append((k, kv))
+    key = None
+    if items is not None:
+        key = (op, tuple([(n.shape, n.dtype) for n in nodes]), tuple(items))
+        hit = _INFERRED.get(key)
+        if hit is not None:
+            return dict(hit[0]), hit[1], hit[2], hit[3]
+    normalized, aval = signature.infer(op, [Aval(n.shape, n.dtype) for n in nodes], attrs)
+    shape = tuple(aval.shape)
+    if key is None or builtins_any(type(v) is np.ndarray for v in normalized.values()):
+        return normalized, shape, aval.dtype, None
+    if len(_INFERRED) >= _INFERRED_LIMIT:
+        _INFERRED.clear()
+    shared = AttrBytes()
+    _INFERRED[key] = (dict(normalized), shape, aval.dtype, shared)
+    return normalized, shape, aval.dtype, shared
+
+
 def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None = None,
             requires_grad: bool | None = None) -> Node:
     """A node for op on nodes, with its shape and dtype from the op's signature: a bad call raises here,
     with PyTorch's exception type and message."""
-    attrs, aval = signature.infer(op, [Aval(n.shape, n.dtype) for n in nodes], attrs or {})
+    attrs, shape, dtype, shared = _infer(op, nodes, attrs or {})
     if requires_grad is None:
         # Only floating-point results carry history in PyTorch (x.to(int32) has no grad_fn).
-        requires_grad = (is_grad_enabled() and records_history(op) and aval.dtype in FLOATS
-                         and builtins_any(n.requires_grad for n in nodes))
-    return Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
-                requires_grad=requires_grad, shape=aval.shape, dtype=aval.dtype, label=label)
+        requires_grad = False
+        if dtype in FLOATS and op not in NO_HISTORY and is_grad_enabled():
+            for n in nodes:
+                if n.requires_grad:
+                    requires_grad = True
+                    break
+    node = Node(nodes[0].session if nodes else current_session(), op, nodes, attrs,
+                requires_grad=requires_grad, shape=shape, dtype=dtype, label=label)
+    node.encoded = shared
+    view = _HELD_VIEWS.get(op)
+    if view is not None and not requires_grad and len(nodes) == 1 and nodes[0].value is not None and \
+            math.prod(shape) * ITEMSIZE[dtype] < MIN_RESIDENT_BYTES:
+        node.value = np.array(view(nodes[0].value, node), copy=True, order="C")
+    return node
+
+
+# Data movement without history on a small value the client holds (a minibatch sliced from a dataset, reshaped)
+# is done here: the value is a few bytes, and a training step's graph then has the same structure every step,
+# so it travels by hash and the server reuses its plan instead of checking and planning a new graph each step
+# (the slice bounds are attributes). The node keeps its op and inputs; only its value is known sooner. Each entry
+# is the engine op's NumPy definition.
+_HELD_VIEWS = {
+    "slice": lambda v, node: v[tuple(slice(a, b, s) for a, b, s in zip(
+        node.attrs["starts"], node.attrs["stops"], node.attrs["steps"]))],
+    "reshape": lambda v, node: v.reshape(node.shape),
+    "squeeze": lambda v, node: v.reshape(node.shape),
+    "unsqueeze": lambda v, node: v.reshape(node.shape),
+    "transpose": lambda v, node: np.transpose(v, node.attrs["perm"]),
+}
 
 
 _OPMATH_SCALARS = frozenset({"mul", "div", "lerp"})
@@ -104,15 +194,28 @@ _OPMATH_SCALARS = frozenset({"mul", "div", "lerp"})
 def apply(op: str, *args, attrs: dict | None = None, label: str | None = None, ref_args=None) -> Tensor:
     """Record `op(*args)`; Python scalars become constants of the result type and arrays become leaves.
     ref_args: the arguments whose types decide the result type (default: all)."""
-    session = session_of(args)
-    refs = [_operand(a) for a in (args if ref_args is None else ref_args)]
-    dtype = result_type(*refs) if refs else None
-    # PyTorch multiplies and divides a float16 tensor by a Python scalar in float32 (half_tensor * 1e6 is not
-    # inf * x; add, sub, pow and comparisons round the scalar to float16 first): the scalar stays float32 where
-    # a float32 0-d input cannot change the result type (every tensor has dims).
-    dims = builtins_all(a.ndim for a in args if isinstance(a, Tensor))
-    scalar_dtype = "float16-opmath" if dtype == "float16" and dims and op in _OPMATH_SCALARS else dtype
-    nodes = [_as_node(a, session, scalar_dtype) for a in args]
+    nodes = []
+    for a in args:                     # the common case first: every argument a tensor (read each node once)
+        if not isinstance(a, Tensor):
+            nodes = None
+            break
+        nodes.append(a._node)
+    if nodes and ref_args is None:
+        session = nodes[0].session
+        for n in nodes:
+            if n.session is not session:
+                raise RuntimeError(_TWO_SESSIONS)
+    else:
+        session = session_of(args)
+        refs = [_operand(a) for a in (args if ref_args is None else ref_args)]
+        dtype = result_type(*refs) if refs else None
+        # PyTorch multiplies and divides a float16 tensor by a Python scalar in float32 (half_tensor * 1e6 is not
+        # inf * x; add, sub, pow and comparisons round the scalar to float16 first): the scalar stays float32
+        # where a float32 0-d input cannot change the result type (every tensor has dims).
+        if dtype == "float16" and op in _OPMATH_SCALARS and builtins_all(
+                a.ndim for a in args if isinstance(a, Tensor)):
+            dtype = "float16-opmath"
+        nodes = [_as_node(a, session, dtype) for a in args]
     node = node_op(op, *nodes, attrs=attrs, label=label)
     out = Tensor._wrap(node)
     if node.requires_grad:

@@ -18,6 +18,7 @@ from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
 from gradwire._shared_memory import CLAIMED as _CLAIMED, SharedMemoryClient
 from gradwire.core import codec, hashing, shm
+from gradwire.core.dtypes import ITEMSIZE
 from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
@@ -226,8 +227,7 @@ class Session(SharedMemoryClient):
             graph, request = build()
             sent: list = []
             regions: list = []
-            node_bytes = [n.SerializeToString(deterministic=True) for n in graph.nodes]
-            parts = self._parts.split(node_bytes)
+            parts = self._parts.split(graph.framed)
             for name, node in graph.inputs.items():
                 self._tensor(node, request.inputs[name], sent, keep, regions)
             for node_id, node in graph.known:
@@ -237,7 +237,7 @@ class Session(SharedMemoryClient):
                 if server_hash is not None and by_hash_ok:
                     part.hash = server_hash
                 else:
-                    part.graph.nodes.extend(graph.nodes[start:stop])
+                    part.graph.MergeFromString(b"".join(graph.framed[start:stop]))
             if keep:
                 request.options.resident = True
             offers = {}
@@ -322,9 +322,11 @@ class Session(SharedMemoryClient):
             if node.value is None and node.resident is not None:
                 node.settle(self.get_value(node.resident, node.dtype, node.shape))
 
-    def gradient_request(self, roots, seeds, wrt, *, create_graph=False):
-        """One Gradient request. Returns (graph, response); root values are stored."""
-        history = differentiable_history(roots)
+    def gradient_request(self, roots, seeds, wrt, *, create_graph=False, history=None):
+        """One Gradient request. Returns (graph, response); root values are stored. history: the roots'
+        differentiable history, when the caller has it."""
+        if history is None:
+            history = differentiable_history(roots)
         made = {}       # see realize: not a function attribute
 
         def build():
@@ -415,7 +417,7 @@ _RESIDENT_MISS = re.compile(r"resident value ([0-9a-f]{64})")
 
 
 def _nbytes(node) -> int:
-    return math.prod(node.shape) * np.dtype(node.dtype).itemsize
+    return math.prod(node.shape) * ITEMSIZE[node.dtype]
 
 
 def _same_host(target: str) -> bool:

@@ -84,11 +84,14 @@ def as_array(data, dtype=None, own=None) -> np.ndarray:
     if dtype is not None:
         with np.errstate(over="ignore", invalid="ignore"):       # 1e6 as float16 is inf, as in PyTorch
             arr = arr.astype(dtypes.as_dtype(dtype).numpy)
-    elif arr.dtype.kind in "iuf" and arr.dtype.name not in DTYPES:
+    elif arr.dtype not in _WIRE_DTYPES and arr.dtype.kind in "iuf" and arr.dtype.name not in DTYPES:
         raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.name}: gradwire's dtypes are "
                         f"{', '.join(DTYPES)}")
     dtypes.as_dtype(arr.dtype)          # rejects what the wire cannot carry
     return own(arr) if own is not None else np.array(arr, copy=True, order="C")
+
+
+_WIRE_DTYPES = frozenset(np.dtype(name) for name in DTYPES)     # tested before NumPy's slow dtype.name
 
 
 def _unwrap(data):

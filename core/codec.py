@@ -37,6 +37,7 @@ MAX_RANK = 64
 MAX_EXTENT = (2**63 - 1) // 8
 _ENUM_BY_NAME = {name: code for code, name in DTYPE_NAMES.items()}
 _ENUM_BY_DTYPE = {np.dtype(name): code for name, code in _ENUM_BY_NAME.items()}  # dtype.name costs ~2 µs
+_NATIVE = frozenset(code for code, dtype in DTYPES.items() if dtype.isnative)
 
 
 class CodecError(ValueError):
@@ -45,6 +46,9 @@ class CodecError(ValueError):
 
 def dtype_enum(dtype) -> int:
     """The wire enum for a NumPy dtype (or dtype name)."""
+    code = _ENUM_BY_NAME.get(dtype) if type(dtype) is str else _ENUM_BY_DTYPE.get(dtype)
+    if code is not None:
+        return code
     name = np.dtype(dtype).name
     try:
         return _ENUM_BY_NAME[name]
@@ -82,27 +86,31 @@ def count(t: pb.Tensor) -> int:
 
 def tensor_from_proto(t: pb.Tensor, where: str = "tensor", max_elements: int | None = None) -> np.ndarray:
     """Decode without copying (read-only view on the message bytes); checks size against shape."""
-    if t.dtype not in DTYPES:
-        raise CodecError(f"{where}: unknown or unspecified dtype ({t.dtype})")
-    shape = tuple(int(d) for d in t.shape)
-    if any(d < 0 for d in shape):
-        raise CodecError(f"{where}: negative dimension in shape {shape}")
-    if len(shape) > MAX_RANK:
-        raise CodecError(f"{where}: {len(shape)} dimensions; at most {MAX_RANK}")
-    if math.prod(d or 1 for d in shape) > MAX_EXTENT:
-        raise CodecError(f"{where}: shape {list(shape)} cannot be represented (its nonzero "
-                         f"dimensions multiply past 2**63)")
-    count = math.prod(shape)
+    code = t.dtype
+    dtype = DTYPES.get(code)
+    if dtype is None:
+        raise CodecError(f"{where}: unknown or unspecified dtype ({code})")
+    shape = tuple(t.shape)            # repeated int64: Python ints already
+    count = 1
+    if shape:
+        if min(shape) < 0:
+            raise CodecError(f"{where}: negative dimension in shape {shape}")
+        if len(shape) > MAX_RANK:
+            raise CodecError(f"{where}: {len(shape)} dimensions; at most {MAX_RANK}")
+        count = math.prod(shape)
+        if (count or math.prod(d or 1 for d in shape)) > MAX_EXTENT:
+            raise CodecError(f"{where}: shape {list(shape)} cannot be represented (its nonzero "
+                             f"dimensions multiply past 2**63)")
     if max_elements is not None and count > max_elements:
         raise CodecError(f"{where}: {count} elements exceed the limit of {max_elements}")
-    dtype = DTYPES[t.dtype]
-    if len(t.data) != count * dtype.itemsize:
-        raise CodecError(f"{where}: {len(t.data)} bytes of data, but shape {list(shape)} of "
-                         f"{DTYPE_NAMES[t.dtype]} needs {count * dtype.itemsize}")
-    a = np.frombuffer(t.data, dtype=dtype, count=count).reshape(shape)
-    if dtype == np.dtype("?") and count and not np.all(a.view(np.uint8) <= 1):
+    data = t.data
+    if len(data) != count * dtype.itemsize:
+        raise CodecError(f"{where}: {len(data)} bytes of data, but shape {list(shape)} of "
+                         f"{DTYPE_NAMES[code]} needs {count * dtype.itemsize}")
+    a = np.frombuffer(data, dtype=dtype, count=count).reshape(shape)
+    if code == pb.BOOL and count and not np.all(a.view(np.uint8) <= 1):
         raise CodecError(f"{where}: bool data must be bytes 0 or 1")
-    return a.astype(dtype.newbyteorder("="), copy=False) if not dtype.isnative else a
+    return a if code in _NATIVE else a.astype(dtype.newbyteorder("="), copy=False)
 
 
 def attr_to_proto(value, out: pb.AttrValue | None = None) -> pb.AttrValue:

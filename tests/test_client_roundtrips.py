@@ -97,6 +97,57 @@ def test_repeated_training_steps_go_by_hash(counter):
     assert losses == sorted(losses, reverse=True)
 
 
+def test_minibatches_sliced_from_held_data_go_by_hash(counter):
+    """The course book's loop: each step slices a different minibatch (other slice bounds) from data the client
+    holds. The small slices are taken on the client, so every step's graph has one structure and, from the
+    third step on (the second is the first to carry the previous step's updates), travels by hash; the
+    parameters end as PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    feats = rng.standard_normal((60, 2)).astype(np.float32)
+    labels = (feats @ np.array([[2.0], [-3.4]], np.float32) + 4.2).astype(np.float32)
+    w0 = rng.normal(0, 0.01, (2, 1)).astype(np.float32)
+    results = []
+    for lib in (gw, torch):
+        X, y = lib.tensor(feats), lib.tensor(labels)
+        w, b = lib.tensor(w0, requires_grad=True), lib.zeros(1, requires_grad=True)
+        counter.reset()
+        for k in range(6):
+            Xb, yb = X[k * 10:k * 10 + 10], y[k * 10:k * 10 + 10]
+            out = Xb @ w + b
+            l = ((out - yb.reshape(out.shape)) ** 2 / 2).sum()
+            l.backward()
+            with lib.no_grad():
+                for p in (w, b):
+                    p -= 0.03 * p.grad / 10
+                    p.grad.zero_()
+        if lib is gw:
+            grads = [r for m, r in counter.requests if m == "Gradient"]
+            assert counter.calls == {"Gradient": 6}
+            assert all(full_nodes(r) == 0 and hashed_parts(r) == 1 for r in grads[2:]), [
+                full_nodes(r) for r in grads]
+            assert Xb.tolist() == feats[50:60].tolist() and sum(counter.calls.values()) == 6   # held: no request
+            assert Xb._node.op == "slice" and Xb._version == X._version        # still a view of X
+        results.append([w.detach().numpy(), b.detach().numpy()])
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+def test_views_of_held_values_are_taken_on_the_client_only_when_small_and_without_history():
+    big = gw.tensor(np.arange(4096, dtype=np.float32).reshape(64, 64))
+    small = big[2:4, 1:60:3]
+    assert small._node.value is not None and small.tolist() == np.arange(4096.0).reshape(64, 64)[2:4, 1:60:3].tolist()
+    assert big[:32]._node.value is None                     # 4 KiB or more: recorded, computed by the server
+    w = gw.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    assert w[1:]._node.value is None and w.T._node.value is None   # history: gradients flow through the op
+    with gw.no_grad():
+        assert w.T._node.value is not None and w.reshape(6)._node.value is not None
+    x = gw.tensor(np.arange(6.0).reshape(2, 3))
+    v = x.T
+    x[0, 0] = 7.0                                          # a write through the base reaches the view
+    assert v.tolist() == [[7.0, 3.0], [1.0, 4.0], [2.0, 5.0]] and v._version == 1
+
+
 def test_create_graph_reuses_the_first_request_as_a_prefix(counter):
     x = gw.tensor([0.5, 1.5], dtype=gw.float64, requires_grad=True)
     y = (x ** 3).sum()

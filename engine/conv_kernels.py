@@ -10,6 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from gradwire.core.conv import adaptive_windows, pool_out
 
+from . import conv_shifted
 from .jit import kernel
 
 
@@ -58,7 +59,18 @@ def _matmul(a, b):
     return out
 
 
+def _finite(a):
+    """No NaN or Inf in a (a sum is cheaper than isfinite over every element; an overflow only errs safe)."""
+    return bool(np.isfinite(a.sum())) if a.dtype.kind == "f" else True
+
+
+# The shifted-GEMM lowering (conv_shifted.py) multiplies the grid's unused cells by zeros: for the input
+# gradient a non-finite weight, for the weight gradient a non-finite input, would turn 0 * Inf into NaN where
+# im2col (and PyTorch) never form that product, so those cases stay on im2col.
 def conv(x, w, stride, pad_lo, pad_hi, dilation, groups):
+    if conv_shifted.usable(x.shape, w.shape, x.dtype, stride, pad_lo, pad_hi, dilation, groups) and \
+            x.dtype == w.dtype:
+        return conv_shifted.conv(x, w, stride, pad_lo, pad_hi, dilation, groups)
     cols, out = _cols(x, w.shape[2:], stride, pad_lo, pad_hi, dilation, groups)
     o, n = w.shape[0], x.shape[0]
     y = _matmul(w.reshape(groups, o // groups, -1), cols)           # (G, O/G, N * L)
@@ -72,6 +84,9 @@ def _grad_rows(g, groups):
 
 
 def conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
+    if conv_shifted.usable(x.shape, shape, x.dtype, stride, pad_lo, pad_hi, dilation, groups) and \
+            x.dtype == g.dtype and _finite(x):
+        return conv_shifted.conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups)
     cols, _ = _cols(x, shape[2:], stride, pad_lo, pad_hi, dilation, groups)
     # (G, C/G * K, O/G), transposed after: OpenBLAS ran cols @ g.T (a tall result) several times faster than
     # g @ cols.T (a wide one) on the 3x3 block, 88-96 ms against 500-1500 ms (2 threads, interleaved, best 3 of 6).
@@ -80,6 +95,9 @@ def conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
 
 
 def conv_input_grad(g, w, shape, stride, pad_lo, pad_hi, dilation, groups):
+    if conv_shifted.usable(shape, w.shape, g.dtype, stride, pad_lo, pad_hi, dilation, groups) and \
+            g.dtype == w.dtype and _finite(w):
+        return conv_shifted.conv_input_grad(g, w, shape, stride, pad_lo, pad_hi, dilation, groups)
     o = w.shape[0]
     cols = _matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), _grad_rows(g, groups))
     ksize, out = w.shape[2:], g.shape[2:]

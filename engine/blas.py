@@ -15,6 +15,17 @@ import numpy as np
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
+def _load_local_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        paths = [i["filepath"] for i in threadpool_info() if i.get("internal_api") == "openblas"]
+        fn = getattr(ctypes.CDLL(paths[0]), "openblas_set_num_threads_local") if paths else None
+    except Exception:       # noqa: BLE001  (no threadpoolctl, or an OpenBLAS older than 0.3.27)
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+    return fn
+
+
 def _load():
     try:
         from threadpoolctl import threadpool_info
@@ -42,6 +53,19 @@ def _load():
 
 
 _GEMM = _load()
+_LOCAL_THREADS = _load_local_threads()
+
+
+def one_thread(fn, *args):
+    """fn(*args) with this thread's BLAS calls on one thread: for work already split over our own threads,
+    where OpenBLAS's threads would only wait on each other (a no-op where the library cannot set it)."""
+    if _LOCAL_THREADS is None:
+        return fn(*args)
+    old = _LOCAL_THREADS(1)
+    try:
+        return fn(*args)
+    finally:
+        _LOCAL_THREADS(old)
 
 
 def available(dtype) -> bool:

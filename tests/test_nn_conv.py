@@ -394,3 +394,27 @@ def test_more_modules_match_torch(make):
     x = np.random.default_rng(6).standard_normal((2, 2, 5, 4, 4))
     np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_conv_batch_split_over_threads_matches_torch(dtype):
+    """The im2col path splits a large batch over the block threads: each part's values and the weight
+    gradient's sum over parts must still be torch's."""
+    from gradwire.engine import blocks, conv_kernels as K
+    x, w = r(8, 3, 20, 20, dtype=dtype), r(4, 3, 5, 5, dtype=dtype)
+    geo = ((1, 2), (2, 1), (2, 0), (1, 1), 1)
+    before = blocks.threads()
+    blocks.set_threads(2)
+    try:
+        assert len(K._parts(8, x.size * 25)) == 2
+        y = K.conv(x, w, *geo)
+        g = r(*y.shape, dtype=dtype)
+        dx, dw = K.conv_input_grad(g, w, x.shape, *geo), K.conv_weight_grad(x, g, w.shape, *geo)
+    finally:
+        blocks.set_threads(before)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(torch.nn.functional.pad(tx, (1, 0, 2, 2)), tw, stride=(1, 2))
+    ty.backward(torch.tensor(g))
+    tol = 1e-10 if dtype == "float64" else 1e-4
+    for ours, theirs in ((y, ty), (dx, tx.grad), (dw, tw.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tol, atol=tol)

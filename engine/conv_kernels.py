@@ -1,5 +1,6 @@
-"""Convolution kernels: im2col by NumPy sliding windows plus one BLAS matmul per group, col2im accumulation
-(a Numba loop), and the windowed argmax of the max pools. Plain arrays in, arrays out: nothing of graphs."""
+"""Convolution kernels: wide stride-1 convs as shifted GEMMs (conv_shifted.py), the rest as im2col by NumPy
+sliding windows plus one BLAS matmul per group and col2im accumulation (a Numba loop), split over the batch on
+the block threads; and the windowed argmax of the max pools. Plain arrays in, arrays out: nothing of graphs."""
 from __future__ import annotations
 
 import functools
@@ -116,8 +117,8 @@ def _grad_rows(g, groups):
 
 
 def conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
-    if conv_shifted.usable(x.shape, shape, x.dtype, stride, pad_lo, pad_hi, dilation, groups) and \
-            x.dtype == g.dtype and _finite(x):
+    if conv_shifted.usable(x.shape, shape, x.dtype, stride, pad_lo, pad_hi, dilation, groups, weight_grad=True) \
+            and x.dtype == g.dtype and _finite(x):
         return conv_shifted.conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups)
     # Batch parts sum their own weight gradients: the sum's order depends on the thread count (fixed per process)
     parts = _run_parts(lambda lo, hi: _weight_grad_cols(x[lo:hi], g[lo:hi], shape, stride, pad_lo, pad_hi,

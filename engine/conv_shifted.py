@@ -5,7 +5,7 @@ Each output position p of the padded grid gets y[:, p] = sum_k W_k @ xp[:, p + o
 valid output (the grid's right and bottom margins) are computed and thrown away, a (grid / valid) share of
 extra flops. The input gradient is the same sum with W_k transposed and the shifts negated (no col2im), and
 the weight gradient is one GEMM per tap, dW_k = g @ xp[:, off_k : off_k + R].T (no im2col either).
-`usable` says when this lowering wins over im2col (measured in conv_kernels.py's comment).
+`usable` says when this lowering wins over im2col (measured below).
 """
 from __future__ import annotations
 
@@ -15,17 +15,28 @@ import numpy as np
 
 from . import blas
 
-# The grid may hold at most this many positions per valid output (a 5x5 conv on 12x12 computes 144 positions
-# for 64 outputs, 2.25x) and a group at least this many input and output channels (the GEMMs' K and M).
+# When the lowering wins over im2col (float32, 1 thread, im2col vs shifted interleaved, min of 15, load average
+# ~8 so ratios only; ms for forward / input gradient / weight gradient):
+#   (32, 64, 32, 32) 3x3 pad 1, grid 1.13x the output:  75 / 53 / 47 against 42 / 32 / 44
+#   (32, 64, 24, 24):                                 28 / 28 / 27 against 18 / 17 / 24
+#   (32, 64, 16, 16):                                 13.6 / 9.7 / 10.6 against 9.3 / 8.5 / 11.3
+#   (64, 8, 16, 16) 8 channels:                       1.38 / 1.47 / 1.60 against 0.86 / 0.77 / 1.65
+#   (32, 32, 8, 8), grid 1.56x:                       1.18 / 1.07 / 1.35 against 0.92 / 0.94 / 3.14
+#   (32, 32, 6, 6), grid 1.78x:                       0.66 / 0.63 / 0.68 against 0.67 / 0.72 / 0.97
+#   LeNet (64, 6, 12, 12) 5x5, grid 2.25x:            0.76 / 1.04 / 0.77 against 1.16 / 0.91 / 1.05
+#   LeNet (64, 1, 28, 28) 5x5, 1 channel:             1.18 / 1.14 / 0.90 against 1.32 / 1.15 / 1.00
+# so: at least 8 channels per group, a grid at most 1.5x the output; and for the weight gradient (one GEMM per
+# tap with the grid as the inner dimension, against im2col's one GEMM) at least 16 Ki grid cells.
 MAX_WASTE = 1.5
-MIN_CHANNELS = 16
+MIN_CHANNELS = 8
+WEIGHT_GRAD_MIN_CELLS = 1 << 14
 
 
 def _three(v, fill):
     return (fill,) * (3 - len(v)) + tuple(int(a) for a in v)
 
 
-def usable(x_shape, w_shape, dtype, stride, pad_lo, pad_hi, dilation, groups):
+def usable(x_shape, w_shape, dtype, stride, pad_lo, pad_hi, dilation, groups, weight_grad=False):
     if not blas.available(dtype) or any(s != 1 for s in stride) or any(p < 0 for p in pad_hi):
         return False
     o, cg = w_shape[0], w_shape[1]
@@ -33,6 +44,8 @@ def usable(x_shape, w_shape, dtype, stride, pad_lo, pad_hi, dilation, groups):
         return False
     grid = [s + a + b for s, a, b in zip(x_shape[2:], pad_lo, pad_hi)]
     out = [g - d * (k - 1) for g, k, d in zip(grid, w_shape[2:], dilation)]
+    if weight_grad and x_shape[0] * math.prod(grid) < WEIGHT_GRAD_MIN_CELLS:
+        return False
     return min(out) > 0 and math.prod(grid) <= MAX_WASTE * math.prod(out)
 
 

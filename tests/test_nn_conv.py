@@ -42,8 +42,9 @@ def test_conv_matches_torch(nd, xs, ws, kw, bias):
     same_as_torch(lambda lib, x, w, *b: getattr(F(lib), f"conv{nd}d")(x, w, *b, **kw), *arrays, second_order=True)
 
 
-# Wide enough for the shifted-GEMM lowering (engine/conv_shifted.py): stride 1, >= 16 channels per group, a
-# padded grid at most 1.5x the output. The test checks the lowering is the one taken, so it cannot go stale.
+# Wide enough for the shifted-GEMM lowering (engine/conv_shifted.py): stride 1, >= 8 channels per group, a
+# padded grid at most 1.5x the output. The test checks the lowering is the one taken, so it cannot go stale; the
+# weight gradient's own size threshold is lowered so that its shifted GEMMs run here too.
 SHIFTED = [
     (2, (2, 16, 10, 9), (32, 16, 3, 3), dict(padding=1)),
     (2, (1, 32, 11, 12), (32, 16, 3, 2), dict(padding=(2, 0), dilation=(1, 2), groups=2)),
@@ -54,22 +55,26 @@ SHIFTED = [
 
 @pytest.mark.parametrize("nd,xs,ws,kw", SHIFTED)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_shifted_gemm_conv_matches_torch(nd, xs, ws, kw, dtype):
+def test_shifted_gemm_conv_matches_torch(nd, xs, ws, kw, dtype, monkeypatch):
     from gradwire.engine import conv_shifted
+    monkeypatch.setattr(conv_shifted, "WEIGHT_GRAD_MIN_CELLS", 0)
     lo = kw.get("padding", 0)
     lo = [(k - 1) * d // 2 for k, d in zip(ws[2:], [1] * nd)] if lo == "same" else lo
     lo = [lo] * nd if isinstance(lo, int) else list(lo)
     dil = list(kw.get("dilation", (1,) * nd))
     hi = [(k - 1) * d - a for k, d, a in zip(ws[2:], dil, lo)] if kw.get("padding") == "same" else lo
-    assert conv_shifted.usable(xs, ws, np.dtype(dtype), (1,) * nd, lo, hi, dil, kw.get("groups", 1))
+    for weight_grad in (False, True):
+        assert conv_shifted.usable(xs, ws, np.dtype(dtype), (1,) * nd, lo, hi, dil, kw.get("groups", 1), weight_grad)
     tol = 1e-10 if dtype == "float64" else 1e-4
     same_as_torch(lambda lib, x, w: getattr(F(lib), f"conv{nd}d")(x, w, **kw), r(*xs, dtype=dtype),
                   r(*ws, dtype=dtype), second_order=dtype == "float64", rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("where", ["x_last_column", "w", "x_nan_inside"])
-def test_shifted_gemm_conv_nan_inf_as_torch(where):
+def test_shifted_gemm_conv_nan_inf_as_torch(where, monkeypatch):
     """The lowering multiplies the grid's unused cells by zero: an Inf there must not turn into NaN."""
+    from gradwire.engine import conv_shifted
+    monkeypatch.setattr(conv_shifted, "WEIGHT_GRAD_MIN_CELLS", 0)
     x, w = r(2, 16, 10, 9), r(32, 16, 3, 3)
     if where == "x_last_column":
         x[0, 3, 4, -1] = np.inf          # only the last taps of a row see it: 0 * Inf elsewhere on the grid

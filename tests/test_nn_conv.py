@@ -32,6 +32,7 @@ CONVS = [  # (nd, x shape, w shape, kwargs)
     (1, (2, 3, 9), (4, 3, 3), dict(stride=2, padding=2, dilation=2)),
     (1, (3, 8), (2, 3, 4), dict(padding="same")),
     (3, (1, 2, 5, 4, 6), (3, 2, 2, 3, 2), dict(stride=(1, 2, 1), padding=(1, 1, 0))),
+    (2, (2, 4, 12, 12), (6, 2, 3, 3), dict(padding=1, groups=2)),               # >= 64 outputs: im2col per sample
 ]
 
 
@@ -106,6 +107,8 @@ def test_conv_float32_and_int():
     same_as_torch(lambda lib, x, w: F(lib).conv2d(x, w, padding=1), r(2, 3, 6, 6, dtype="float32"),
                   r(4, 3, 3, 3, dtype="float32"), rtol=1e-5, atol=1e-5)
     same_as_torch(lambda lib, x, w: F(lib).conv1d(x, w), RNG.integers(-5, 5, (2, 3, 6)), RNG.integers(-5, 5, (2, 3, 3)))
+    same_as_torch(lambda lib, x, w: F(lib).conv2d(x, w), RNG.integers(-5, 5, (2, 3, 10, 10)),
+                  RNG.integers(-5, 5, (2, 3, 2, 2)))
 
 
 BAD_CONVS = [

@@ -71,6 +71,21 @@ def test_shifted_gemm_conv_matches_torch(nd, xs, ws, kw, dtype, monkeypatch):
                   r(*ws, dtype=dtype), second_order=dtype == "float64", rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_blas_gemm_on_column_windows(dtype):
+    """The CBLAS call behind the lowering: column windows and transposed views as operands, beta 1 adds, beta 0
+    never reads the old output (NaN there must not leak)."""
+    from gradwire.engine import blas
+    assert blas.available(dtype)
+    a, b = r(5, 7, dtype=dtype), r(3, 40, dtype=dtype)
+    out = np.full((5, 30), np.nan, dtype)
+    blas.gemm(a[:, 1:4], b[:, 2:32], out)
+    np.testing.assert_allclose(out, a[:, 1:4] @ b[:, 2:32], rtol=1e-5)
+    c = r(3, 50, dtype=dtype)
+    blas.gemm(b[:, 5:10].T, c[:, 10:40], out, beta=1.0)
+    np.testing.assert_allclose(out, a[:, 1:4] @ b[:, 2:32] + b[:, 5:10].T @ c[:, 10:40], rtol=1e-5)
+
+
 @pytest.mark.parametrize("where", ["x_last_column", "w", "x_nan_inside"])
 def test_shifted_gemm_conv_nan_inf_as_torch(where, monkeypatch):
     """The lowering multiplies the grid's unused cells by zero: an Inf there must not turn into NaN."""

@@ -16,6 +16,20 @@ Measured 2026-12-02 on the shared 2-core EPYC (load average 6-8), best of 2 roun
 Re-measured on the quiet machine (load average 1.3), best of 2 rounds:
   1 thread:  LeNet step 10.3 ms vs 9.1 ms (1.13x); 3x3 block 318 ms vs 184 ms (1.73x)
   2 threads: LeNet step 10.2 ms vs 4.6 ms (2.22x); 3x3 block 218 ms vs 86 ms (2.53x)
+After the shifted-GEMM lowering of wide stride-1 convs, the per-sample im2col forward, the batch split and the
+select loop behind relu's gradient (Plan.run; "before" is the previous code run in the same minutes), the
+machine never quiet (load average 3-13), best of 3 rounds of the median of 7; PyTorch's own figure swung 2-5x
+with the load, so read ratios next to their "before":
+  1 thread,  load 3.0-3.5: LeNet step 10.0 ms vs 9.2 (1.08x; before 16.1 vs 10.2, 1.58x); 3x3 block 200 ms vs
+             174 (1.15x; before 452 vs 125, 3.6x). Quick runs at load ~1.3 (lowering only): block 182 vs
+             103 ms (1.77x; before, at load 2.4-2.6: 271 vs 105, 2.6x)
+  2 threads, load 6.6-6.9: LeNet step 8.1 ms vs 3.5 (2.3x; before 9.5 vs 3.6, 2.6x); 3x3 block 180 ms vs 52
+             (3.5x; before 186 vs 66, 2.8x)
+The block is GEMM-bound: its five convs are five 2.4 GFLOP products, and one such OpenBLAS sgemm took 23-27 ms on
+one thread where PyTorch's (oneDNN) whole conv forward took 15-21 ms, so <= 1.0x needs more than a lowering onto
+OpenBLAS. Two threads gave the block nothing, in process too (about 190 ms either way, with OpenBLAS threading
+each tap's GEMM or in a variant, not kept, where our threads split the grid columns), while a lone 1024^3
+sgemm did scale (15 -> 7.8 ms).
 """
 from __future__ import annotations
 

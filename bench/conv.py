@@ -16,6 +16,20 @@ Measured 2026-12-02 on the shared 2-core EPYC (load average 6-8), best of 2 roun
 Re-measured on the quiet machine (load average 1.3), best of 2 rounds:
   1 thread:  LeNet step 10.3 ms vs 9.1 ms (1.13x); 3x3 block 318 ms vs 184 ms (1.73x)
   2 threads: LeNet step 10.2 ms vs 4.6 ms (2.22x); 3x3 block 218 ms vs 86 ms (2.53x)
+After the shifted-GEMM lowering of wide stride-1 convs, the per-sample im2col forward, the batch split and the
+select loop behind relu's gradient (Plan.run, best of 3 rounds of the median of 7, load average 1.7-2.3;
+"before" is the previous code, run right after each):
+  1 thread:  LeNet step 7.8 ms vs 6.2 (1.25x; before 9.1 vs 6.7, 1.36x); 3x3 block 185 ms vs 119 (1.55x;
+             before 281 vs 118, 2.38x)
+  2 threads: LeNet step 7.9 ms vs 3.8 (2.07x; before 9.3 vs 4.2, 2.19x); 3x3 block 176 ms vs 61 (2.91x;
+             before 210 vs 57, 3.70x)
+Runs at load 3-13 ranged over 1.08-3.0x (LeNet) and 0.73-2.2x (block) on one thread, depending on which
+process caught a quiet minute: compare only runs at low load.
+The block is GEMM-bound: its five convs are five 2.4 GFLOP products, and one such OpenBLAS sgemm took 23-27 ms on
+one thread where PyTorch's (oneDNN) whole conv forward took 15-21 ms, so <= 1.0x needs more than a lowering onto
+OpenBLAS. Two threads gave the block nothing, in process too (about 190 ms either way, with OpenBLAS threading
+each tap's GEMM or in a variant, not kept, where our threads split the grid columns), while a lone 1024^3
+sgemm did scale (15 -> 7.8 ms).
 """
 from __future__ import annotations
 

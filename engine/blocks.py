@@ -59,6 +59,11 @@ def _workers() -> ThreadPoolExecutor:
     return _pool
 
 
+def submit(fn, *args):
+    """Run fn(*args) on a block thread (for kernels that split their own work, e.g. a conv over its batch)."""
+    return _workers().submit(fn, *args)
+
+
 def warm_up() -> None:
     """Start the block threads now, not inside the first request that fuses a group."""
     if _threads > 1:

@@ -1,7 +1,9 @@
-"""Convolution kernels: im2col by NumPy sliding windows plus one BLAS matmul per group, col2im accumulation
-(a Numba loop), and the windowed argmax of the max pools. Plain arrays in, arrays out: nothing of graphs."""
+"""Convolution kernels: wide stride-1 convs as shifted GEMMs (conv_shifted.py), the rest as im2col by NumPy
+sliding windows plus one BLAS matmul per group and col2im accumulation (a Numba loop), split over the batch on
+the block threads; and the windowed argmax of the max pools. Plain arrays in, arrays out: nothing of graphs."""
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -10,6 +12,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from gradwire.core.conv import adaptive_windows, pool_out
 
+from . import blas, blocks, conv_shifted
 from .jit import kernel
 
 
@@ -58,11 +61,77 @@ def _matmul(a, b):
     return out
 
 
+def _finite(a):
+    """No NaN or Inf in a (a sum is cheaper than isfinite over every element; an overflow only errs safe)."""
+    return bool(np.isfinite(a.sum())) if a.dtype.kind == "f" else True
+
+
+# The shifted-GEMM lowering (conv_shifted.py) multiplies the grid's unused cells by zeros: for the input
+# gradient a non-finite weight, for the weight gradient a non-finite input, would turn 0 * Inf into NaN where
+# im2col (and PyTorch) never form that product, so those cases stay on im2col.
 def conv(x, w, stride, pad_lo, pad_hi, dilation, groups):
+    if conv_shifted.usable(x.shape, w.shape, x.dtype, stride, pad_lo, pad_hi, dilation, groups) and \
+            x.dtype == w.dtype:
+        return conv_shifted.conv(x, w, stride, pad_lo, pad_hi, dilation, groups)
+    return _batched(lambda lo, hi: _conv_cols(x[lo:hi], w, stride, pad_lo, pad_hi, dilation, groups),
+                    x.shape[0], x.size * math.prod(w.shape[2:]))
+
+
+# The forward's im2col per sample, (N, G, C/G * K, L), and one stacked matmul giving (N, G, O/G, L): no transpose
+# after. Against one GEMM over the batch (float32, 1 thread, interleaved, min of 15, ms; load average ~9):
+#   LeNet (64, 1, 28, 28) 5x5 -> 6:          0.81 vs 1.84      LeNet (64, 6, 12, 12) -> 16:       1.34 vs 1.46
+#   (32, 3, 32, 32) 3x3 -> 64:               4.6 vs 7.5        (8, 64, 56, 56) 1x1 -> 64:         2.7 vs 3.9
+#   (32, 64, 32, 32) 3x3 stride 2 -> 128:    16.6 vs 17.6      groups 4, (16, 32, 16, 16):        0.79 vs 1.17
+#   (32, 256, 8, 8) 3x3 stride 2 -> 256:     16.1 vs 8.2 (16 outputs per sample: thin GEMMs)
+PER_SAMPLE_MIN_OUTPUTS = 64
+
+
+def _conv_cols(x, w, stride, pad_lo, pad_hi, dilation, groups):
+    ksize = w.shape[2:]
+    v = windows(x, ksize, stride, pad_lo, pad_hi, dilation)          # (N, C, *K, *L)
+    n, c, o = x.shape[0], x.shape[1], w.shape[0]
+    out = v.shape[2 + len(ksize):]
+    if math.prod(out) < PER_SAMPLE_MIN_OUTPUTS:
+        return _conv_cols_batch(x, w, stride, pad_lo, pad_hi, dilation, groups)
+    cols = v.reshape(n, groups, c // groups * math.prod(ksize), math.prod(out))
+    wg = w.reshape(groups, o // groups, -1)
+    if wg.dtype != cols.dtype:
+        dt = np.promote_types(wg.dtype, cols.dtype)
+        wg, cols = wg.astype(dt), cols.astype(dt)
+    return np.matmul(wg, cols).reshape((n, o) + out)
+
+
+def _conv_cols_batch(x, w, stride, pad_lo, pad_hi, dilation, groups):
     cols, out = _cols(x, w.shape[2:], stride, pad_lo, pad_hi, dilation, groups)
     o, n = w.shape[0], x.shape[0]
     y = _matmul(w.reshape(groups, o // groups, -1), cols)           # (G, O/G, N * L)
     return np.ascontiguousarray(np.moveaxis(y.reshape((o, n) + out), 0, 1))
+
+
+# The im2col path splits the batch over the block threads (blocks.py), each part a whole conv with BLAS on one
+# thread: its im2col copy, col2im and small GEMMs (LeNet's have 6 or 16 rows) would otherwise run on one core
+# while OpenBLAS's second thread mostly waits. Below this many im2col elements per part, splitting costs more.
+SPLIT_MIN_ELEMENTS = 1 << 16
+
+
+def _parts(n, work):
+    k = max(min(blocks.threads(), n, work // SPLIT_MIN_ELEMENTS), 1)
+    return [(n * i // k, n * (i + 1) // k) for i in range(k)]
+
+
+def _run_parts(fn, parts):
+    """fn(lo, hi) for each part, the first on this thread; results in order. One part keeps BLAS threaded."""
+    if len(parts) == 1:
+        return [fn(*parts[0])]
+    futures = [blocks.submit(blas.one_thread, fn, lo, hi) for lo, hi in parts[1:]]
+    first = blas.one_thread(fn, *parts[0])
+    return [first] + [f.result() for f in futures]
+
+
+def _batched(fn, n, work):
+    """fn(lo, hi) computes batch rows lo:hi; the parts' results are stacked back along the batch axis."""
+    rs = _run_parts(fn, _parts(n, work))
+    return rs[0] if len(rs) == 1 else np.concatenate(rs)
 
 
 def _grad_rows(g, groups):
@@ -72,6 +141,17 @@ def _grad_rows(g, groups):
 
 
 def conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
+    if conv_shifted.usable(x.shape, shape, x.dtype, stride, pad_lo, pad_hi, dilation, groups, weight_grad=True) \
+            and x.dtype == g.dtype and _finite(x):
+        return conv_shifted.conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups)
+    # Batch parts sum their own weight gradients: the sum's order depends on the thread count (fixed per process)
+    parts = _run_parts(lambda lo, hi: _weight_grad_cols(x[lo:hi], g[lo:hi], shape, stride, pad_lo, pad_hi,
+                                                        dilation, groups),
+                       _parts(x.shape[0], x.size * math.prod(shape[2:])))
+    return functools.reduce(np.add, parts)
+
+
+def _weight_grad_cols(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
     cols, _ = _cols(x, shape[2:], stride, pad_lo, pad_hi, dilation, groups)
     # (G, C/G * K, O/G), transposed after: OpenBLAS ran cols @ g.T (a tall result) several times faster than
     # g @ cols.T (a wide one) on the 3x3 block, 88-96 ms against 500-1500 ms (2 threads, interleaved, best 3 of 6).
@@ -80,6 +160,15 @@ def conv_weight_grad(x, g, shape, stride, pad_lo, pad_hi, dilation, groups):
 
 
 def conv_input_grad(g, w, shape, stride, pad_lo, pad_hi, dilation, groups):
+    if conv_shifted.usable(shape, w.shape, g.dtype, stride, pad_lo, pad_hi, dilation, groups) and \
+            g.dtype == w.dtype and _finite(w):
+        return conv_shifted.conv_input_grad(g, w, shape, stride, pad_lo, pad_hi, dilation, groups)
+    return _batched(lambda lo, hi: _input_grad_cols(g[lo:hi], w, (hi - lo,) + tuple(shape[1:]), stride, pad_lo,
+                                                    pad_hi, dilation, groups),
+                    shape[0], g.size * math.prod(w.shape[2:]) * w.shape[1] // max(w.shape[0] // groups, 1))
+
+
+def _input_grad_cols(g, w, shape, stride, pad_lo, pad_hi, dilation, groups):
     o = w.shape[0]
     cols = _matmul(w.reshape(groups, o // groups, -1).transpose(0, 2, 1), _grad_rows(g, groups))
     ksize, out = w.shape[2:], g.shape[2:]
@@ -191,7 +280,8 @@ def _argmax(x, nd, starts, counts, steps):
     counts = [np.ones(1, np.int64)] * pad + [np.asarray(c, np.int64) for c in counts]
     steps = (1,) * pad + tuple(steps)
     out = np.empty((x3.shape[0],) + tuple(len(s) for s in starts), np.int64)
-    _argmax3(x3, starts[0], counts[0], starts[1], counts[1], starts[2], counts[2], *steps, out)
+    _run_parts(lambda lo, hi: _argmax3(x3[lo:hi], starts[0], counts[0], starts[1], counts[1], starts[2], counts[2],
+                                       *steps, out[lo:hi]), _parts(x3.shape[0], x3.size))
     return out.reshape(lead + out.shape[1:][pad:])
 
 

@@ -113,6 +113,27 @@ def matmul(x, y):
     return np.matmul(x, y)
 
 
+@kernel
+def _select(c, x, y, out):
+    for i in range(out.size):
+        out[i] = x[i] if c[i] else y[i]
+
+
+# np.where branches per element: on a random mask (a relu's gradient) it ran 0.91 ms for 221 K float32, where
+# this loop (a vector blend) runs ~0.05-0.08 ms. Same shapes and one contiguous float dtype only; else np.where
+# (always under NUMBA_DISABLE_JIT, where the loop would be Python).
+_SELECT_JIT = hasattr(_select, "py_func")
+
+
+def where(c, x, y):
+    if (_SELECT_JIT and x.dtype == y.dtype and x.dtype.kind == "f" and c.dtype == np.bool_ and c.shape == x.shape == y.shape
+            and c.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous and x.size >= 1024):
+        out = np.empty(x.shape, x.dtype)
+        _select(c.reshape(-1), x.reshape(-1), y.reshape(-1), out.reshape(-1))
+        return out
+    return np.where(c, x, y)
+
+
 def warm_up() -> None:
     """Compile every kernel signature a request will hit (loaded from NUMBA_CACHE_DIR after the first run)."""
     from . import blocks   # fused groups run NumPy ufuncs: nothing to compile, but start their threads
@@ -120,5 +141,6 @@ def warm_up() -> None:
     from . import special
     special.warm_up()
     for dt in (np.float32, np.float64):
+        where(np.ones(1024, np.bool_), np.ones(1024, dt), np.zeros(1024, dt))
         scatter_add(np.ones((2, 3), dt), np.array([0, 1, 0]), 1, 2)
         gather_add(np.ones((2, 3), dt), np.zeros((2, 3), np.int64), 1, (2, 2))

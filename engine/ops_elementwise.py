@@ -7,6 +7,7 @@ import numpy as np
 from gradwire.core.dtypes import FLOATS, result_type
 from gradwire.core.signature import SIGNATURES, Aval
 
+from . import kernels
 from .composite import defcomposite
 from .registry import defop
 
@@ -179,7 +180,7 @@ def _where_impl(c, x, y):
     if x.dtype != y.dtype:
         dt = np.dtype(result_type((x.dtype.name, x.ndim), (y.dtype.name, y.ndim)))
         x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
-    return np.where(c, x, y)
+    return kernels.where(c, x, y)
 
 
 defop("where", impl=_where_impl,

@@ -234,6 +234,20 @@ def test_take_with_0d_indices():
     np.testing.assert_array_equal(grad, [0.0, 0.0, 1.0, 0.0])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_where_kernel_selects_the_bits_np_where_selects(dtype):
+    """The select loop behind `where` (large same-shape operands) keeps NaN, Inf and -0.0 bit for bit."""
+    from gradwire.engine import kernels
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 3, 700)).astype(dtype), rng.standard_normal((2, 3, 700)).astype(dtype)
+    x.flat[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    y.flat[4:8] = [np.nan, np.inf, -np.inf, -0.0]
+    c = rng.standard_normal(x.shape) > 0
+    c.flat[:8] = [True] * 4 + [False] * 4
+    got, want = kernels.where(c, x, y), np.where(c, x, y)
+    assert got.dtype == want.dtype and got.view(np.uint8).tobytes() == want.view(np.uint8).tobytes()
+
+
 def test_every_signature_has_an_engine_row():
     """The shared signatures (gradwire.core) and the engine's kernel rows name the same ops."""
     from gradwire.core import SIGNATURES

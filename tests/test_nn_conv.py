@@ -32,6 +32,7 @@ CONVS = [  # (nd, x shape, w shape, kwargs)
     (1, (2, 3, 9), (4, 3, 3), dict(stride=2, padding=2, dilation=2)),
     (1, (3, 8), (2, 3, 4), dict(padding="same")),
     (3, (1, 2, 5, 4, 6), (3, 2, 2, 3, 2), dict(stride=(1, 2, 1), padding=(1, 1, 0))),
+    (2, (2, 4, 12, 12), (6, 2, 3, 3), dict(padding=1, groups=2)),               # >= 64 outputs: im2col per sample
 ]
 
 
@@ -40,6 +41,64 @@ CONVS = [  # (nd, x shape, w shape, kwargs)
 def test_conv_matches_torch(nd, xs, ws, kw, bias):
     arrays = [r(*xs), r(*ws)] + ([r(ws[0])] if bias else [])
     same_as_torch(lambda lib, x, w, *b: getattr(F(lib), f"conv{nd}d")(x, w, *b, **kw), *arrays, second_order=True)
+
+
+# Wide enough for the shifted-GEMM lowering (engine/conv_shifted.py): stride 1, >= 8 channels per group, a
+# padded grid at most 1.5x the output. The test checks the lowering is the one taken, so it cannot go stale; the
+# weight gradient's own size threshold is lowered so that its shifted GEMMs run here too.
+SHIFTED = [
+    (2, (2, 16, 10, 9), (32, 16, 3, 3), dict(padding=1)),
+    (2, (1, 32, 11, 12), (32, 16, 3, 2), dict(padding=(2, 0), dilation=(1, 2), groups=2)),
+    (1, (2, 16, 20), (16, 16, 5), dict(padding="same")),
+    (3, (1, 16, 12, 10, 10), (16, 16, 2, 2, 3), dict(padding=(0, 1, 1))),
+]
+
+
+@pytest.mark.parametrize("nd,xs,ws,kw", SHIFTED)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_shifted_gemm_conv_matches_torch(nd, xs, ws, kw, dtype, monkeypatch):
+    from gradwire.engine import conv_shifted
+    monkeypatch.setattr(conv_shifted, "WEIGHT_GRAD_MIN_CELLS", 0)
+    lo = kw.get("padding", 0)
+    lo = [(k - 1) * d // 2 for k, d in zip(ws[2:], [1] * nd)] if lo == "same" else lo
+    lo = [lo] * nd if isinstance(lo, int) else list(lo)
+    dil = list(kw.get("dilation", (1,) * nd))
+    hi = [(k - 1) * d - a for k, d, a in zip(ws[2:], dil, lo)] if kw.get("padding") == "same" else lo
+    for weight_grad in (False, True):
+        assert conv_shifted.usable(xs, ws, np.dtype(dtype), (1,) * nd, lo, hi, dil, kw.get("groups", 1), weight_grad)
+    tol = 1e-10 if dtype == "float64" else 1e-4
+    same_as_torch(lambda lib, x, w: getattr(F(lib), f"conv{nd}d")(x, w, **kw), r(*xs, dtype=dtype),
+                  r(*ws, dtype=dtype), second_order=dtype == "float64", rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_blas_gemm_on_column_windows(dtype):
+    """The CBLAS call behind the lowering: column windows and transposed views as operands, beta 1 adds, beta 0
+    never reads the old output (NaN there must not leak)."""
+    from gradwire.engine import blas
+    assert blas.available(dtype)
+    a, b = r(5, 7, dtype=dtype), r(3, 40, dtype=dtype)
+    out = np.full((5, 30), np.nan, dtype)
+    blas.gemm(a[:, 1:4], b[:, 2:32], out)
+    np.testing.assert_allclose(out, a[:, 1:4] @ b[:, 2:32], rtol=1e-5)
+    c = r(3, 50, dtype=dtype)
+    blas.gemm(b[:, 5:10].T, c[:, 10:40], out, beta=1.0)
+    np.testing.assert_allclose(out, a[:, 1:4] @ b[:, 2:32] + b[:, 5:10].T @ c[:, 10:40], rtol=1e-5)
+
+
+@pytest.mark.parametrize("where", ["x_last_column", "w", "x_nan_inside"])
+def test_shifted_gemm_conv_nan_inf_as_torch(where, monkeypatch):
+    """The lowering multiplies the grid's unused cells by zero: an Inf there must not turn into NaN."""
+    from gradwire.engine import conv_shifted
+    monkeypatch.setattr(conv_shifted, "WEIGHT_GRAD_MIN_CELLS", 0)
+    x, w = r(2, 16, 10, 9), r(32, 16, 3, 3)
+    if where == "x_last_column":
+        x[0, 3, 4, -1] = np.inf          # only the last taps of a row see it: 0 * Inf elsewhere on the grid
+    elif where == "w":
+        w[5, 2, 0, 0] = -np.inf
+    else:
+        x[1, 0, 5, 5] = np.nan
+    same_as_torch(lambda lib, x, w: F(lib).conv2d(x, w, padding=1), x, w)
 
 
 TRANSPOSED = [
@@ -63,6 +122,8 @@ def test_conv_float32_and_int():
     same_as_torch(lambda lib, x, w: F(lib).conv2d(x, w, padding=1), r(2, 3, 6, 6, dtype="float32"),
                   r(4, 3, 3, 3, dtype="float32"), rtol=1e-5, atol=1e-5)
     same_as_torch(lambda lib, x, w: F(lib).conv1d(x, w), RNG.integers(-5, 5, (2, 3, 6)), RNG.integers(-5, 5, (2, 3, 3)))
+    same_as_torch(lambda lib, x, w: F(lib).conv2d(x, w), RNG.integers(-5, 5, (2, 3, 10, 10)),
+                  RNG.integers(-5, 5, (2, 3, 2, 2)))
 
 
 BAD_CONVS = [
@@ -356,3 +417,27 @@ def test_more_modules_match_torch(make):
     x = np.random.default_rng(6).standard_normal((2, 2, 5, 4, 4))
     np.testing.assert_allclose(g(gw.tensor(x)).detach().numpy(), t(torch.tensor(x)).detach().numpy(), rtol=1e-10,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_conv_batch_split_over_threads_matches_torch(dtype):
+    """The im2col path splits a large batch over the block threads: each part's values and the weight
+    gradient's sum over parts must still be torch's."""
+    from gradwire.engine import blocks, conv_kernels as K
+    x, w = r(8, 3, 20, 20, dtype=dtype), r(4, 3, 5, 5, dtype=dtype)
+    geo = ((1, 2), (2, 1), (2, 0), (1, 1), 1)
+    before = blocks.threads()
+    blocks.set_threads(2)
+    try:
+        assert len(K._parts(8, x.size * 25)) == 2
+        y = K.conv(x, w, *geo)
+        g = r(*y.shape, dtype=dtype)
+        dx, dw = K.conv_input_grad(g, w, x.shape, *geo), K.conv_weight_grad(x, g, w.shape, *geo)
+    finally:
+        blocks.set_threads(before)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(torch.nn.functional.pad(tx, (1, 0, 2, 2)), tw, stride=(1, 2))
+    ty.backward(torch.tensor(g))
+    tol = 1e-10 if dtype == "float64" else 1e-4
+    for ours, theirs in ((y, ty), (dx, tx.grad), (dw, tw.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tol, atol=tol)

@@ -186,7 +186,8 @@ def test_a_hash_from_another_caller_is_not_found_never_its_value(serve):
 
 def test_resident_off_sends_bytes_every_time(serve):
     counter = CountingInterceptor()
-    with serve() as (target, _), gw.connect(target, interceptors=[counter], resident=False) as s:
+    with serve() as (target, _), gw.connect(target, interceptors=[counter], resident=False,
+                                            shared_memory=False) as s:   # (else the 80 kB go in a region)
         x = s.tensor(np.ones(20000, dtype=np.float32))
         for _ in range(3):
             (x * 2).sum().item()

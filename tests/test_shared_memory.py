@@ -17,6 +17,7 @@ import pytest
 
 import gradwire as gw
 from gradwire.core import shm
+from gradwire.service import shared
 from gradwire.service.config import ServerConfig
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
@@ -43,7 +44,7 @@ def _negotiate(stub) -> pb.SharedMemoryResponse:
                                       metadata=MD, timeout=10)
     finally:
         shm.unlink(region)
-    assert reply.nonce == nonce and reply.min_bytes == 1 << 20
+    assert reply.nonce == nonce and reply.min_bytes == shared.MIN_BYTES
     return reply
 
 

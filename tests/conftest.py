@@ -132,8 +132,9 @@ def make_server():
 
 
 def _drain(stream, sink) -> None:
-    for line in stream:
-        sink.put(line)
+    with stream:             # closed at the process's end: no pipe left for the garbage collector to warn about
+        for line in stream:
+            sink.put(line)
     sink.put(None)
 
 

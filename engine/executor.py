@@ -122,8 +122,8 @@ class Plan:
                     vals[out] = fn(*[vals[j] for j in ins])
                 elif flags & GROUP:
                     bufs = self._placed(fn, out, into) if into is not None else None
-                    rs = fn(*[vals[j] for j in ins]) if bufs is None else fn(*[vals[j] for j in ins], outs=bufs)
-                    for s, r in zip(out, rs):
+                    for s, r in zip(out, fn(*[vals[j] for j in ins]) if bufs is None else
+                                    fn(*[vals[j] for j in ins], outs=bufs)):
                         vals[s] = r
                 else:
                     args = [vals[j] for j in ins]
@@ -134,6 +134,7 @@ class Plan:
                     vals[out] = r
                     if flags & CHECK and found is None and not np.isfinite(r).all():
                         found = self._anomaly(out, r)
+                r = args = None   # no local may hold a value past its last use: `free` is what frees it
                 for j in free:
                     vals[j] = None
                 if flags & POLL and cancel is not None and cancel():

@@ -125,12 +125,25 @@ def _select(c, x, y, out):
 _SELECT_JIT = hasattr(_select, "py_func")
 
 
+@kernel
+def _select_scalar(c, x, y, out, flip):
+    for i in range(out.size):
+        out[i] = y if c[i] == flip else x[i]
+
+
 def where(c, x, y):
-    if (_SELECT_JIT and x.dtype == y.dtype and x.dtype.kind == "f" and c.dtype == np.bool_ and c.shape == x.shape == y.shape
-            and c.flags.c_contiguous and x.flags.c_contiguous and y.flags.c_contiguous and x.size >= 1024):
-        out = np.empty(x.shape, x.dtype)
-        _select(c.reshape(-1), x.reshape(-1), y.reshape(-1), out.reshape(-1))
-        return out
+    if (_SELECT_JIT and x.dtype == y.dtype and x.dtype.kind == "f" and c.dtype == np.bool_ and c.flags.c_contiguous
+            and c.size >= 1024):
+        if c.shape == x.shape == y.shape and x.flags.c_contiguous and y.flags.c_contiguous:
+            out = np.empty(x.shape, x.dtype)
+            _select(c.reshape(-1), x.reshape(-1), y.reshape(-1), out.reshape(-1))
+            return out
+        # One side a 0-d value (a VJP's zero: relu, clamp, where): no array of zeros to build and read.
+        for full, scalar, flip in ((x, y, False), (y, x, True)):
+            if scalar.ndim == 0 and full.shape == c.shape and full.flags.c_contiguous:
+                out = np.empty(full.shape, full.dtype)
+                _select_scalar(c.reshape(-1), full.reshape(-1), scalar[()], out.reshape(-1), flip)
+                return out
     return np.where(c, x, y)
 
 

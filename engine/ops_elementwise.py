@@ -66,7 +66,7 @@ unary("sqrt", np.sqrt,               lambda g, out, x: g / (2.0 * out))
 unary("abs", np.abs,                 lambda g, out, x: g * x.sign())
 unary("square", np.square,           lambda g, out, x: g * (2.0 * x))
 unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
-      lambda g, out, x: (x > 0.0).where(g, g.zeros_like()))
+      lambda g, out, x: (x > 0.0).where(g, g.b.scalar(0.0, g)))   # a 0-d zero: kernels.where blends it in
 def _sign(x):
     # PyTorch's (0 < x) - (x < 0): sign(NaN) = 0 and sign(-0.0) = +0.0 (NumPy gives NaN and -0.0).
     if x.dtype == np.bool_:
@@ -170,7 +170,7 @@ def _clamp_vjp(g, out, x, min, max):
     if max is not None:
         upper = x <= max
         inside = upper if inside is None else inside.logical_and(upper)
-    return g if inside is None else inside.where(g, g.zeros_like())
+    return g if inside is None else inside.where(g, g.b.scalar(0.0, g))
 
 
 defop("clamp", impl=_clamp_impl, vjp=(_clamp_vjp,), jvp="elementwise")

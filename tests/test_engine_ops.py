@@ -246,6 +246,10 @@ def test_where_kernel_selects_the_bits_np_where_selects(dtype):
     c.flat[:8] = [True] * 4 + [False] * 4
     got, want = kernels.where(c, x, y), np.where(c, x, y)
     assert got.dtype == want.dtype and got.view(np.uint8).tobytes() == want.view(np.uint8).tobytes()
+    for s in (np.array(-0.0, dtype), np.array(np.nan, dtype), np.array(2.5, dtype)):   # one side 0-d
+        for a, b in ((x, s), (s, y)):
+            got, want = kernels.where(c, a, b), np.where(c, a, b)
+            assert got.shape == want.shape and got.view(np.uint8).tobytes() == want.view(np.uint8).tobytes()
 
 
 def test_every_signature_has_an_engine_row():

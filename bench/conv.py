@@ -23,6 +23,8 @@ select loop behind relu's gradient (Plan.run, best of 3 rounds of the median of 
              before 281 vs 118, 2.38x)
   2 threads: LeNet step 7.9 ms vs 3.8 (2.07x; before 9.3 vs 4.2, 2.19x); 3x3 block 176 ms vs 61 (2.91x;
              before 210 vs 57, 3.70x)
+With everything merged (main, load average 1.0, best of 2 rounds): 1 thread LeNet 8.9 vs 6.5 ms (1.38x), block
+204 vs 124 ms (1.65x); 2 threads LeNet 8.5 vs 4.4 ms (1.92x), block 204 vs 65 ms (3.13x).
 Runs at load 3-13 ranged over 1.08-3.0x (LeNet) and 0.73-2.2x (block) on one thread, depending on which
 process caught a quiet minute: compare only runs at low load.
 The block is GEMM-bound: its five convs are five 2.4 GFLOP products, and one such OpenBLAS sgemm took 23-27 ms on

@@ -2,7 +2,6 @@
 regions a request's tensors go in and the ones offered for its results."""
 from __future__ import annotations
 
-import math
 import os
 import secrets
 import threading
@@ -113,7 +112,7 @@ class SharedMemoryClient:
         offers = {}
         for i in ids:
             node = graph.order[i]
-            n = math.prod(node.shape) * np.dtype(node.dtype).itemsize
+            n = node.nbytes
             if n >= self._shm.min_bytes:
                 region = self._pool.lease(n)
                 if region is None:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 from operator import attrgetter
 
 import numpy as np
 
 from gradwire import _wire
-from gradwire.core.dtypes import DTYPES
+from gradwire.core.dtypes import DTYPES, ITEMSIZE
 
 _seq = itertools.count()
 _by_seq = attrgetter("seq")
@@ -81,6 +82,11 @@ class Node:
         return self.value is not None or self.resident is not None
 
     @property
+    def nbytes(self) -> int:
+        """The value's size in bytes, from its shape and dtype (known before the value is)."""
+        return math.prod(self.shape) * ITEMSIZE[self.dtype]
+
+    @property
     def ndim(self) -> int:
         return len(self.shape)
 
@@ -149,9 +155,6 @@ class RequestGraph:
                 self.known.append((i, node))
             elif op != "constant":
                 self.pending.append(node)
-
-    def is_placeholder(self, node: Node) -> bool:
-        return node.op is None or (node.op != "constant" and node.known and node not in self.history)
 
     def ids(self, nodes) -> list[int]:
         return [self.index[n] for n in nodes]

@@ -14,7 +14,7 @@ from gradwire._torch_names import NO_HISTORY, SAVES, saved_inputs, saves_output
 from gradwire._views import Step, view_strides
 from gradwire._wire import AttrBytes
 from gradwire.core import shapes, signature
-from gradwire.core.dtypes import FLOATS, INTS, ITEMSIZE, result_type
+from gradwire.core.dtypes import FLOATS, INTS, result_type
 from gradwire.core.hashing import MIN_RESIDENT_BYTES
 from gradwire.core.signature import Aval
 from gradwire.core.structural import BIG as _BIG
@@ -168,7 +168,7 @@ def node_op(op: str, *nodes: Node, attrs: dict | None = None, label: str | None 
     node.encoded = shared
     view = _HELD_VIEWS.get(op)
     if view is not None and not requires_grad and len(nodes) == 1 and nodes[0].value is not None and \
-            math.prod(shape) * ITEMSIZE[dtype] < MIN_RESIDENT_BYTES:
+            node.nbytes < MIN_RESIDENT_BYTES:
         node.value = np.array(view(nodes[0].value, node), copy=True, order="C")
     return node
 

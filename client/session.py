@@ -18,7 +18,6 @@ from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
 from gradwire._shared_memory import CLAIMED as _CLAIMED, SharedMemoryClient
 from gradwire.core import codec, hashing, shm
-from gradwire.core.dtypes import ITEMSIZE
 from gradwire.graph import RequestGraph, differentiable_history
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
@@ -297,7 +296,7 @@ class Session(SharedMemoryClient):
     def _fetch(self, nodes) -> list[int]:
         """The result nodes whose data the client wants now: what is small enough to be free, and parameter
         updates left unread too long."""
-        return [n for n in nodes if not self.resident or _nbytes(n) <= FETCH_BYTES
+        return [n for n in nodes if not self.resident or n.nbytes <= FETCH_BYTES
                 or (n.pending_leaf and n.depth >= MAX_UNREAD_UPDATES)]
 
     def realize(self, nodes) -> None:
@@ -414,10 +413,6 @@ MAX_UNREAD_UPDATES = 8
 MAX_RESENDS = 8
 MAX_HELD = 4096
 _RESIDENT_MISS = re.compile(r"resident value ([0-9a-f]{64})")
-
-
-def _nbytes(node) -> int:
-    return math.prod(node.shape) * ITEMSIZE[node.dtype]
 
 
 def _same_host(target: str) -> bool:

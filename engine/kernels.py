@@ -138,7 +138,7 @@ def where(c, x, y):
             out = np.empty(x.shape, x.dtype)
             _select(c.reshape(-1), x.reshape(-1), y.reshape(-1), out.reshape(-1))
             return out
-        # One side a 0-d value (a VJP's zero: relu, clamp, where): no array of zeros to build and read.
+        # One side a 0-d value (relu's and clamp's gradient zero): no array of zeros to build and read.
         for full, scalar, flip in ((x, y, False), (y, x, True)):
             if scalar.ndim == 0 and full.shape == c.shape and full.flags.c_contiguous:
                 out = np.empty(full.shape, full.dtype)

@@ -124,7 +124,10 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph, history=None):
     graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph, history=history)
     if not (create_graph if retain_graph is None else retain_graph):
         for node in history:
-            node.freed = True
+            # As PyTorch frees the saved tensors: a node saving its own output refers to itself through
+            # them (a cycle that would keep the step's graph, and its values on the server, until a
+            # collection); a second backward is refused by `freed` before anything reads them.
+            node.freed, node.saved = True, ()
     unused = list(response.unused) or [False] * len(wrt)
     if create_graph:
         return _backward_graph_nodes(session, graph, response), unused

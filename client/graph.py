@@ -25,7 +25,7 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq", "shape",
-                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "pending_leaf", "resident",
+                 "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "pending_leaf", "_resident",
                  "depth", "encoded", "__weakref__")
 
     def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
@@ -46,10 +46,10 @@ class Node:
         # travels as ops with the next request, gradients stop at it, and once its value comes back it
         # becomes a plain leaf.
         self.pending_leaf = False
-        # The content hash under which the server holds this node's value for this session (a resident
-        # value: it travels as that handle, not as bytes), or None.
-        self.resident = None
-        self.depth = 0                    # pending leaves in a row whose values the client never read
+        self._resident = None            # see the resident property
+        # Requests in a row whose results this node's value depends on and the client never read (see
+        # unread_depth): past MAX_UNREAD_UPDATES its value is fetched, so no lineage grows without bound.
+        self.depth = 0
         self.handle = None                # weakref to the Tensor made with this node
         self.sink = None                  # weakref to the leaf Tensor whose .grad this feeds
         self.freed = False                # a backward without retain_graph went through it
@@ -58,6 +58,33 @@ class Node:
         # that need this node lay that graph out first, so it travels as one known hash.
         self.prefix = None
         self.encoded = None               # the attributes' wire bytes shared with nodes alike (see _wire)
+
+    @property
+    def resident(self) -> str | None:
+        """The content hash under which the server holds this node's value for this session (a resident
+        value: it travels as that handle, not as bytes), or None. The session counts the nodes naming each
+        hash, and releases a hash on the server once none does (see _residents)."""
+        return self._resident
+
+    @resident.setter
+    def resident(self, h: str | None) -> None:
+        old = self._resident
+        if h == old:
+            return
+        self._resident = h
+        refs = getattr(self.session, "residents", None)
+        if refs is not None:
+            if h is not None:
+                refs.ref(h)
+            if old is not None:
+                refs.unref(old)
+
+    def __del__(self):
+        h = self._resident
+        if h is not None:
+            refs = getattr(self.session, "residents", None)
+            if refs is not None:
+                refs.unref(h)
 
     @property
     def is_leaf(self) -> bool:
@@ -73,8 +100,12 @@ class Node:
         if value is None:
             return
         self.value = value
-        if self.pending_leaf:
-            self.op, self.inputs, self.attrs, self.pending_leaf, self.depth = None, (), {}, False, 0
+        self.depth = 0
+        if self.pending_leaf or not self.requires_grad:
+            # Nothing differentiates through it: the value is all a later request needs. Dropping the
+            # expression lets the nodes it read (last step's parameters, an optimizer's old state) go, and
+            # the server release their values.
+            self.op, self.inputs, self.attrs, self.pending_leaf = None, (), {}, False
 
     @property
     def known(self) -> bool:
@@ -93,6 +124,30 @@ class Node:
     def alive(self) -> bool:
         """Whether the user can still reach this node's tensor (then its value is worth returning)."""
         return self.handle is not None and self.handle() is not None
+
+
+def unread_depth(node: Node, memo: dict) -> int:
+    """How many requests in a row recomputing node's value would replay, if the server lost every value
+    the client has not read: 1 + the largest depth among the results it reads that stay on the server
+    (values the client holds, and handles with no expression, count 0). memo: shared by the nodes of one
+    request (the ones it computes)."""
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n in memo:
+            stack.pop()
+            continue
+        todo = [i for i in n.inputs if i not in memo and i.value is None and i._resident is None and i.op is not None]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        d = 0
+        for i in n.inputs:
+            if i.value is None:
+                d = max(d, memo[i] if i in memo else i.depth)
+        memo[n] = d
+    return memo[node] + 1
 
 
 def differentiable_history(roots) -> set[Node]:

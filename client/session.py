@@ -16,9 +16,10 @@ import numpy as np
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
+from gradwire._residents import Residents
 from gradwire._shared_memory import CLAIMED as _CLAIMED, SharedMemoryClient
 from gradwire.core import codec, hashing, shm
-from gradwire.graph import RequestGraph, differentiable_history
+from gradwire.graph import RequestGraph, differentiable_history, unread_depth
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
 
@@ -89,6 +90,7 @@ class Session(SharedMemoryClient):
         self._stub = pb_grpc.AutodiffStub(self._channel)
         self._parts = PartCache()
         self._held: dict[str, None] = {}        # hashes of client data the server holds (insertion-ordered)
+        self.residents = Residents(self._held)  # hashes this session's nodes name; the ones to release
         self._lock = threading.Lock()
         self.closed = False
         # Shared memory: tried once, on the first request, with a server on this host (None: not yet).
@@ -223,7 +225,12 @@ class Session(SharedMemoryClient):
         self.shared_memory()
         by_hash_ok = True
         for attempt in range(MAX_RESENDS):
+            release = self.residents.releasable()
             graph, request = build()
+            if release and "options" in request.DESCRIPTOR.fields_by_name:
+                request.options.release[:] = release
+            else:
+                release = []
             sent: list = []
             regions: list = []
             parts = self._parts.split(graph.framed)
@@ -265,6 +272,8 @@ class Session(SharedMemoryClient):
                         self._pool.release(r)
                 for r in offers.values():     # offered and not used (claimed ones were popped)
                     self._pool.release(r)
+            if release:
+                self.residents.released(release)
             for node, h in sent:
                 node.resident = h
                 self._remember(h)
@@ -294,10 +303,22 @@ class Session(SharedMemoryClient):
 
     # -- requests --------------------------------------------------------------------------------
     def _fetch(self, nodes) -> list[int]:
-        """The result nodes whose data the client wants now: what is small enough to be free, and parameter
-        updates left unread too long."""
-        return [n for n in nodes if not self.resident or n.nbytes <= FETCH_BYTES
-                or (n.pending_leaf and n.depth >= MAX_UNREAD_UPDATES)]
+        """The result nodes whose data the client wants now: what is small enough to be free, and values
+        left unread too long (a parameter updated step after step, an optimizer's state): recomputing
+        those, should the server lose them, would replay that many requests, and their history would
+        keep every earlier value alive on both sides."""
+        if not self.resident:
+            return list(nodes)
+        memo: dict = {}
+        out = []
+        for n in nodes:
+            if n.nbytes <= FETCH_BYTES:
+                out.append(n)
+                continue
+            n.depth = unread_depth(n, memo)
+            if n.depth >= MAX_UNREAD_UPDATES:
+                out.append(n)
+        return out
 
     def realize(self, nodes) -> None:
         """Bring the values of `nodes` to the client in one Evaluate request (computing the pending ones)."""

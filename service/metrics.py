@@ -77,6 +77,9 @@ class _ServerStats:
             yield CounterMetricFamily("gradwire_value_store_evictions",
                                       "Resident values dropped to stay under --value-store-bytes.",
                                       value=st.evictions)
+            yield CounterMetricFamily("gradwire_value_store_releases",
+                                      "Resident values dropped because their caller released them (Options.release).",
+                                      value=st.releases)
         yield GaugeMetricFamily("gradwire_requests_in_flight", "Computing calls holding a slot.",
                                 value=a.in_flight)
         yield GaugeMetricFamily("gradwire_queue_length", "Computing calls waiting for a slot.",

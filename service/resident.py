@@ -21,14 +21,18 @@ CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("gradwire_ca
 
 
 def caller(metadata) -> str | None:
-    """Who is calling: the bearer token's identity when there is one, else the client's namespace."""
-    namespace = None
+    """Who is calling: the bearer token's identity, the client's namespace within it when it sends one
+    (so that one session releasing its values never drops another's under the same token), else the
+    namespace alone."""
+    token = namespace = None
     for key, value in metadata:
         if key == "authorization":
-            return "token:" + hashlib.sha256(value.encode()).hexdigest()
-        if key == "x-gradwire-namespace":
+            token = "token:" + hashlib.sha256(value.encode()).hexdigest()
+        elif key == "x-gradwire-namespace":
             namespace = "ns:" + value[:256]
-    return namespace
+    if token is None:
+        return namespace
+    return token if namespace is None else f"{token}/{namespace}"
 
 
 class Residency:
@@ -46,6 +50,13 @@ class Residency:
         self.fetch = set(options.fetch)
         self._caller = CALLER.get()
         self.missing: list[tuple[str, str]] = []     # (hash, field) of handles this server does not hold
+        if options.release:
+            for k, h in enumerate(options.release):
+                if not hashing.is_hash(h):
+                    raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                       f"options.release[{k}]: a handle is 64 lowercase hex digits; got {h[:80]!r}",
+                                       f"options.release[{k}]")
+            store.release(self.principal("options.release"), options.release)
 
     def principal(self, where: str) -> str:
         if self._caller is None:

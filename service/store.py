@@ -16,7 +16,7 @@ class ValueStore:
         self.max_bytes = max_bytes
         self._values: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self.bytes = 0
-        self.hits = self.misses = self.evictions = 0
+        self.hits = self.misses = self.evictions = self.releases = 0
         self._lock = threading.Lock()
 
     def get(self, principal: str, h: str) -> np.ndarray | None:
@@ -47,6 +47,15 @@ class ValueStore:
                 self.bytes -= evicted.nbytes
                 self.evictions += 1
         return True
+
+    def release(self, principal: str, handles) -> None:
+        """Drop the caller's values under `handles` (those it holds; the rest are ignored)."""
+        with self._lock:
+            for h in handles:
+                old = self._values.pop((principal, h), None)
+                if old is not None:
+                    self.bytes -= old.nbytes
+                    self.releases += 1
 
     def __len__(self) -> int:
         return len(self._values)

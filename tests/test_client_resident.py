@@ -2,6 +2,7 @@
 are isolated, and a server that loses values (eviction, restart) costs a resend, never a wrong value."""
 from __future__ import annotations
 
+import gc
 import signal
 import time
 
@@ -15,6 +16,8 @@ from client_fixtures import CountingInterceptor, full_nodes
 from gradwire import session as gw_session
 from gradwire.core import codec, hashing
 from gradwire.service.config import ServerConfig
+from gradwire.service.resident import caller
+from gradwire.service.server import server_state
 from gradwire.v1 import gradwire_pb2 as pb
 from gradwire.v1 import gradwire_pb2_grpc as pb_grpc
 
@@ -100,6 +103,139 @@ def test_training_loop_keeps_parameters_resident_and_matches_torch(serve, style)
             gw_session.set_default_session(previous)
     for a, b in zip(got, _torch_params(6)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _store_sizes(store, steps):
+    """store.bytes after each call of steps()."""
+    sizes = []
+    for step in steps:
+        step()
+        sizes.append(store.bytes)
+    return sizes
+
+
+@pytest.mark.parametrize("optimizer", [None, "sgd-momentum", "adam"])
+def test_a_long_loop_keeps_the_server_store_and_the_lineage_bounded(serve, optimizer):
+    """Every step makes new parameters and gradients (and optimizer state) on the server; the ones no
+    tensor names any more are released with the next request, and values left unread for
+    MAX_UNREAD_UPDATES requests are fetched, so no chain of old values stays alive on either side."""
+    steps = 40
+
+    def train(lib):
+        X, Y, params = _mlp(lib)
+        opt = None if optimizer is None else (
+            lib.optim.SGD(params, lr=0.1, momentum=0.9) if optimizer == "sgd-momentum" else
+            lib.optim.Adam(params, lr=0.01))
+
+        def step():
+            if opt is None:
+                _mlp_step(lib, X, Y, params)
+                return
+            opt.zero_grad()
+            W1, b1, W2, b2 = params
+            logits = lib.relu(X @ W1 + b1) @ W2 + b2
+            (-(lib.log_softmax(logits, 1)[lib.arange(X.shape[0]), Y]).mean()).backward()
+            opt.step()
+        return params, step
+
+    with serve() as (target, server), gw.connect(target) as s:
+        store = server_state(server).service.store
+        previous = gw_session._default
+        gw_session.set_default_session(s)
+        try:
+            params, step = train(gw)
+            sizes = _store_sizes(store, [step] * steps)
+            assert store.releases > 0
+            # Bounded: the last steps hold no more than the first ones did (a leak of one step's
+            # parameters and gradients, ~17 kB, would add ~0.5 MB over the loop).
+            assert max(sizes[-10:]) <= max(sizes[:12]), sizes
+            assert len(s.residents) <= 6 * gw_session.MAX_UNREAD_UPDATES, len(s.residents)
+            for p in params:
+                assert p._node.depth <= gw_session.MAX_UNREAD_UPDATES
+            got = [p.detach().numpy() for p in params]
+        finally:
+            gw_session.set_default_session(previous)
+    want_params, want_step = train(torch)
+    for _ in range(steps):
+        want_step()
+    for a, b in zip(got, want_params):
+        np.testing.assert_allclose(a, b.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_released_hash_stays_held_while_another_tensor_names_it(serve):
+    counter = CountingInterceptor()
+    data = np.arange(8192, dtype=np.float32)
+    h = hashing.tensor_hash(codec.dtype_enum(data.dtype), data.shape, data)
+    with serve() as (target, server), gw.connect(target, interceptors=[counter], shared_memory=False) as s:
+        store = server_state(server).service.store
+        principal = "ns:" + s.namespace
+        x, y = s.tensor(data), s.tensor(data.copy())       # equal content: one hash, named twice
+        assert (x * 2).sum().item() == pytest.approx(2 * data.sum(dtype=np.float64), rel=1e-6)
+        assert (y * 3).sum().item() == pytest.approx(3 * data.sum(dtype=np.float64), rel=1e-6)
+        assert x._node.resident == y._node.resident == h
+        del x
+        gc.collect()
+        counter.reset()
+        assert (y * 4).sum().item() == pytest.approx(4 * data.sum(dtype=np.float64), rel=1e-6)
+        assert counter.calls == {"Evaluate": 1} and h not in counter.requests[0][1].options.release, h
+        assert sizes(counter)[0][1] < 2000                   # y still by handle: no resend
+        assert store.get(principal, h) is not None
+        del y
+        gc.collect()
+        counter.reset()
+        assert s.tensor(np.ones(3, np.float32)).sum().item() == 3.0
+        assert h in counter.requests[0][1].options.release    # (with the temporaries, y * 4 among them)
+        assert store.get(principal, h) is None
+        counter.reset()
+        assert s.tensor(np.ones(3, np.float32)).sum().item() == 3.0
+        assert h not in counter.requests[0][1].options.release     # released once
+
+
+def test_release_drops_only_the_callers_own_values_and_checks_handles(serve):
+    value = np.arange(4096, dtype=np.float32)
+    h = hashing.tensor_hash(codec.dtype_enum(value.dtype), value.shape, value)
+    with serve() as (target, _), grpc.insecure_channel(target) as ch:
+        stub = pb_grpc.AutodiffStub(ch)
+
+        def request(tensor, release=()):
+            g = pb.Graph(nodes=[pb.Node(op="placeholder")])
+            codec.attr_to_proto("x", g.nodes[0].attrs["name"])
+            r = pb.EvaluateRequest(outputs=[0], graph=pb.GraphRef(parts=[pb.GraphPart(graph=g)]))
+            r.inputs["x"].CopyFrom(tensor)
+            r.options.resident = True
+            r.options.fetch[:] = [0]
+            r.options.release[:] = release
+            return r
+
+        by_bytes = codec.tensor_to_proto(value)
+        by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
+        alice, bob = (("x-gradwire-namespace", "alice"),), (("x-gradwire-namespace", "bob"),)
+        for who in (alice, bob):
+            stub.Evaluate(request(by_bytes), metadata=who)                # both store the same content
+        # Released and sent again in one request: held afterwards (release comes first).
+        stub.Evaluate(request(by_bytes, [h]), metadata=alice)
+        stub.Evaluate(request(by_handle), metadata=alice)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(by_handle, [h]), metadata=alice)        # released before it is read
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND and f"resident value {h}" in e.value.details()
+        out = stub.Evaluate(request(by_handle), metadata=bob)             # bob's copy is untouched
+        np.testing.assert_array_equal(codec.tensor_from_proto(out.outputs[0]), value)
+        stub.Evaluate(request(by_bytes, ["0" * 64]), metadata=bob)        # not held: not an error
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(by_bytes, [h, "not-a-hash"]), metadata=bob)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "options.release[1]" in e.value.details() and "'not-a-hash'" in e.value.details()
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Evaluate(request(by_bytes, [h]))                         # no identity to release for
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-gradwire-namespace" in e.value.details()
+
+
+def test_sessions_sharing_a_token_keep_separate_values():
+    token = (("authorization", "Bearer t"),)
+    one, two = token + (("x-gradwire-namespace", "a"),), token + (("x-gradwire-namespace", "b"),)
+    assert caller(one) != caller(two) and caller(one).startswith(caller(token))
+    assert caller(token) == caller(tuple(reversed(token))) and caller(()) is None
+    assert caller((("x-gradwire-namespace", "a"),)) == "ns:a" != caller(one)
 
 
 def test_eviction_mid_loop_gives_the_same_results(serve):

@@ -143,20 +143,22 @@ class KnownValue(_message.Message):
     def __init__(self, node: _Optional[int] = ..., value: _Optional[_Union[Tensor, _Mapping]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session", "out_regions")
+    __slots__ = ("detect_anomaly", "resident", "fetch", "fetch_gradients", "shm_session", "out_regions", "release")
     DETECT_ANOMALY_FIELD_NUMBER: _ClassVar[int]
     RESIDENT_FIELD_NUMBER: _ClassVar[int]
     FETCH_FIELD_NUMBER: _ClassVar[int]
     FETCH_GRADIENTS_FIELD_NUMBER: _ClassVar[int]
     SHM_SESSION_FIELD_NUMBER: _ClassVar[int]
     OUT_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
     detect_anomaly: bool
     resident: bool
     fetch: _containers.RepeatedScalarFieldContainer[int]
     fetch_gradients: bool
     shm_session: str
     out_regions: _containers.RepeatedCompositeFieldContainer[SharedRegion]
-    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ..., out_regions: _Optional[_Iterable[_Union[SharedRegion, _Mapping]]] = ...) -> None: ...
+    release: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, detect_anomaly: _Optional[bool] = ..., resident: _Optional[bool] = ..., fetch: _Optional[_Iterable[int]] = ..., fetch_gradients: _Optional[bool] = ..., shm_session: _Optional[str] = ..., out_regions: _Optional[_Iterable[_Union[SharedRegion, _Mapping]]] = ..., release: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GraphInfo(_message.Message):
     __slots__ = ("part_hashes", "plan_cache_hit")

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from .config import ServerConfig
+from .memory import keep_freed_memory
 from .server import create_server, shutdown
 from .supervisor import Supervisor
 
@@ -128,6 +129,7 @@ def main(argv=None) -> int:
         config = config.replace(processes=1)
     if config.process_count > 1:
         return _supervise(config, host, args, stop)
+    keep_freed_memory()
     if config.pin_cores:
         config = config.replace(cpu=min(os.sched_getaffinity(0)))
     try:

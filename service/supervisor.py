@@ -52,8 +52,10 @@ def _die_with_parent() -> None:
 
 def _worker(config: ServerConfig, address: str, log_level: str, conn) -> None:
     """A worker process: one grpc server on the shared port; drains on SIGTERM/SIGINT."""
+    from .memory import keep_freed_memory
     from .server import create_server, server_state, shutdown
     _die_with_parent()
+    keep_freed_memory()
     logging.basicConfig(level=log_level.upper(), format=f"%(asctime)s %(levelname)s "
                         f"%(name)s[worker {os.getpid()}]: %(message)s")
     stop = threading.Event()

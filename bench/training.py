@@ -21,6 +21,11 @@ alternately with after): linear regression per step, four pairs at load average 
 2.3: 1.72 ms against an echo of 0.61 ms, 2.8x; target 1.5x, not met); 1 RPC per step; final parameters
 equal PyTorch's. The MLP rows were meaningless under that load
 (PyTorch's own step 66-360 ms).
+
+Quiet machine (load < 1), after resident values are released and serving processes reuse freed memory, two
+runs: echo 0.35-0.39 ms; linear regression 1.26-1.28 ms (PyTorch 0.076); MLP kept 9.2-9.5 ms against
+PyTorch's 4.3-4.7 (2.0-2.1x; split client 1.8, engine 5.8, rest 1.6 ms); rebuilt 8.3-8.7 against 4.4-4.5
+(1.9x). Before the release fix the kept row drifted from 11 to 20-23 ms as the server's store grew.
 """
 from __future__ import annotations
 

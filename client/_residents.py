@@ -65,6 +65,15 @@ class Residents:
                 if h not in self._count:
                     self._gone.pop(h, None)
 
+    def everything(self) -> list[str]:
+        """Every hash this session has named and not released (the session is closing)."""
+        with self._lock:
+            self._dead.clear()
+            out = list(dict.fromkeys([*self._count, *self._gone]))
+            self._count.clear()
+            self._gone.clear()
+            return out
+
     def __len__(self) -> int:
         """Hashes some node names (tests)."""
         with self._lock:

@@ -16,7 +16,7 @@ import numpy as np
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
-from gradwire._residents import Residents
+from gradwire._residents import MAX_RELEASE, Residents
 from gradwire._shared_memory import CLAIMED as _CLAIMED, SharedMemoryClient
 from gradwire.core import codec, hashing, shm
 from gradwire.graph import RequestGraph, differentiable_history, unread_depth
@@ -103,11 +103,25 @@ class Session(SharedMemoryClient):
         if self.closed:
             return
         self.closed = True
+        if self._server is None:
+            self._release_all()
         if self._pool is not None:
             self._pool.close()
         self._channel.close()
         if self._server is not None:
             self._server.stop()
+
+    def _release_all(self) -> None:
+        """Tell the server it may free every value this session kept there (best effort: an unreachable
+        server loses them to its LRU bound, or has lost them already)."""
+        handles = self.residents.everything()
+        for start in range(0, len(handles), MAX_RELEASE):
+            request = pb.EvaluateRequest()            # an empty graph computes nothing
+            request.options.release[:] = handles[start:start + MAX_RELEASE]
+            try:
+                self._stub.Evaluate(request, timeout=min(self.timeout or 1.0, 1.0), metadata=self._metadata)
+            except grpc.RpcError:
+                return
 
     def __enter__(self) -> "Session":
         return self

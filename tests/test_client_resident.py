@@ -191,6 +191,19 @@ def test_a_released_hash_stays_held_while_another_tensor_names_it(serve):
         assert h not in counter.requests[0][1].options.release     # released once
 
 
+def test_closing_a_session_frees_what_it_kept(serve):
+    with serve() as (target, server):
+        store = server_state(server).service.store
+        with gw.connect(target, shared_memory=False) as s:
+            x = s.tensor(np.arange(20000, dtype=np.float32))
+            y = x * 2
+            assert (y + 1).sum().item() == pytest.approx(float((np.arange(20000.0) * 2 + 1).sum()), rel=1e-5)
+            assert y._node.resident and store.get("ns:" + s.namespace, y._node.resident) is not None
+            assert store.bytes >= 160000                 # x sent, y computed: both kept
+        assert store.bytes == 0 and len(store) == 0     # closed: released, while x and y still exist
+        assert x is not None and y is not None
+
+
 def test_release_drops_only_the_callers_own_values_and_checks_handles(serve):
     value = np.arange(4096, dtype=np.float32)
     h = hashing.tensor_hash(codec.dtype_enum(value.dtype), value.shape, value)

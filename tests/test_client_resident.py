@@ -64,6 +64,18 @@ def _torch_params(steps):
     return [p.detach().numpy() for p in _train(torch, [lambda: None] * steps)]
 
 
+def _identity_request(tensor, release=()) -> pb.EvaluateRequest:
+    """A resident Evaluate of one placeholder fed `tensor`, its value fetched; releasing `release` first."""
+    g = pb.Graph(nodes=[pb.Node(op="placeholder")])
+    codec.attr_to_proto("x", g.nodes[0].attrs["name"])
+    r = pb.EvaluateRequest(outputs=[0], graph=pb.GraphRef(parts=[pb.GraphPart(graph=g)]))
+    r.inputs["x"].CopyFrom(tensor)
+    r.options.resident = True
+    r.options.fetch[:] = [0]
+    r.options.release[:] = release
+    return r
+
+
 def test_bytes_cross_once_and_results_stay_until_read(serve):
     counter = CountingInterceptor()
     with serve() as (target, _), gw.connect(target, interceptors=[counter]) as s:
@@ -210,36 +222,27 @@ def test_release_drops_only_the_callers_own_values_and_checks_handles(serve):
     with serve() as (target, _), grpc.insecure_channel(target) as ch:
         stub = pb_grpc.AutodiffStub(ch)
 
-        def request(tensor, release=()):
-            g = pb.Graph(nodes=[pb.Node(op="placeholder")])
-            codec.attr_to_proto("x", g.nodes[0].attrs["name"])
-            r = pb.EvaluateRequest(outputs=[0], graph=pb.GraphRef(parts=[pb.GraphPart(graph=g)]))
-            r.inputs["x"].CopyFrom(tensor)
-            r.options.resident = True
-            r.options.fetch[:] = [0]
-            r.options.release[:] = release
-            return r
 
         by_bytes = codec.tensor_to_proto(value)
         by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
         alice, bob = (("x-gradwire-namespace", "alice"),), (("x-gradwire-namespace", "bob"),)
         for who in (alice, bob):
-            stub.Evaluate(request(by_bytes), metadata=who)                # both store the same content
+            stub.Evaluate(_identity_request(by_bytes), metadata=who)                # both store the same content
         # Released and sent again in one request: held afterwards (release comes first).
-        stub.Evaluate(request(by_bytes, [h]), metadata=alice)
-        stub.Evaluate(request(by_handle), metadata=alice)
+        stub.Evaluate(_identity_request(by_bytes, [h]), metadata=alice)
+        stub.Evaluate(_identity_request(by_handle), metadata=alice)
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(by_handle, [h]), metadata=alice)        # released before it is read
+            stub.Evaluate(_identity_request(by_handle, [h]), metadata=alice)        # released before it is read
         assert e.value.code() == grpc.StatusCode.NOT_FOUND and f"resident value {h}" in e.value.details()
-        out = stub.Evaluate(request(by_handle), metadata=bob)             # bob's copy is untouched
+        out = stub.Evaluate(_identity_request(by_handle), metadata=bob)             # bob's copy is untouched
         np.testing.assert_array_equal(codec.tensor_from_proto(out.outputs[0]), value)
-        stub.Evaluate(request(by_bytes, ["0" * 64]), metadata=bob)        # not held: not an error
+        stub.Evaluate(_identity_request(by_bytes, ["0" * 64]), metadata=bob)        # not held: not an error
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(by_bytes, [h, "not-a-hash"]), metadata=bob)
+            stub.Evaluate(_identity_request(by_bytes, [h, "not-a-hash"]), metadata=bob)
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "options.release[1]" in e.value.details() and "'not-a-hash'" in e.value.details()
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(by_bytes, [h]))                         # no identity to release for
+            stub.Evaluate(_identity_request(by_bytes, [h]))                         # no identity to release for
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-gradwire-namespace" in e.value.details()
 
 
@@ -301,35 +304,27 @@ def test_a_hash_from_another_caller_is_not_found_never_its_value(serve):
     with serve() as (target, _), grpc.insecure_channel(target) as ch:
         stub = pb_grpc.AutodiffStub(ch)
 
-        def request(tensor):
-            g = pb.Graph(nodes=[pb.Node(op="placeholder")])
-            codec.attr_to_proto("x", g.nodes[0].attrs["name"])
-            r = pb.EvaluateRequest(outputs=[0], graph=pb.GraphRef(parts=[pb.GraphPart(graph=g)]))
-            r.inputs["x"].CopyFrom(tensor)
-            r.options.resident = True
-            r.options.fetch[:] = [0]
-            return r
 
         by_bytes = codec.tensor_to_proto(value)
         by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
         alice, bob = (("x-gradwire-namespace", "alice"),), (("x-gradwire-namespace", "bob"),)
-        stub.Evaluate(request(by_bytes), metadata=alice)                  # alice stores it
-        out = stub.Evaluate(request(by_handle), metadata=alice)           # and names it by hash
+        stub.Evaluate(_identity_request(by_bytes), metadata=alice)                  # alice stores it
+        out = stub.Evaluate(_identity_request(by_handle), metadata=alice)           # and names it by hash
         np.testing.assert_array_equal(codec.tensor_from_proto(out.outputs[0]), value)
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(by_handle), metadata=bob)
+            stub.Evaluate(_identity_request(by_handle), metadata=bob)
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
         assert f"resident value {h}" in e.value.details()
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(by_handle))                              # no identity at all
+            stub.Evaluate(_identity_request(by_handle))                              # no identity at all
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "x-gradwire-namespace" in e.value.details()
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle="zz")),
+            stub.Evaluate(_identity_request(pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle="zz")),
                           metadata=alice)
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "handle" in e.value.details()
         wrong_shape = pb.Tensor(dtype=by_bytes.dtype, shape=[2, 2048], handle=h)
         with pytest.raises(grpc.RpcError) as e:
-            stub.Evaluate(request(wrong_shape), metadata=alice)
+            stub.Evaluate(_identity_request(wrong_shape), metadata=alice)
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "[4096]" in e.value.details()
 
 

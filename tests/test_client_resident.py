@@ -2,6 +2,7 @@
 are isolated, and a server that loses values (eviction, restart) costs a resend, never a wrong value."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import signal
 import time
@@ -74,6 +75,19 @@ def _identity_request(tensor, release=()) -> pb.EvaluateRequest:
     r.options.fetch[:] = [0]
     r.options.release[:] = release
     return r
+
+
+@contextlib.contextmanager
+def _two_callers(serve):
+    """A raw stub on a fresh server, a 16 kB value, its hash, it as bytes and as a handle, and two callers'
+    metadata."""
+    value = np.arange(4096, dtype=np.float32)
+    h = hashing.tensor_hash(codec.dtype_enum(value.dtype), value.shape, value)
+    with serve() as (target, _), grpc.insecure_channel(target) as ch:
+        by_bytes = codec.tensor_to_proto(value)
+        by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
+        yield (pb_grpc.AutodiffStub(ch), value, h, by_bytes, by_handle, (("x-gradwire-namespace", "alice"),),
+               (("x-gradwire-namespace", "bob"),))
 
 
 def test_bytes_cross_once_and_results_stay_until_read(serve):
@@ -217,15 +231,7 @@ def test_closing_a_session_frees_what_it_kept(serve):
 
 
 def test_release_drops_only_the_callers_own_values_and_checks_handles(serve):
-    value = np.arange(4096, dtype=np.float32)
-    h = hashing.tensor_hash(codec.dtype_enum(value.dtype), value.shape, value)
-    with serve() as (target, _), grpc.insecure_channel(target) as ch:
-        stub = pb_grpc.AutodiffStub(ch)
-
-
-        by_bytes = codec.tensor_to_proto(value)
-        by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
-        alice, bob = (("x-gradwire-namespace", "alice"),), (("x-gradwire-namespace", "bob"),)
+    with _two_callers(serve) as (stub, value, h, by_bytes, by_handle, alice, bob):
         for who in (alice, bob):
             stub.Evaluate(_identity_request(by_bytes), metadata=who)                # both store the same content
         # Released and sent again in one request: held afterwards (release comes first).
@@ -299,15 +305,7 @@ def test_a_new_server_continues_the_loop_from_what_the_client_holds(server_proce
 
 
 def test_a_hash_from_another_caller_is_not_found_never_its_value(serve):
-    value = np.arange(4096, dtype=np.float32)
-    h = hashing.tensor_hash(codec.dtype_enum(value.dtype), value.shape, value)
-    with serve() as (target, _), grpc.insecure_channel(target) as ch:
-        stub = pb_grpc.AutodiffStub(ch)
-
-
-        by_bytes = codec.tensor_to_proto(value)
-        by_handle = pb.Tensor(dtype=by_bytes.dtype, shape=by_bytes.shape, handle=h)
-        alice, bob = (("x-gradwire-namespace", "alice"),), (("x-gradwire-namespace", "bob"),)
+    with _two_callers(serve) as (stub, value, h, by_bytes, by_handle, alice, bob):
         stub.Evaluate(_identity_request(by_bytes), metadata=alice)                  # alice stores it
         out = stub.Evaluate(_identity_request(by_handle), metadata=alice)           # and names it by hash
         np.testing.assert_array_equal(codec.tensor_from_proto(out.outputs[0]), value)

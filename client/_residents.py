@@ -13,6 +13,7 @@ by normal code, when a request is built.
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 
 # Handles released per request at most (each costs ~70 bytes of message); the rest go with the next one.
@@ -49,14 +50,7 @@ class Residents:
                 self._count.pop(h, None)
                 self._gone[h] = None
                 self._held.pop(h, None)      # not to be named optimistically by a later request
-            if not self._gone:
-                return []
-            out = []
-            for h in self._gone:
-                out.append(h)
-                if len(out) == MAX_RELEASE:
-                    break
-            return out
+            return list(itertools.islice(self._gone, MAX_RELEASE))
 
     def released(self, handles) -> None:
         """The server has taken the release of `handles` (a hash named again since stays counted)."""

@@ -137,7 +137,8 @@ def unread_depth(node: Node, memo: dict) -> int:
         if n in memo:
             stack.pop()
             continue
-        todo = [i for i in n.inputs if i not in memo and i.value is None and i._resident is None and i.op is not None]
+        todo = [i for i in n.inputs
+                if i not in memo and i.value is None and i._resident is None and i.op is not None]
         if todo:
             stack.extend(todo)
             continue

@@ -113,13 +113,14 @@ class Session(SharedMemoryClient):
 
     def _release_all(self) -> None:
         """Tell the server it may free every value this session kept there (best effort: an unreachable
-        server loses them to its LRU bound, or has lost them already)."""
+        server loses them to its LRU bound, or has lost them already). Housekeeping: past the caller's
+        interceptors, as the shared-memory handshake."""
         handles = self.residents.everything()
         for start in range(0, len(handles), MAX_RELEASE):
             request = pb.EvaluateRequest()            # an empty graph computes nothing
             request.options.release[:] = handles[start:start + MAX_RELEASE]
             try:
-                self._stub.Evaluate(request, timeout=min(self.timeout or 1.0, 1.0), metadata=self._metadata)
+                self._raw_stub.Evaluate(request, timeout=min(self.timeout or 1.0, 1.0), metadata=self._metadata)
             except grpc.RpcError:
                 return
 

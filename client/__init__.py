@@ -30,13 +30,16 @@ short = int16
 
 def connect(target: str | None = None, *, token: str | None = None, tls=None,
             timeout: float | None = None, interceptors=(), resident: bool = True,
-            shared_memory: bool | None = None) -> Session:
+            shared_memory: bool | None = None, asynchronous: bool | None = None) -> Session:
     """Open a session: to `target`, else $GRADWIRE_TARGET, else an embedded local server.
     resident: let the server keep values for this session's later requests (sent by handle).
     shared_memory: with a server on this host, move tensors of 1 MiB or more through shared-memory
-    regions (default: on unless GRADWIRE_SHM=0; negotiated on the first request, bytes otherwise)."""
+    regions (default: on unless GRADWIRE_SHM=0; negotiated on the first request, bytes otherwise).
+    asynchronous: backward() returns once its request is queued, and the next step is built while the
+    server computes; errors surface at the next read, naming the backward() call (default: off unless
+    GRADWIRE_ASYNC=1; see gradwire._pipeline)."""
     return Session(target, token=token, tls=tls, timeout=timeout, interceptors=interceptors,
-                   resident=resident, shared_memory=shared_memory)
+                   resident=resident, shared_memory=shared_memory, asynchronous=asynchronous)
 
 
 Generator, default_generator = _random.Generator, _random.default_generator

@@ -5,9 +5,12 @@ import math
 
 import numpy as np
 
+from gradwire import errors
+from gradwire._pipeline import call_site
 from gradwire._torch_names import grad_fn_name, records_history, saves_tensors
 from gradwire.core import codec, signature
 from gradwire.core.dtypes import LEGACY_NAMES
+from gradwire.core.shapes import broadcast
 from gradwire.core.signature import Aval
 from gradwire.graph import Node, differentiable_history
 from gradwire.tensor import Tensor, leaf_from_data
@@ -104,10 +107,8 @@ def _seed_nodes(outputs, grad_outputs) -> list:
     return seeds
 
 
-def _run(outputs, grad_outputs, wrt, retain_graph, create_graph, history=None):
-    """One Gradient request for outputs w.r.t. wrt nodes. Returns (gradients, unused) where
-    gradients are arrays, or Nodes of the returned backward graph with create_graph. history: the
-    outputs' differentiable history when the caller has it already."""
+def _prepare(outputs, grad_outputs, history):
+    """PyTorch's checks before a backward pass; returns (roots, seeds, history)."""
     for k, out in enumerate(outputs):
         if not out.requires_grad:
             raise RuntimeError(_no_grad_fn(k))
@@ -120,14 +121,26 @@ def _run(outputs, grad_outputs, wrt, retain_graph, create_graph, history=None):
     _check_versions(history)
     seeds = _seed_nodes(outputs, grad_outputs)
     _check_seeds(roots, seeds)
-    session = roots[0].session
-    graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph, history=history)
+    return roots, seeds, history
+
+
+def _free(history, retain_graph, create_graph) -> None:
     if not (create_graph if retain_graph is None else retain_graph):
         for node in history:
             # As PyTorch frees the saved tensors: a node saving its own output refers to itself through
             # them (a cycle that would keep the step's graph, and its values on the server, until a
             # collection); a second backward is refused by `freed` before anything reads them.
             node.freed, node.saved = True, ()
+
+
+def _run(outputs, grad_outputs, wrt, retain_graph, create_graph, history=None):
+    """One Gradient request for outputs w.r.t. wrt nodes. Returns (gradients, unused) where
+    gradients are arrays, or Nodes of the returned backward graph with create_graph. history: the
+    outputs' differentiable history when the caller has it already."""
+    roots, seeds, history = _prepare(outputs, grad_outputs, history)
+    session = roots[0].session
+    graph, response = session.gradient_request(roots, seeds, wrt, create_graph=create_graph, history=history)
+    _free(history, retain_graph, create_graph)
     unused = list(response.unused) or [False] * len(wrt)
     if create_graph:
         return _backward_graph_nodes(session, graph, response), unused
@@ -177,11 +190,65 @@ def _accumulate(target: Tensor, gradient: Node) -> None:
         target.grad = Tensor._wrap(gradient)
     else:
         g = target.grad
-        total = Node(g._node.session, None, value=g._value() + gradient.value)
-        if gradient.resident and total.value.dtype == gradient.value.dtype and \
-                np.array_equal(total.value.view(np.uint8), gradient.value.view(np.uint8)):
-            total.resident = gradient.resident     # added to zeros: the same bits the server already holds
+        total = Node(g._node.session, None, value=_sum(g._value(), gradient))
+        total.resident = _same_bits(total.value, gradient)
         g._storage.write(total)
+
+
+def _sum(old: np.ndarray, gradient: Node) -> np.ndarray:
+    return old + gradient.value
+
+
+def _same_bits(total: np.ndarray, gradient: Node) -> str | None:
+    """gradient's handle when total has its very bits (it was added to zeros): the server holds it already."""
+    if gradient.resident and total.dtype == gradient.value.dtype and \
+            np.array_equal(total.view(np.uint8), gradient.value.view(np.uint8)):
+        return gradient.resident
+    return None
+
+
+def _accumulate_later(target: Tensor, gradient: Node):
+    """_accumulate for a future gradient (an asynchronous backward): .grad takes a future total now, so
+    what the caller records next reads it; returns (that future or None, what computes it once the gradient
+    is back)."""
+    if target.grad is None:
+        target.grad = Tensor._wrap(gradient)
+        return None, None
+    g = target.grad
+    old = g._node
+    total = Node(old.session, None, shape=broadcast(old.shape, gradient.shape),
+                 dtype=old.dtype if old.dtype == gradient.dtype else np.promote_types(old.dtype, gradient.dtype).name)
+    g._storage.write(total)
+
+    def finish():
+        if old.value is None:
+            old.session.realize([old])
+        value = _sum(old.value, gradient)
+        total.settle(value, _same_bits(value, gradient))
+    return total, finish
+
+
+def _backward_async(outputs, grad_outputs, targets, retain_graph, history) -> None:
+    """backward() as one queued request (see _pipeline): the leaves' .grad become futures at once."""
+    roots, seeds, history = _prepare(outputs, grad_outputs, history)
+    session = roots[0].session
+    wrt = [t._node for t in targets]
+    grads = [Node(session, None, shape=w.shape, dtype=w.dtype) for w in wrt]
+    later = [_accumulate_later(t, g) for t, g in zip(targets, grads)]
+
+    def run():
+        _, response = session.gradient_request(roots, seeds, wrt, history=history)
+        for node, t in zip(grads, response.gradients):
+            value = session.decode(t, "gradient")
+            if value.shape != node.shape or value.dtype.name != node.dtype:
+                raise errors.Internal(f"the server's gradient is {value.dtype.name}{list(value.shape)}, its "
+                                      f"leaf {node.dtype}{list(node.shape)}")
+            node.settle(value, t.handle or None)
+        for _, finish in later:
+            if finish is not None:
+                finish()
+    session.dispatch(run, grads + [total for total, _ in later if total is not None], call_site())
+    _free(history, retain_graph, False)
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
@@ -199,6 +266,9 @@ def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=Fals
             leaves.add(root)
         targets = [n.sink() for n in sorted(leaves, key=lambda n: n.seq) if n.sink is not None]
         targets = [t for t in targets if t is not None]
+    if tensor._node.session.asynchronous and not create_graph:
+        _backward_async([tensor], None if gradient is None else [gradient], targets, retain_graph, history)
+        return
     grads, _ = _run([tensor], None if gradient is None else [gradient],
                     [t._node for t in targets], retain_graph, create_graph, history)
     for target, g in zip(targets, grads):

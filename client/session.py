@@ -16,6 +16,7 @@ import numpy as np
 from gradwire import errors
 from gradwire._local_server import LocalServer
 from gradwire._parts import PartCache
+from gradwire._pipeline import Pipeline
 from gradwire._residents import MAX_RELEASE, Residents
 from gradwire._shared_memory import CLAIMED as _CLAIMED, SharedMemoryClient
 from gradwire.core import codec, hashing, shm
@@ -65,7 +66,7 @@ class Session(SharedMemoryClient):
 
     def __init__(self, target: str | None = None, *, token: str | None = None, tls=None,
                  timeout: float | None = None, interceptors=(), resident: bool = True,
-                 shared_memory: bool | None = None):
+                 shared_memory: bool | None = None, asynchronous: bool | None = None):
         self._server = None
         target = target or os.environ.get("GRADWIRE_TARGET") or None
         if target is None:
@@ -97,11 +98,20 @@ class Session(SharedMemoryClient):
         want = shared_memory if shared_memory is not None else os.environ.get("GRADWIRE_SHM", "1") != "0"
         self._shm: pb.SharedMemoryResponse | None | bool = None if want and _same_host(target) else False
         self._pool: shm.Pool | None = None      # this session's reusable regions, once negotiated
+        # Asynchronous dispatch of backward() (see _pipeline): None when off.
+        if asynchronous is None:
+            asynchronous = os.environ.get("GRADWIRE_ASYNC", "0") not in ("", "0")
+        self._pipeline = Pipeline() if asynchronous else None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         if self.closed:
             return
+        if self._pipeline is not None:
+            try:
+                self._pipeline.drain()
+            except Exception:       # noqa: BLE001  (nobody read what failed; closing is not reading)
+                pass
         self.closed = True
         if self._server is None:
             self._release_all()
@@ -135,8 +145,25 @@ class Session(SharedMemoryClient):
         return f"<gradwire.Session {where} at {self.target}{' (closed)' if self.closed else ''}>"
 
     # -- transport -----------------------------------------------------------------------------
+    @property
+    def asynchronous(self) -> bool:
+        """Whether backward() returns before its request is answered (see gradwire._pipeline)."""
+        return self._pipeline is not None
+
+    def synchronize(self) -> None:
+        """Wait for the queued asynchronous requests; raise the error of one that failed. Every read, and
+        every request other than an asynchronous backward(), does this first."""
+        if self._pipeline is not None:
+            self._pipeline.drain()
+
+    def dispatch(self, run, futures, site: str) -> None:
+        """Queue run() (an asynchronous request settling `futures`); see gradwire._pipeline."""
+        self._pipeline.submit(run, futures, site)
+
     def _call(self, method: str, request):
         """The only place an RPC is made: adds auth and deadline, turns failures into errors."""
+        if self._pipeline is not None:
+            self._pipeline.drain()
         if self.closed:
             raise errors.Unavailable("this gradwire session is closed")
         try:
@@ -163,6 +190,7 @@ class Session(SharedMemoryClient):
 
     def get_value(self, handle: str, dtype=None, shape=None) -> np.ndarray:
         """Read one resident value in chunks (GetValue) into a single preallocated array."""
+        self.synchronize()
         if self.closed:
             raise errors.Unavailable("this gradwire session is closed")
         out = None
@@ -214,6 +242,11 @@ class Session(SharedMemoryClient):
                 h = node.resident = content      # optimistic: a miss resends the bytes
             else:
                 sent.append((node, content))
+        if h is None and node.value is None and node.op is None:
+            # A result of an asynchronous request that failed (the pipeline raised its error once already).
+            error = node.future.error if node.future is not None else None
+            raise error or errors.Internal("a request named a value that neither the client nor the server "
+                                           "holds")
         if h is not None:
             out.dtype = codec.dtype_enum(node.dtype)
             out.shape[:] = node.shape
@@ -236,6 +269,7 @@ class Session(SharedMemoryClient):
         never saw it, an evicted cache): resend every part in full, once. NOT_FOUND for a resident
         value: send its bytes, or the ops that compute it, instead. keep: let the server keep this
         request's values (resident) and answer with handles where the client does not fetch."""
+        self.synchronize()
         keep = keep and self.resident
         self.shared_memory()
         by_hash_ok = True
@@ -337,6 +371,7 @@ class Session(SharedMemoryClient):
 
     def realize(self, nodes) -> None:
         """Bring the values of `nodes` to the client in one Evaluate request (computing the pending ones)."""
+        self.synchronize()
         targets = list(dict.fromkeys(n for n in nodes if n.value is None))
         if not targets:
             return

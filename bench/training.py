@@ -13,6 +13,9 @@ server, then one client process per case. Cases:
   arrays every step (the server recognizes their content); split into client CPU, engine (the same
   step in process, its own process) and the rest (wire and server overhead).
 
+Each gradwire loop runs twice: in a synchronous session and in an asynchronous one (`asynchronous=True`:
+backward() returns once queued, so the client builds the next step while the server computes this one).
+
 Medians over the timed steps after warm-up. The machine is shared and noisy: read ratios within a run.
 
 Measured (December 2026, 2 cores shared; before = the client before its per-op and per-request work, run
@@ -26,6 +29,14 @@ Quiet machine (load < 1), after resident values are released and serving process
 runs: echo 0.35-0.39 ms; linear regression 1.26-1.28 ms (PyTorch 0.076); MLP kept 9.2-9.5 ms against
 PyTorch's 4.3-4.7 (2.0-2.1x; split client 1.8, engine 5.8, rest 1.6 ms); rebuilt 8.3-8.7 against 4.4-4.5
 (1.9x). Before the release fix the kept row drifted from 11 to 20-23 ms as the server's store grew.
+
+Asynchronous dispatch, load average 0.4-0.8, the linear-regression loop alone (1 000 steps a process, four
+pairs alternating): synchronous 1.32, 1.15, 1.10, 1.27 ms; asynchronous 1.06, 0.97, 0.98, 1.09 ms (echo
+0.51 ms in that hour: 1.9-2.1x echo asynchronous, 14-16x PyTorch's 0.068; the 4x-PyTorch target is out of
+reach while one gRPC round trip from Python costs 7x PyTorch's whole step). The MLP kept step, three pairs:
+12.4, 11.6, 11.5 ms synchronous, 11.8, 11.8, 10.7 asynchronous, against PyTorch's 9.3 (1.15-1.33x): that
+step is bound by the server (its request takes ~10.4 ms, ~9.3 of them in the engine), not by the client's
+~2.5 ms, and on two cores the client's work competes with the server's BLAS threads for the same cores.
 """
 from __future__ import annotations
 

@@ -128,6 +128,9 @@ class Pipeline:
                     if self._error is None:
                         self._error = future.error
             finally:
+                # A finished job's closure holds its step's graph: not past its end, so the nodes (and the
+                # handles they name on the server) go now, not when the next job comes.
+                run = nodes = future = None
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()

@@ -210,6 +210,16 @@ def test_cross_entropy_probabilities_and_spatial(smoothing):
                       x4, t4, rtol=1e-9, atol=1e-12)
 
 
+def test_log_softmax_and_cross_entropy_keep_their_precision_at_large_logits():
+    # x - logsumexp(x) rounds the max into the log's sum and back: logits near 1e4 lost 2e-4 in float32.
+    x = np.array([[10000.0, 10001.0, 9999.0], [50.0, 50.5, -3.0], [-1e4, 0.0, 1e4], [3e38, 3e38, 0.0]], np.float32)
+    t = np.array([1, 0, 2, 1])
+    same_as_torch(lambda lib, x, t: (lib.log_softmax(x, 1), lib.nn.functional.cross_entropy(x, t.long())),
+                  x, t, rtol=1e-6, atol=1e-6)
+    special = np.array([[np.inf, 1.0], [-np.inf, -np.inf], [np.nan, 1.0], [-np.inf, 0.0]], np.float32)
+    same_as_torch(lambda lib, x: lib.log_softmax(x, 1), special, requires_grad=False)
+
+
 def test_weights_that_require_grad_are_refused_as_torch():
     w = RNG.uniform(0.5, 2.0, 5)
     for fn in (lambda lib, x, w: lib.nn.functional.cross_entropy(x, lib.tensor(T), weight=w),

@@ -220,6 +220,34 @@ def test_log_softmax_and_cross_entropy_keep_their_precision_at_large_logits():
     same_as_torch(lambda lib, x: lib.log_softmax(x, 1), special, requires_grad=False)
 
 
+def test_class_indices_out_of_range_are_errors_as_in_torch():
+    def program(lib):
+        F = lib.nn.functional
+        out = []
+        for bad in (lambda: F.cross_entropy(lib.zeros(2, 10), lib.tensor([0, 10])),
+                    lambda: F.cross_entropy(lib.zeros(2, 10), lib.tensor([-1, 3])),     # not wrapped to class 9
+                    lambda: F.nll_loss(lib.zeros(3, 4), lib.tensor([1, 7, -5])),          # the first one named
+                    lambda: F.cross_entropy(lib.zeros(2, 3, 2, 2), lib.tensor([[[0, 5], [1, 1]], [[0, 0], [0, -2]]])),
+                    lambda: F.cross_entropy(lib.zeros(10), lib.tensor(12)),
+                    lambda: F.cross_entropy(lib.zeros(2, 10), lib.tensor([0, 10]), label_smoothing=0.1),
+                    lambda: F.cross_entropy(lib.zeros(2, 10), lib.tensor([-100, 3])).item(),   # ignore_index
+                    lambda: F.one_hot(lib.tensor([12]), 10),
+                    lambda: F.one_hot(lib.tensor([-1]), 10),
+                    lambda: F.one_hot(lib.tensor([3, -1])),
+                    lambda: F.one_hot(lib.tensor([3, 1]) * 4, 7),       # values the client does not hold
+                    lambda: F.one_hot(lib.tensor([3, 1]) * 2, 7).tolist()):
+            try:
+                out.append(bad())
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        return out
+    assert program(gw) == program(torch)
+    # A target the server computes: a negative class fails there too (later, as the server's error), never
+    # wraps around to the last class.
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        gw.nn.functional.cross_entropy(gw.zeros(2, 10), gw.tensor([0, 2]) - 1).item()
+
+
 def test_weights_that_require_grad_are_refused_as_torch():
     w = RNG.uniform(0.5, 2.0, 5)
     for fn in (lambda lib, x, w: lib.nn.functional.cross_entropy(x, lib.tensor(T), weight=w),

@@ -192,8 +192,19 @@ def one_hot(tensor, num_classes=-1):
     """int64 one-hot rows; with num_classes=-1 the client reads the largest class (one request)."""
     if tensor.dtype != dtypes.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
-    if num_classes == -1:
-        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    if tensor.numel():
+        # PyTorch's checks: classes outside [0, num_classes) are errors, not rows of zeros. Values the client
+        # does not hold are read (their extremes, one request).
+        v = tensor._node.value
+        lo, hi = (int(v.min()), int(v.max())) if v is not None else gw.stack([tensor.min(), tensor.max()]).tolist()
+        if lo < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if num_classes == -1:
+            num_classes = hi + 1
+        elif hi >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    elif num_classes == -1:
+        num_classes = 0
     classes = gw.arange(num_classes)
     return (tensor.unsqueeze(-1) == classes).long()
 

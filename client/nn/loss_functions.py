@@ -1,6 +1,8 @@
 """torch.nn.functional's losses, with every `reduction`: each names its result's grad_fn as PyTorch does."""
 from __future__ import annotations
 
+import numpy as np
+
 import gradwire as gw
 from gradwire import dtypes
 from gradwire.ops import apply
@@ -89,6 +91,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     c = input.shape[0] if input.ndim == 1 else input.shape[1]
     valid = t != ignore_index
     safe = gw.where(valid, t, gw.zeros_like(t))
+    if not _targets_in_range(target, c, ignore_index):
+        # Values still on the server: a negative class must fail there as out of bounds, not wrap around.
+        safe = gw.where(safe < 0, gw.full_like(safe, c), safe)
     picked = apply("gather", logp, safe.unsqueeze(1), attrs={"axis": 1}).squeeze(1)
     w = gw.ones(c, dtype=input.dtype) if weight is None else weight
     w_t = apply("take", w, safe, attrs={"axis": 0})
@@ -99,6 +104,19 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     if reduction == "sum":
         return _named(losses.sum(), "NllLossBackward0")
     return _named(losses.sum() / wt.sum(), "NllLossBackward0")
+
+
+def _targets_in_range(target, c: int, ignore_index: int) -> bool:
+    """PyTorch's IndexError for a class index outside [0, c) (ignore_index aside), raised at the call when the
+    client holds the targets; False when it does not (the server then refuses them)."""
+    v = target._node.value
+    if v is None:
+        return False
+    flat = np.asarray(v).reshape(-1)
+    bad = (flat != ignore_index) & ((flat < 0) | (flat >= c))
+    if bad.any():
+        raise IndexError(f"Target {int(flat[np.argmax(bad)])} is out of bounds.")
+    return True
 
 
 def _scalar_type(dtype) -> str:

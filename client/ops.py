@@ -625,11 +625,19 @@ def setitem(x: Tensor, key, value) -> None:
     its other views), `where` for one bool mask, and a flat `put` for integer-array indices."""
     key = _expand_ellipsis(x, key)
     if not builtins_any(_is_array_index(k) for k in key):
-        view = getitem(x, key)
+        # PyTorch's indexing returns the tensor itself for slices that each cover their whole dim (x[:] = v is a
+        # copy_ into x: its grad_fn, its error for a leaf), a view otherwise.
+        whole = len(key) <= x.ndim and builtins_all(
+            isinstance(k, slice) and k.indices(n) == (0, n, 1) for k, n in zip(key, x._node.shape))
+        if whole and isinstance(value, Tensor):
+            x.copy_(value)
+            return
+        view = x if whole else getitem(x, key)
         node = view._node
         if not isinstance(value, Tensor):
             value = leaf_from_data(node.session, np.asarray(value), node.dtype)
-        view._write(fit(value._node, node.shape, node.dtype))   # value expanded to the view's shape
+        view._write(fit(value._node, node.shape, node.dtype),   # value expanded to the view's shape
+                    "FillBackward3" if whole else None)
         return
     node = x._node
     mask = key[0] if key and isinstance(key[0], (Tensor, np.ndarray)) and key[0].dtype in (

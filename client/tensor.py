@@ -29,6 +29,22 @@ class Size(tuple):
     def numel(self) -> int:
         return math.prod(self)
 
+    # Sums, repeats and slices of a Size are Sizes, as torch.Size's (`(1, 1) + x.shape` prints torch.Size([…])).
+    def __add__(self, other):
+        return Size(tuple(self) + tuple(other)) if isinstance(other, tuple) else NotImplemented
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, n):
+        return Size(tuple(self) * n) if isinstance(n, int) else NotImplemented
+
+    __rmul__ = __mul__
+
+    def __getitem__(self, k):
+        out = tuple.__getitem__(self, k)
+        return Size(out) if isinstance(k, slice) else out
+
 
 class GradFn:
     """The node that made a tensor, named as PyTorch names it (`MulBackward0`)."""
@@ -39,10 +55,12 @@ class GradFn:
         self._node = node
 
     def name(self) -> str:
-        return type(self).__name__
+        # The nodes PyTorch implements in C++ outside its generated code carry their namespace in name().
+        n = type(self).__name__
+        return f"torch::autograd::{n}" if n in ("CopyBackwards", "CopySlices") else n
 
     def __repr__(self) -> str:
-        return f"<{self.name()} object at {id(self):#x}>"
+        return f"<{type(self).__name__} object at {id(self):#x}>"
 
     def __eq__(self, other):
         return isinstance(other, GradFn) and other._node is self._node
@@ -325,10 +343,15 @@ class Tensor:
         return bool(self._value().reshape(()))
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
+
+    def _scalar(self):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self) -> int:
         if self._node.dtype not in INTS + ("bool",):
@@ -336,9 +359,13 @@ class Tensor:
         return int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self.ndim == 0 and spec:
+        # PyTorch's: a 0-d tensor formats as its number (f"{loss}" prints 2.5), anything else as object does
+        # (str(self) for an empty spec, TypeError for any other).
+        if self.ndim == 0 and type(self) is Tensor:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        if spec:
+            raise TypeError(f"unsupported format string passed to {type(self).__name__}.__format__")
+        return str(self)
 
     def __repr__(self) -> str:
         value = self._value()
@@ -542,6 +569,10 @@ class Tensor:
 
     @property
     def mT(self) -> "Tensor":
+        if self.ndim < 2:
+            if self.ndim == 0:
+                return self
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
         return _ops.transpose(self, -2, -1)
 
     def t(self) -> "Tensor":

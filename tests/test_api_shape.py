@@ -20,7 +20,7 @@ def arr(seed, shape, dtype="float64"):
 
 
 def grad_fn(t):
-    return None if t.grad_fn is None else (t.grad_fn.name() if isinstance(t, gw.Tensor) else type(t.grad_fn).__name__)
+    return None if t.grad_fn is None else t.grad_fn.name()
 
 
 def names(lib, *ts):

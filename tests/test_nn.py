@@ -248,6 +248,53 @@ def test_class_indices_out_of_range_are_errors_as_in_torch():
         gw.nn.functional.cross_entropy(gw.zeros(2, 10), gw.tensor([0, 2]) - 1).item()
 
 
+def test_what_learners_print_and_the_errors_they_meet_match_torch():
+    """Cases met running the d2l chapters' programs against both libraries: formatting, conversions, shapes,
+    error types and messages of losses, layers and writes, load_state_dict's answer."""
+    def program(lib):
+        F, nn = lib.nn.functional, lib.nn
+        out = []
+        net = nn.Linear(2, 1)
+        w = lib.ones(2, requires_grad=True)
+
+        def assign():
+            w[:] = 0.0
+
+        for f in (lambda: F.cross_entropy(lib.ones(2, 3), lib.tensor([0.0, 1.0])),
+                  lambda: F.cross_entropy(lib.ones(2, 3), lib.ones(2, 4)),
+                  lambda: F.cross_entropy(lib.ones(2, 3), lib.tensor([0, 1], dtype=lib.int32)),
+                  lambda: F.nll_loss(lib.ones(2, 3, 4, 4), lib.ones(2, 4, dtype=lib.int64)),
+                  lambda: float(lib.tensor([1.0, 2.0])), lambda: int(lib.tensor([1.0, 2.0])),
+                  lambda: f"{lib.tensor(2.5)}|{lib.tensor(2.5):.3f}|{lib.tensor(3):d}|"
+                          f"{lib.tensor(2.5, requires_grad=True)}|{lib.tensor([1.0, 2.0])}",
+                  lambda: f"{lib.tensor([1.0, 2.0]):.2f}",
+                  lambda: nn.Linear(3, 1)(lib.ones(5, 3, dtype=lib.float64)),
+                  lambda: F.linear(lib.ones(5, 3), lib.ones(1, 3), lib.ones(1, dtype=lib.float64)),
+                  lambda: lib.ones(2).mT,
+                  lambda: repr((1, 1) + lib.ones(2, 3).shape), lambda: repr(lib.ones(2, 3).shape[1:] * 2),
+                  lambda: nn.AdaptiveAvgPool2d((1, 1))(lib.ones(4, 4)),
+                  lambda: nn.BatchNorm2d(4)(lib.ones(2, 3, 4, 4)),
+                  lambda: nn.Conv2d(3, 4, 3)(lib.ones(1, 3, 8, 8, dtype=lib.float64)),
+                  lambda: nn.Conv2d(3, 4, 3)(lib.ones(1, 3, 8, 8, dtype=lib.int64)),
+                  assign,
+                  lambda: repr(net.load_state_dict(net.state_dict())),
+                  lambda: repr(net.load_state_dict({"weight": lib.ones(1, 2)}, strict=False)),
+                  lambda: type(net.weight).__module__.split(".", 1)[1] + "." + type(net.weight).__name__):
+            try:
+                out.append(f())
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        a = lib.ones(2, 3, requires_grad=True) * 1
+        a[:] = lib.zeros(3)
+        b = lib.ones(2, 3, requires_grad=True) * 1
+        b[:, :] = 5.0
+        c = lib.ones(2, 3, requires_grad=True) * 1
+        c[:1] = 5.0
+        out.append([t.grad_fn.name() for t in (a, b, c)])
+        return out
+    assert program(gw) == program(torch)
+
+
 def test_weights_that_require_grad_are_refused_as_torch():
     w = RNG.uniform(0.5, 2.0, 5)
     for fn in (lambda lib, x, w: lib.nn.functional.cross_entropy(x, lib.tensor(T), weight=w),

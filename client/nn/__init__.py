@@ -14,6 +14,7 @@ from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Bilinear, Dropout, E
                      Identity, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, Unflatten, Upsample)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
+from . import parameter  # noqa: F401  (gw.nn.parameter, as torch.nn.parameter)
 from .module import Module, Parameter
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -10,7 +10,7 @@ from gradwire.ops import apply
 
 from .functional import _named
 
-_LEGACY = {"float32": "float", "float64": "double", "int32": "int", "int64": "long", "bool": "bool"}
+_LEGACY = {"float32": "float", "float64": "double", "int32": "int", "int64": "long int", "bool": "bool"}
 
 
 def _ntuple(v, n: int, name: str):
@@ -76,6 +76,9 @@ def _conv(nd, input, weight, bias, stride, padding, dilation, groups):
     if weight.ndim >= 1 and weight.shape[0] == 0:
         raise RuntimeError(f"Given groups={groups}, expected weight to be at least 1 at dimension 0, but got weight "
                            f"of size {list(weight.shape)} instead")
+    if bias is not None and bias.dtype != input.dtype:     # PyTorch checks the bias first (not for transposed)
+        raise RuntimeError(f"Input type ({_LEGACY[input.dtype.name]}) and bias type ({_LEGACY[bias.dtype.name]}) "
+                           "should be the same")
     _weight_dtype(input, weight)
     x = input.unsqueeze(0) if unbatched else input
     out = apply("conv", x, weight, attrs={"stride": stride, "pad_lo": lo, "pad_hi": hi, "dilation": dilation,

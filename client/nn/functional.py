@@ -13,6 +13,7 @@ import numpy as np
 
 import gradwire as gw
 from gradwire import dtypes
+from gradwire.core.dtypes import LEGACY_NAMES
 from gradwire.ops import apply
 from gradwire.tensor import Tensor
 
@@ -27,6 +28,11 @@ def _named(t: Tensor, grad_fn: str) -> Tensor:
 # -- linear ----------------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
     """input @ weight.T + bias."""
+    if bias is not None and weight.ndim == 2:    # PyTorch's addmm words (without a bias, matmul's)
+        for a, name in ((input, "mat1"), (bias, "self")):
+            if a.dtype != weight.dtype:
+                raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {LEGACY_NAMES[a.dtype.name]} "
+                                   f"and {LEGACY_NAMES[weight.dtype.name]}")
     out = input.matmul(weight.t()) if weight.ndim == 2 else input.matmul(weight)
     if bias is not None:
         out = out + bias

@@ -83,8 +83,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
                          f"({target.shape[0]}).")
     _not_differentiable("nll_loss_forward", "weight", weight)
+    if input.ndim <= 2 and target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
     if target.dtype not in (dtypes.int64, dtypes.uint8 if hasattr(dtypes, "uint8") else dtypes.int64):
-        raise RuntimeError(f"expected scalar type Long but found {_scalar_type(target.dtype)}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_type(target.dtype)}")
+    if input.ndim == 4 and target.ndim != 3:
+        raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got targets of dimension: "
+                           f"{target.ndim}")
     out_shape = tuple(target.shape)
     logp = _class_dim_last(input)
     t = target.reshape(-1)
@@ -131,9 +136,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     logp = log_softmax(input, 1 if input.ndim >= 2 else 0)
     c = input.shape[1] if input.ndim >= 2 else input.shape[0]
-    if target.dtype.is_floating_point:
-        if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+    if target.dtype.is_floating_point and tuple(target.shape) == tuple(input.shape):
+        # Class probabilities; a float target of another shape goes on as class indices, which nll_loss refuses
+        # with PyTorch's words.
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / c
         cls = 1 if input.ndim >= 2 else 0

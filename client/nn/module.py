@@ -35,6 +35,9 @@ class Parameter(Tensor):
     __str__ = __repr__
 
 
+Parameter.__module__ = "gradwire.nn.parameter"     # as type(p) prints in PyTorch: <class '…nn.parameter.Parameter'>
+
+
 def parameter(module, name: str, shape, *, present: bool = True, fill: float = 0.0, dtype=None) -> None:
     """Register module.<name> as a parameter of `shape` filled with `fill` (an initializer overwrites it), or as
     None when absent (Linear(bias=False), LayerNorm(elementwise_affine=False)), as PyTorch's layers do."""
@@ -55,7 +58,16 @@ def zero_grads(params, set_to_none: bool = True) -> None:
                 p.grad.zero_()
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """load_state_dict's answer, printed as PyTorch prints it."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
+
+    __str__ = __repr__
 
 
 def _as_array(value) -> np.ndarray:

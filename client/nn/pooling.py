@@ -129,6 +129,9 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 # -- adaptive pools ---------------------------------------------------------------------------------------------
 def _adaptive_size(fn, input, output_size, nd):
+    if nd > 1 and not isinstance(output_size, numbers.Integral) and output_size is not None and \
+            input.ndim <= len(output_size):     # torch.nn.functional's own check, before the kernel's
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"{fn}(): Expected {nd + 1}D or {nd + 2}D tensor, but got {list(input.shape)}")
     sizes = (output_size,) * nd if isinstance(output_size, numbers.Integral) or output_size is None \

@@ -410,6 +410,12 @@ class Tensor:
             self._storage.node = leaf   # the same value: views made before keep theirs, as in PyTorch
         return self
 
+    def _take_value(self, value: "Tensor") -> None:
+        """From now on hold value's value (its dtype too), keeping this tensor's identity, requires_grad and .grad
+        sink, as PyTorch's Module.to does with `param.data = fn(param)`; no request: a value still to be computed
+        stays an expression."""
+        self._own_storage(_leaf_like(self._node, value._node))
+
     def _own_storage(self, node: Node) -> None:
         self._storage, self._chain, self._detached = Storage(node, weakref.ref(self)), (), False
         self._cached, self._gen = node, 0

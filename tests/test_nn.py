@@ -295,6 +295,58 @@ def test_what_learners_print_and_the_errors_they_meet_match_torch():
     assert program(gw) == program(torch)
 
 
+def test_lazy_layers_take_their_sizes_from_the_first_input_and_become_the_plain_layers():
+    def program(lib):
+        nn = lib.nn
+        out = []
+        lin, conv, bn = nn.LazyLinear(10), nn.LazyConv2d(6, 5, padding=2), nn.LazyBatchNorm2d()
+        tconv = nn.LazyConvTranspose2d(4, 3, stride=2)
+        out += [repr(m) for m in (lin, lin.weight, conv, bn, tconv)] + [list(bn.state_dict())]
+        for f in (lambda: lin.weight.shape, lambda: nn.LazyConv2d(6, 5)(lib.ones(8, 8)),
+                  lambda: nn.LazyConv2d(6, 5, groups=2)(lib.ones(1, 3, 8, 8))):
+            try:
+                out.append(f())
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        lin(lib.ones(3, 7))
+        conv(lib.ones(2, 3, 8, 8))
+        bn(lib.ones(2, 4, 3, 3) * lib.arange(4.0).reshape(1, 4, 1, 1))
+        tconv(lib.ones(1, 3, 5, 5))
+        for m in (lin, conv, bn, tconv):
+            out += [repr(m), type(m).__name__, [(n, tuple(p.shape), type(p).__name__) for n, p in m.named_parameters()]]
+        out += [bn.running_mean.tolist(), bn.running_var.tolist(), int(bn.num_batches_tracked)]
+        out += [tuple(nn.LazyBatchNorm1d()(lib.ones(4, 3)).shape), tuple(nn.LazyConv1d(2, 3)(lib.ones(4, 9)).shape),
+                tuple(nn.LazyLinear(3, bias=False)(lib.ones(2, 5)).shape)]
+        return out
+    assert program(gw) == program(torch)
+
+
+def test_a_lazy_lenet_trains_as_torchs_with_an_optimizer_made_before_double_and_its_first_call():
+    def lenet(lib):
+        nn = lib.nn
+        return nn.Sequential(nn.LazyConv2d(6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.LazyConv2d(16, 5),
+                             nn.Sigmoid(), nn.AvgPool2d(2, 2), nn.Flatten(), nn.LazyLinear(120), nn.Sigmoid(),
+                             nn.LazyLinear(10))
+    X = RNG.standard_normal((4, 1, 28, 28))
+    Y = RNG.integers(0, 10, 4)
+    t_net, g_net = lenet(torch).double(), lenet(gw)
+    # Made before .double() and before the first call: it holds the placeholders, which keep their identity.
+    g_opt = gw.optim.SGD(g_net.parameters(), lr=0.1, momentum=0.9)
+    g_net.double()
+    t_net(torch.tensor(X))
+    g_net(gw.tensor(X))
+    g_net.load_state_dict({k: v.detach().numpy() for k, v in t_net.state_dict().items()})
+    assert repr(g_net) == repr(t_net)
+    t_opt = torch.optim.SGD(t_net.parameters(), lr=0.1, momentum=0.9)
+    for lib, net, opt in ((torch, t_net, t_opt), (gw, g_net, g_opt)):
+        for _ in range(3):
+            opt.zero_grad()
+            lib.nn.functional.cross_entropy(net(lib.tensor(X)), lib.tensor(Y)).backward()
+            opt.step()
+    for (name, a), b in zip(g_net.state_dict().items(), t_net.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
+
+
 def test_weights_that_require_grad_are_refused_as_torch():
     w = RNG.uniform(0.5, 2.0, 5)
     for fn in (lambda lib, x, w: lib.nn.functional.cross_entropy(x, lib.tensor(T), weight=w),

@@ -15,6 +15,9 @@ from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Bilinear, Dropout, E
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
 from . import parameter  # noqa: F401  (gw.nn.parameter, as torch.nn.parameter)
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
+                   LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyLinear, UninitializedBuffer,
+                   UninitializedParameter)
 from .module import Module, Parameter
 
 __all__ = [n for n in dir() if not n.startswith("_")]

@@ -298,6 +298,8 @@ class Module:
         zero_grads(self.parameters(), set_to_none)
 
     def _convert(self, fn):
+        """fn applied to every parameter and buffer. Parameters (and a lazy layer's placeholders) keep their
+        identity, as PyTorch's do: an optimizer made before `.double()` still holds them."""
         for m in self.modules():
             for table in (m._parameters, m._buffers):
                 for k, v in table.items():
@@ -306,9 +308,12 @@ class Module:
                     new = fn(v)
                     if new is v:
                         continue
-                    if isinstance(v, Parameter):
-                        new = Parameter(new.detach(), v.requires_grad)
-                    table[k] = new
+                    if isinstance(v, Parameter) or hasattr(v, "materialize"):
+                        v._take_value(new.detach())
+                        if v.grad is not None:
+                            v.grad = fn(v.grad)
+                    else:
+                        table[k] = new
         return self
 
     def to(self, *args, **kwargs):

@@ -590,6 +590,7 @@ def getitem(x: Tensor, key) -> Tensor:
             index = k if isinstance(k, Tensor) else leaf_from_data(x._node.session, np.asarray(k))
             if index._node.dtype in ("float32", "float64", "bool"):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            _in_bounds(index._node.value, 0, shape[axis])
             takes.append((axis, index))
             starts.append(0)
             stops.append(_BIG)
@@ -618,6 +619,16 @@ def getitem(x: Tensor, key) -> Tensor:
         out = view_op(x, "slice", {"starts": (0,), "stops": (_BIG,), "steps": (1,)} if x.ndim else
                       {"starts": (), "stops": (), "steps": ()}, "AliasBackward0")
     return out
+
+
+def _in_bounds(idx, k: int, size: int) -> None:
+    """PyTorch's IndexError, at the call, for index values the client holds (None: the server checks them).
+    k: which of the indexing arrays this is (PyTorch numbers the dimensions it names among those)."""
+    if idx is None or not idx.size:
+        return
+    bad = idx[(idx < -size) | (idx >= size)]
+    if bad.size:
+        raise IndexError(f"index {int(bad.flat[0])} is out of bounds for dimension {k} with size {size}")
 
 
 def setitem(x: Tensor, key, value) -> None:
@@ -651,6 +662,18 @@ def setitem(x: Tensor, key, value) -> None:
             m = m.reshape(tuple(mask.shape) + (1,) * len(rest))
             x._write(node_op("where", m._node, fit(src, rest, node.dtype), node, label="IndexPutBackward0"))
             return
+    axis = arrays = 0
+    for k in key:
+        if k is None:
+            continue
+        if _is_array_index(k):
+            v = k._node.value if isinstance(k, Tensor) else np.asarray(k)
+            if v is not None and v.dtype != np.bool_:
+                _in_bounds(v, arrays, node.shape[axis])
+                arrays += 1
+            axis += v.ndim if v is not None and v.dtype == np.bool_ else 1
+        else:
+            axis += 1
     positions = _torch_order(np.arange(math.prod(node.shape), dtype=np.int64).reshape(node.shape), _numpy_key(key))
     src = value._node if isinstance(value, Tensor) else _as_node(value, node.session, node.dtype)
     if not shapes_broadcast_to(src.shape, positions.shape):
@@ -754,11 +777,8 @@ def _pointwise(x: Tensor, key: tuple) -> Tensor:
     except ValueError:
         raise IndexError("shape mismatch: indexing tensors could not be broadcast together with shapes "
                          + ", ".join(str(list(a.shape)) for a in arrays)) from None
-    for a, idx in zip(adv, arrays):
-        size = shape[a]
-        bad = idx[(idx < -size) | (idx >= size)]
-        if bad.size:
-            raise IndexError(f"index {int(bad.flat[0])} is out of bounds for dimension {a} with size {size}")
+    for k, (a, idx) in enumerate(zip(adv, arrays)):
+        _in_bounds(idx, k, shape[a])
     rest = [a for a in range(len(shape)) if a not in adv]
     out = apply("slice", x, attrs={"starts": tuple(0 if a in adv else _start(key[a]) for a in range(len(shape))),
                                    "stops": tuple(_BIG if a in adv else _stop(key[a]) for a in range(len(shape))),

@@ -337,3 +337,31 @@ def test_index_put(accumulate, key, value_shape):
                   arr(44, value_shape), second_order=True)
     same_as_torch(lambda lib, x, i, v: x.index_put((i,), v), arr(42, (3, 4)), np.array([0, 2]),
                   arr(44, (4,), "float32"))
+
+
+def test_indices_out_of_range_are_refused_at_the_call_with_torchs_words():
+    """Index values the client holds are checked where PyTorch checks them (reads and writes), naming the
+    dimension as PyTorch does: among the indexing arrays, not the tensor's axes."""
+    import torch
+
+    import gradwire as gw
+
+    def program(lib):
+        x, y = lib.arange(24).reshape(2, 3, 4), lib.arange(12).reshape(3, 4)
+
+        def write_one():
+            y[lib.tensor([3])] = 1
+
+        def write_pointwise():
+            y[lib.tensor([0, 1]), lib.tensor([4, 0])] = 1
+        out = []
+        for f in (lambda: x[:, :, lib.tensor([9])], lambda: x[:, lib.tensor([[0], [5]])], lambda: x[None, :, lib.tensor([5])],
+                  lambda: x[0, lib.tensor([5])], lambda: x[:, lib.tensor([0]), lib.tensor([7])],
+                  lambda: x[..., lib.tensor([-5])], lambda: y[[0, 3]], lambda: y[lib.tensor([-1, 2])].tolist(),
+                  lambda: y[lib.tensor([0, 1]), lib.tensor([4, 0])], write_one, write_pointwise):
+            try:
+                out.append(f())
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        return out
+    assert program(gw) == program(torch)

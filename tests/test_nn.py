@@ -347,6 +347,36 @@ def test_a_lazy_lenet_trains_as_torchs_with_an_optimizer_made_before_double_and_
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("clip", [("norm", 2.0, 1.0), ("norm", float("inf"), 0.5), ("norm", 1.0, 1e4),
+                                  ("value", 0.3), ("norm_nonfinite", 2.0, 1.0)])
+def test_gradient_clipping_as_torch_nn_utils(clip):
+    def run(lib):
+        rng = np.random.default_rng(0)
+        net = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2)).double()
+        with lib.no_grad():
+            for p in net.parameters():
+                p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape))))
+        scale = float("inf") if clip[0] == "norm_nonfinite" else 1.0
+        (net(lib.tensor(rng.standard_normal((5, 3)))) ** 2 * scale).sum().backward()
+        try:
+            if clip[0] == "value":
+                out = [lib.nn.utils.clip_grad_value_(net.parameters(), clip[1])]
+            else:
+                out = [float(lib.nn.utils.clip_grad_norm_(net.parameters(), clip[2], clip[1],
+                                                          error_if_nonfinite=clip[0] == "norm_nonfinite"))]
+        except RuntimeError as e:
+            return [str(e)]
+        return out + [p.grad.numpy() for p in net.parameters()] + [
+            lib.nn.utils.parameters_to_vector(net.parameters()).detach().numpy()]
+    ours, theirs = run(gw), run(torch)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        if isinstance(b, str) or b is None:
+            assert a == b
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_weights_that_require_grad_are_refused_as_torch():
     w = RNG.uniform(0.5, 2.0, 5)
     for fn in (lambda lib, x, w: lib.nn.functional.cross_entropy(x, lib.tensor(T), weight=w),

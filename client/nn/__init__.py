@@ -14,7 +14,7 @@ from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Bilinear, Dropout, E
                      Identity, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, Unflatten, Upsample)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
-from . import parameter  # noqa: F401  (gw.nn.parameter, as torch.nn.parameter)
+from . import parameter, utils  # noqa: F401  (gw.nn.parameter and gw.nn.utils, as torch.nn's)
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
                    LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyLinear, UninitializedBuffer,
                    UninitializedParameter)

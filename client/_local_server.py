@@ -32,7 +32,8 @@ class LocalServer:
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log)
         self.target = self._wait_ready(startup_timeout)
         # Keep draining stdout so a chatty server never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         atexit.register(self.stop)
 
     def _wait_ready(self, timeout: float) -> str:
@@ -45,9 +46,10 @@ class LocalServer:
         # The reader ends early only when stdout closed, i.e. the server exited.
         why = "exited before it was ready" if not reader.is_alive() else \
             f"did not report ready within {timeout:.0f}s"
-        self.stop()
+        self.stop(keep_log=True)
         self._log.seek(0)
         tail = self._log.read()[-4000:].decode(errors="replace")
+        self._log.close()
         hint = ("\nThe embedded server needs the server extra: pip install 'gradwire[server]' (or point the "
                 "client at a running server: gw.connect(target) or GRADWIRE_TARGET=host:port)."
                 if "No module named" in tail else "")
@@ -65,7 +67,7 @@ class LocalServer:
         for _ in self._proc.stdout:
             pass
 
-    def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 5.0, keep_log: bool = False) -> None:
         if self._proc.poll() is None:
             self._proc.terminate()
             deadline = time.monotonic() + grace
@@ -77,6 +79,14 @@ class LocalServer:
         # The server removes its socket when it drains; a killed one leaves it: the directory goes.
         shutil.rmtree(self._dir, ignore_errors=True)
         atexit.unregister(self.stop)
+        # The pipe and the log file go with the process (left open, Python warns of them at exit).
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(1.0)
+        if self._proc.stdout is not None and (drainer is None or not drainer.is_alive()):
+            self._proc.stdout.close()
+        if not keep_log:
+            self._log.close()
 
     @property
     def pid(self) -> int:

@@ -228,11 +228,10 @@ def _accumulate_later(target: Tensor, gradient: Node):
     return total, finish
 
 
-def _backward_async(outputs, grad_outputs, targets, retain_graph, history) -> None:
+def _backward_async(outputs, grad_outputs, targets, wrt, retain_graph, history) -> None:
     """backward() as one queued request (see _pipeline): the leaves' .grad become futures at once."""
     roots, seeds, history = _prepare(outputs, grad_outputs, history)
     session = roots[0].session
-    wrt = [t._node for t in targets]
     grads = [Node(session, None, shape=w.shape, dtype=w.dtype) for w in wrt]
     later = [_accumulate_later(t, g) for t, g in zip(targets, grads)]
 
@@ -251,6 +250,10 @@ def _backward_async(outputs, grad_outputs, targets, retain_graph, history) -> No
     _free(history, retain_graph, False)
 
 
+def _by_seq(node) -> int:
+    return node.seq
+
+
 def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(tensor)/d(leaf) into every leaf's .grad (or into `inputs` only)."""
     if not tensor.requires_grad:
@@ -258,19 +261,21 @@ def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=Fals
     history = None
     if inputs is not None:
         targets, _ = _as_list(inputs)
+        wrt = [t._node for t in targets]
     else:
         root = tensor._node
         history = differentiable_history([root])
         leaves = {n for h in history for n in h.inputs if n.is_leaf and n.requires_grad}
         if root.is_leaf:
             leaves.add(root)
-        targets = [n.sink() for n in sorted(leaves, key=lambda n: n.seq) if n.sink is not None]
-        targets = [t for t in targets if t is not None]
+        # The leaves' tensors, then the non-leaf ones that retain their grad (retain_grad() set their sink).
+        feeding = sorted(leaves, key=_by_seq) + sorted((n for n in history if n.sink is not None), key=_by_seq)
+        pairs = [(n.sink(), n) for n in feeding if n.sink is not None]
+        targets, wrt = [t for t, _ in pairs if t is not None], [n for t, n in pairs if t is not None]
     if tensor._node.session.asynchronous and not create_graph:
-        _backward_async([tensor], None if gradient is None else [gradient], targets, retain_graph, history)
+        _backward_async([tensor], None if gradient is None else [gradient], targets, wrt, retain_graph, history)
         return
-    grads, _ = _run([tensor], None if gradient is None else [gradient],
-                    [t._node for t in targets], retain_graph, create_graph, history)
+    grads, _ = _run([tensor], None if gradient is None else [gradient], wrt, retain_graph, create_graph, history)
     for target, g in zip(targets, grads):
         _accumulate(target, g)
 

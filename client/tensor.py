@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 import weakref
 
 import numpy as np
@@ -131,6 +132,11 @@ def leaf_from_data(session, data, dtype=None, requires_grad=False) -> "Tensor":
 
 
 LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+NON_LEAF_GRAD = ("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't "
+                 "be populated during autograd.backward(). If you indeed want the .grad field to be populated for a "
+                 "non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by "
+                 "mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+                 "for more information.")
 VIEW_OF_LEAF_IN_PLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
 OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
            "location. Please clone() the tensor before performing the operation.")
@@ -141,7 +147,7 @@ class Tensor:
     Operations record nodes; values come from the server when read."""
 
     __slots__ = ("_storage", "_chain", "_cached", "_gen", "_vc", "_detached", "_strides", "_offset", "_multi",
-                 "grad", "__weakref__")
+                 "_grad", "__weakref__")
     __array_ufunc__ = None          # make NumPy defer to our reflected operators
 
     @classmethod
@@ -155,7 +161,7 @@ class Tensor:
         t._detached = False
         t._strides, t._offset = contiguous_strides(node.shape), 0
         t._multi = None
-        t.grad = None
+        t._grad = None
         if node.handle is None or node.handle() is None:
             node.handle = weakref.ref(t)
         return t
@@ -174,7 +180,7 @@ class Tensor:
             t._strides, t._offset = self._strides, self._offset
         else:
             t._strides, t._offset = step_strides(step, self._node.shape, self._strides, self._offset, node.shape)
-        t.grad = None
+        t._grad = None
         if node.handle is None or node.handle() is None:
             node.handle = weakref.ref(t)
         return t
@@ -384,6 +390,30 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         self.requires_grad_(flag)
+
+    @property
+    def grad(self):
+        """The accumulated gradient of a leaf (or of a tensor that retains its grad); None before a backward."""
+        g = self._grad
+        if g is None and not self.is_leaf and not self.retains_grad:
+            warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
+
+    def retain_grad(self) -> None:
+        """Have backward() fill this non-leaf tensor's .grad too (the gradient at its value now)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if not self.is_leaf:
+            self._node.sink = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        sink = self._node.sink
+        return not self.is_leaf and sink is not None and sink() is self
 
     def requires_grad_(self, requires_grad: bool = True, *, _factory: bool = False) -> "Tensor":
         node = self._node

@@ -448,3 +448,34 @@ def test_reductions_with_indices_and_statistics_match_torch(expr):
         (first_g * first_g).sum().backward()
         (first_t * first_t).sum().backward()
         np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_retain_grad_fills_a_non_leaf_grad_and_reading_one_otherwise_warns_as_torch():
+    import warnings
+
+    def program(lib):
+        out = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            x = lib.tensor([1.0, 2.0], requires_grad=True)
+            y = x * 2
+            z = (y * y).sum()
+            out += [y.retains_grad, x.retains_grad]
+            y.retain_grad()
+            z.retain_grad()
+            out.append(y.retains_grad)
+            z.backward(retain_graph=True)
+            out += [y.grad.tolist(), x.grad.tolist(), z.grad.tolist()]
+            z.backward()                                   # retained grads accumulate too
+            out += [y.grad.tolist(), x.grad.tolist()]
+            try:
+                lib.ones(2).retain_grad()
+            except RuntimeError as e:
+                out.append(str(e))
+            x.retain_grad()                                # a leaf: nothing changes
+            out.append(x.retains_grad)
+            out.append((x * 3).grad)                       # a non-leaf's grad: None, with PyTorch's warning
+            # (PyTorch's text ends with where in its C++ it was raised)
+            out.append([(c.category.__name__, str(c.message).split(" (Triggered internally")[0]) for c in caught])
+        return out
+    assert program(gw) == program(torch)

@@ -349,6 +349,9 @@ class Tensor:
         return bool(self._value().reshape(()))
 
     def __float__(self) -> float:
+        if self.requires_grad:
+            _warn_once("Converting a tensor with requires_grad=True to a scalar may lead to unexpected behavior.\n"
+                       "Consider using tensor.detach() first.")
         return float(self._scalar())
 
     def __int__(self) -> int:
@@ -601,13 +604,20 @@ class Tensor:
     # -- shape (views share this tensor's storage, as in PyTorch) ------------------------------
     @property
     def T(self) -> "Tensor":
+        if self.ndim == 0:
+            _warn_once("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.")
+        elif self.ndim != 2:
+            _warn_once("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and "
+                       "it will throw an error in a future release. Consider `x.mT` to transpose batches of matrices "
+                       "or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.")
         return _ops.permute(self, tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self) -> "Tensor":
         if self.ndim < 2:
             if self.ndim == 0:
-                return self
+                _warn_once("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.")
+                return _ops.permute(self, ())
             raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
         return _ops.transpose(self, -2, -1)
 
@@ -831,6 +841,16 @@ def _detached_node(node: Node) -> Node:
         leaf.resident = node.resident          # the same value: where the server holds it, by handle
         return leaf
     return _ops.node_op("stop_gradient", node)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A UserWarning PyTorch gives once per process (its TORCH_WARN_ONCE), whatever the warning filters say."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _leaf_like(leaf: Node, value: Node) -> Node:

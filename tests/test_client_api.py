@@ -479,3 +479,34 @@ def test_retain_grad_fills_a_non_leaf_grad_and_reading_one_otherwise_warns_as_to
             out.append([(c.category.__name__, str(c.message).split(" (Triggered internally")[0]) for c in caught])
         return out
     assert program(gw) == program(torch)
+
+
+_WARNINGS = """
+import json, sys, warnings
+lib = __import__(sys.argv[1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    t = lib.tensor(2.5, requires_grad=True)
+    float(t); float(t); int(t)
+    lib.ones(()).T; lib.ones(()).T; lib.ones(()).mT; lib.ones(()).mT
+    lib.ones(3, 3, 3).T; lib.ones(3).T; lib.ones(2, 2).T
+    y = t * 2; y.grad; y.grad
+print(json.dumps([(c.category.__name__, str(c.message).split(" (Triggered internally")[0]) for c in caught]))
+"""
+
+
+def test_warnings_come_when_and_as_often_as_torchs(server_target):
+    """Some of PyTorch's warnings are once per process (its TORCH_WARN_ONCE), whatever Python's filters say;
+    the non-leaf .grad one comes every time. Each library in a fresh process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(name):
+        out = subprocess.run([sys.executable, "-c", _WARNINGS, name], capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, GRADWIRE_TARGET=server_target))
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    ours, theirs = run("gradwire"), run("torch")
+    assert ours == theirs and len(theirs) == 6

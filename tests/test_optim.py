@@ -57,11 +57,28 @@ def train(lib, name, options, dtype, state, steps=6, scheduler=None):
 @pytest.mark.parametrize("name,options", CONFIGS, ids=[f"{n}-{sorted(o)}" for n, o in CONFIGS])
 def test_optimizer_matches_torch(name, options, dtype, tol):
     state = model(torch, dtype).state_dict()
-    ours, our_losses, _ = train(gw, name, options, dtype, state)
-    theirs, their_losses, _ = train(torch, name, options, dtype, state)
+    ours, our_losses, our_opt = train(gw, name, options, dtype, state)
+    theirs, their_losses, their_opt = train(torch, name, options, dtype, state)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
     np.testing.assert_allclose(our_losses, their_losses, rtol=tol, atol=tol)
+    assert_same_state(our_opt, their_opt, tol)
+
+
+def assert_same_state(ours, theirs, tol):
+    """Both optimizers keep state for the same parameters and, per parameter, the same entries in order:
+    tensors of the same dtype, shape and values (a plain number where PyTorch keeps one)."""
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert len(ours.state) == len(theirs.state)
+
+    def layout(sd, lib):
+        return {i: [(k, (str(v.dtype), tuple(v.shape)) if isinstance(v, lib.Tensor) else v) for k, v in s.items()]
+                for i, s in sd["state"].items()}
+    assert layout(a, gw) == layout(b, torch)
+    for i, s in a["state"].items():
+        for k, v in s.items():
+            if isinstance(v, gw.Tensor):
+                np.testing.assert_allclose(v.numpy(), b["state"][i][k].numpy(), rtol=tol, atol=tol, err_msg=k)
 
 
 SCHEDULERS = {

@@ -71,7 +71,10 @@ class Optimizer:
                         continue
                     if getattr(p.grad, "is_sparse", False):
                         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                    self._update(p, p.grad, self.state[p], group)
+                    state = self.state.get(p, {})
+                    self._update(p, p.grad, state, group)
+                    if state:       # as PyTorch: no entry for a parameter the algorithm keeps nothing for (SGD)
+                        self.state[p] = state
         return loss
 
     def _update(self, p, grad, state: dict, group: dict) -> None:

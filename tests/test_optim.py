@@ -21,6 +21,7 @@ CONFIGS = [
     ("SGD", {"lr": 0.05, "maximize": True}),
     ("Adam", {"lr": 0.01}), ("Adam", {"lr": 0.01, "betas": (0.8, 0.99), "weight_decay": 0.1, "amsgrad": True}),
     ("Adam", {"lr": 0.01, "maximize": True, "eps": 1e-6}),
+    ("Adam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}),
     ("AdamW", {"lr": 0.01}), ("AdamW", {"lr": 0.02, "weight_decay": 0.1, "amsgrad": True}),
     ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
     ("Adagrad", {"lr": 0.1}), ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01,
@@ -66,9 +67,10 @@ def test_optimizer_matches_torch(name, options, dtype, tol):
 
 
 def assert_same_state(ours, theirs, tol):
-    """Both optimizers keep state for the same parameters and, per parameter, the same entries in order:
-    tensors of the same dtype, shape and values (a plain number where PyTorch keeps one)."""
+    """Both optimizers' state dicts hold the same groups (keys in order) and, per parameter, the same entries
+    in order: tensors of the same dtype, shape and values (a plain number where PyTorch keeps one)."""
     a, b = ours.state_dict(), theirs.state_dict()
+    assert [list(g.items()) for g in a["param_groups"]] == [list(g.items()) for g in b["param_groups"]]
     assert len(ours.state) == len(theirs.state)
 
     def layout(sd, lib):
@@ -79,6 +81,23 @@ def assert_same_state(ours, theirs, tol):
         for k, v in s.items():
             if isinstance(v, gw.Tensor):
                 np.testing.assert_allclose(v.numpy(), b["state"][i][k].numpy(), rtol=tol, atol=tol, err_msg=k)
+
+
+def test_adam_with_decoupled_weight_decay_is_adamw():
+    state = model(torch, "float64").state_dict()
+    adam = train(gw, "Adam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}, "float64", state)
+    adamw = train(gw, "AdamW", {"lr": 0.02, "weight_decay": 0.1}, "float64", state)
+    for a, b in zip(adam[0], adamw[0]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_adamw_loading_an_adam_state_dict_still_decouples():
+    def groups(lib):
+        p = lib.nn.Parameter(lib.zeros(2))
+        opt = lib.optim.AdamW([p], weight_decay=0.5)
+        opt.load_state_dict(lib.optim.Adam([p], weight_decay=0.1).state_dict())
+        return [[(k, v) for k, v in g.items() if k != "params"] for g in opt.param_groups]
+    assert groups(gw) == groups(torch)
 
 
 SCHEDULERS = {

@@ -83,6 +83,19 @@ def assert_same_state(ours, theirs, tol):
                 np.testing.assert_allclose(v.numpy(), b["state"][i][k].numpy(), rtol=tol, atol=tol, err_msg=k)
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("name", sorted({name for name, _ in CONFIGS}))
+def test_repr_defaults_and_param_groups_match_torch(name, groups):
+    def build(lib):
+        m = model(lib, "float64")
+        params = [{"params": m[0].parameters(), "lr": 0.5, "weight_decay": 3}, {"params": m[2].parameters()}]
+        return getattr(lib.optim, name)(params if groups > 1 else m.parameters(), lr=0.1)
+    ours, theirs = build(gw), build(torch)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.defaults.items()) == list(theirs.defaults.items())
+    assert_same_state(ours, theirs, 0)
+
+
 def test_adam_with_decoupled_weight_decay_is_adamw():
     state = model(torch, "float64").state_dict()
     adam = train(gw, "Adam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}, "float64", state)

@@ -115,14 +115,11 @@ class Optimizer:
                     mine[k] = copy.deepcopy(v)
 
     def __repr__(self) -> str:
-        lines = [type(self).__name__ + " ("]
+        # PyTorch's layout: each group opens with a newline, so groups are separated by a blank line.
+        text = type(self).__name__ + " ("
         for i, g in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            for k in sorted(g):
-                if k != "params":
-                    lines.append(f"    {k}: {g[k]}")
-        lines.append(")")
-        return "\n".join(lines)
+            text += f"\nParameter Group {i}\n" + "".join(f"    {k}: {g[k]}\n" for k in sorted(g) if k != "params")
+        return text + ")"
 
 
 def _as_state(value, like):

@@ -12,6 +12,13 @@ def _check(name, value, low=0.0):
         raise ValueError(f"Invalid {name}: {value}")
 
 
+def _count_step(state) -> float:
+    """One more step in state["step"], a scalar tensor as PyTorch keeps it (counted here: no request)."""
+    step = state["step"].item() + 1
+    state["step"] = gw.tensor(float(step))
+    return step
+
+
 def _addcmul(t, a, b, value):
     """t + value * a * b (PyTorch's addcmul_, in place)."""
     return t.add_(a * b * value) if value != 1 else t.add_(a * b)
@@ -75,8 +82,7 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = gw.zeros_like(p)
         grad = -grad if group["maximize"] else grad
-        step = state["step"].item() + 1
-        state["step"] = gw.tensor(float(step))
+        step = _count_step(state)
         if wd != 0:
             if group["decoupled_weight_decay"]:
                 p.mul_(1 - lr * wd)
@@ -132,7 +138,7 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = gw.zeros_like(p)
             if group["centered"]:
                 state["grad_avg"] = gw.zeros_like(p)
-        state["step"] = gw.tensor(state["step"].item() + 1)
+        _count_step(state)
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             grad = grad + p * group["weight_decay"]
@@ -170,8 +176,7 @@ class Adagrad(Optimizer):
                 self.state[p]["sum"] = gw.full_like(p, group["initial_accumulator_value"])
 
     def _update(self, p, grad, state, group):
-        step = state["step"].item() + 1
-        state["step"] = gw.tensor(float(step))
+        step = _count_step(state)
         grad = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:
             grad = grad + p * group["weight_decay"]

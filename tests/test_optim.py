@@ -26,6 +26,8 @@ CONFIGS = [
     ("RMSprop", {"lr": 0.01}), ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
     ("Adagrad", {"lr": 0.1}), ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.01,
                                            "initial_accumulator_value": 0.1}),
+    ("Adadelta", {}), ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.01}),
+    ("Adadelta", {"maximize": True}),
 ]
 
 
@@ -35,7 +37,7 @@ def model(lib, dtype):
     return m.double() if dtype == "float64" else m
 
 
-def train(lib, name, options, dtype, state, steps=6, scheduler=None):
+def train(lib, name, options, dtype, state, steps=6, scheduler=None, resume_at=None):
     m = model(lib, dtype)
     m.load_state_dict(state)
     opt = getattr(lib.optim, name)(m.parameters(), **options)
@@ -43,7 +45,11 @@ def train(lib, name, options, dtype, state, steps=6, scheduler=None):
     x = lib.tensor(X, dtype=getattr(lib, dtype))
     y = lib.tensor(Y)
     losses = []
-    for _ in range(steps):
+    for k in range(steps):
+        if k == resume_at:      # a new optimizer carries on from the old one's state dict
+            saved = opt.state_dict()
+            opt = getattr(lib.optim, name)(m.parameters(), **options)
+            opt.load_state_dict(saved)
         opt.zero_grad()
         loss = lib.nn.functional.cross_entropy(m(x), y)
         loss.backward()
@@ -81,6 +87,16 @@ def assert_same_state(ours, theirs, tol):
         for k, v in s.items():
             if isinstance(v, gw.Tensor):
                 np.testing.assert_allclose(v.numpy(), b["state"][i][k].numpy(), rtol=tol, atol=tol, err_msg=k)
+
+
+@pytest.mark.parametrize("name,options", dict(CONFIGS).items(), ids=list(dict(CONFIGS)))  # each one's last config
+def test_training_resumed_from_a_state_dict_matches_torch(name, options):
+    state = model(torch, "float64").state_dict()
+    ours = train(gw, name, options, "float64", state, resume_at=3)
+    theirs = train(torch, name, options, "float64", state, resume_at=3)
+    for a, b in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    assert_same_state(ours[2], theirs[2], 1e-10)
 
 
 @pytest.mark.parametrize("groups", [1, 2])
@@ -166,9 +182,15 @@ def test_param_groups_zero_grad_closure_and_state_dict():
     assert fa == pytest.approx(fb, rel=1e-12) and rest_a == rest_b
 
 
-def test_a_training_step_is_one_request(counter):
+# Options for the request-counting tests: each optimizer with the state it can keep.
+STATEFUL = {"SGD": {"lr": 0.1, "momentum": 0.9}, "Adam": {"lr": 0.01, "amsgrad": True},
+            "RMSprop": {"lr": 0.01, "momentum": 0.5, "centered": True}, "Adagrad": {"lr": 0.01}, "Adadelta": {}}
+
+
+@pytest.mark.parametrize("name", sorted(STATEFUL))
+def test_a_training_step_is_one_request(counter, name):
     m = gw.nn.Sequential(gw.nn.Linear(5, 16), gw.nn.ReLU(), gw.nn.Linear(16, 3))
-    opt = gw.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    opt = getattr(gw.optim, name)(m.parameters(), **STATEFUL[name])
     x, y = gw.tensor(X, dtype=gw.float32), gw.tensor(Y)
     losses = []
     for step in range(6):
@@ -189,7 +211,8 @@ def test_optimizer_errors_match_torch():
         p = lib.nn.Parameter(lib.zeros(2))
         for bad in (lambda: lib.optim.SGD(p, lr=0.1), lambda: lib.optim.Adam([p], lr=-0.1),
                     lambda: lib.optim.Adam([p], eps=-1.0), lambda: lib.optim.RMSprop([p], alpha=-1.0),
-                    lambda: lib.optim.Adagrad([p], lr_decay=-1.0), lambda: lib.optim.SGD([p, p * 2], lr=0.1),
+                    lambda: lib.optim.Adagrad([p], lr_decay=-1.0), lambda: lib.optim.Adadelta([p], rho=1.5),
+                    lambda: lib.optim.SGD([p, p * 2], lr=0.1),
                     lambda: lib.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)):
             try:
                 bad()
@@ -200,13 +223,12 @@ def test_optimizer_errors_match_torch():
     assert program(gw) == program(torch)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adagrad"])
+@pytest.mark.parametrize("name", sorted(STATEFUL))
 def test_optimizer_state_does_not_grow_the_requests(counter, name):
     """Optimizer state (momentum, moment estimates) is updated in place every step and never read: each request
     brings its new value (or handle) back, so the next step's request starts from it, not from its history."""
     m = gw.nn.Sequential(gw.nn.Linear(5, 16), gw.nn.BatchNorm1d(16), gw.nn.Linear(16, 3))
-    kw = {"SGD": {"lr": 0.1, "momentum": 0.9}, "RMSprop": {"lr": 0.01, "momentum": 0.5, "centered": True}}
-    opt = getattr(gw.optim, name)(m.parameters(), **kw.get(name, {"lr": 0.01}))
+    opt = getattr(gw.optim, name)(m.parameters(), **STATEFUL[name])
     x, y = gw.tensor(X, dtype=gw.float32), gw.tensor(Y)
     sizes = []
     for step in range(14):

@@ -1,4 +1,4 @@
-"""SGD, Adam, AdamW, RMSprop and Adagrad with PyTorch's update formulas (its single-tensor implementations,
+"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta with PyTorch's update formulas (its single-tensor implementations,
 operation for operation, so float64 runs agree to rounding)."""
 from __future__ import annotations
 
@@ -184,3 +184,31 @@ class Adagrad(Optimizer):
         _addcmul(state["sum"], grad, grad, 1)
         std = state["sum"].sqrt() + group["eps"]
         _addcdiv(p, grad, std, -clr)
+
+
+class Adadelta(Optimizer):
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
+                 maximize=False, differentiable=False):
+        _check("learning rate", lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        _check("epsilon value", eps)
+        _check("weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      capturable=capturable, foreach=foreach, differentiable=differentiable))
+
+    def _update(self, p, grad, state, group):
+        rho, eps = group["rho"], group["eps"]
+        if not state:
+            state["step"] = gw.tensor(0.0)
+            state["square_avg"] = gw.zeros_like(p)
+            state["acc_delta"] = gw.zeros_like(p)
+        _count_step(state)
+        grad = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            grad = grad + p * group["weight_decay"]
+        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        _addcmul(square_avg.mul_(rho), grad, grad, 1 - rho)
+        delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * grad
+        _addcmul(acc_delta.mul_(rho), delta, delta, 1 - rho)
+        p.add_(delta * -group["lr"])

@@ -99,6 +99,16 @@ def test_training_resumed_from_a_state_dict_matches_torch(name, options):
     assert_same_state(ours[2], theirs[2], 1e-10)
 
 
+def test_loading_casts_the_state_to_the_parameters_dtype_as_torch():
+    state = model(torch, "float64").state_dict()
+    saved = {lib: train(lib, "Adam", {"lr": 0.01}, "float32", state, steps=2)[2].state_dict() for lib in (gw, torch)}
+    opts = []
+    for lib in (gw, torch):
+        opts.append(lib.optim.Adam(model(lib, "float64").parameters(), lr=0.01))
+        opts[-1].load_state_dict(saved[lib])
+    assert_same_state(*opts, 1e-6)
+
+
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("name", sorted({name for name, _ in CONFIGS}))
 def test_repr_defaults_and_param_groups_match_torch(name, groups):

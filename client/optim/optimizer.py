@@ -108,7 +108,7 @@ class Optimizer:
         self.state = defaultdict(dict)
         for i, s in state_dict["state"].items():
             p = by_id[int(i)]
-            self.state[p] = {k: _as_state(v, p) for k, v in s.items()}
+            self.state[p] = {k: _as_state(k, v, p) for k, v in s.items()}
         for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":
@@ -122,11 +122,16 @@ class Optimizer:
         return text + ")"
 
 
-def _as_state(value, like):
-    """An optimizer-state entry: gradwire tensors stay, torch tensors and arrays become gradwire tensors."""
-    if isinstance(value, Tensor) or isinstance(value, (int, float)):
+def _as_state(key, value, like):
+    """A loaded optimizer-state entry, as PyTorch's load_state_dict casts it: tensors other than "step" take
+    the dtype of a floating-point parameter (NAdam's mu_product too); torch tensors and arrays become gradwire
+    tensors; numbers stay."""
+    if isinstance(value, (int, float)):
         return value
+    dtype = like.dtype if key != "step" and like.is_floating_point() else None
+    if isinstance(value, Tensor):
+        return value if dtype in (None, value.dtype) else value.to(dtype)
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
-    return gw.tensor(value, dtype=like.dtype if getattr(value, "ndim", 0) else None)
+    return gw.tensor(value, dtype=dtype)
 

@@ -28,6 +28,11 @@ CONFIGS = [
                                            "initial_accumulator_value": 0.1}),
     ("Adadelta", {}), ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weight_decay": 0.01}),
     ("Adadelta", {"maximize": True}),
+    ("Adamax", {"lr": 0.01}), ("Adamax", {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-4, "weight_decay": 0.1}),
+    ("Adamax", {"lr": 0.01, "maximize": True}),
+    ("NAdam", {"lr": 0.01}), ("NAdam", {"lr": 0.02, "betas": (0.8, 0.99), "momentum_decay": 0.1, "weight_decay": 0.1}),
+    ("NAdam", {"lr": 0.01, "maximize": True, "eps": 1e-6}),
+    ("NAdam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
 
 
@@ -194,7 +199,8 @@ def test_param_groups_zero_grad_closure_and_state_dict():
 
 # Options for the request-counting tests: each optimizer with the state it can keep.
 STATEFUL = {"SGD": {"lr": 0.1, "momentum": 0.9}, "Adam": {"lr": 0.01, "amsgrad": True},
-            "RMSprop": {"lr": 0.01, "momentum": 0.5, "centered": True}, "Adagrad": {"lr": 0.01}, "Adadelta": {}}
+            "RMSprop": {"lr": 0.01, "momentum": 0.5, "centered": True}, "Adagrad": {"lr": 0.01}, "Adadelta": {},
+            "Adamax": {"lr": 0.01}, "NAdam": {"lr": 0.01}}
 
 
 @pytest.mark.parametrize("name", sorted(STATEFUL))
@@ -222,6 +228,7 @@ def test_optimizer_errors_match_torch():
         for bad in (lambda: lib.optim.SGD(p, lr=0.1), lambda: lib.optim.Adam([p], lr=-0.1),
                     lambda: lib.optim.Adam([p], eps=-1.0), lambda: lib.optim.RMSprop([p], alpha=-1.0),
                     lambda: lib.optim.Adagrad([p], lr_decay=-1.0), lambda: lib.optim.Adadelta([p], rho=1.5),
+                    lambda: lib.optim.Adamax([p], betas=(0.9, 1.0)), lambda: lib.optim.NAdam([p], momentum_decay=-1),
                     lambda: lib.optim.SGD([p, p * 2], lr=0.1),
                     lambda: lib.optim.SGD([{"params": [p]}, {"params": [p]}], lr=0.1)):
             try:

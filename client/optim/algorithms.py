@@ -1,5 +1,5 @@
-"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta with PyTorch's update formulas (its single-tensor implementations,
-operation for operation, so float64 runs agree to rounding)."""
+"""SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax and NAdam with PyTorch's update formulas (its
+single-tensor implementations, operation for operation, so float64 runs agree to rounding)."""
 from __future__ import annotations
 
 import gradwire as gw
@@ -10,6 +10,12 @@ from .optimizer import Optimizer, required
 def _check(name, value, low=0.0):
     if value < low:
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def _check_betas(betas):
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
 def _count_step(state) -> float:
@@ -62,10 +68,7 @@ class Adam(Optimizer):
                  decoupled_weight_decay=False):
         _check("learning rate", lr)
         _check("epsilon value", eps)
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check_betas(betas)
         _check("weight_decay value", weight_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize, foreach=foreach, capturable=capturable,
@@ -212,3 +215,72 @@ class Adadelta(Optimizer):
         delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * grad
         _addcmul(acc_delta.mul_(rho), delta, delta, 1 - rho)
         p.add_(delta * -group["lr"])
+
+
+class Adamax(Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False):
+        _check("learning rate", lr)
+        _check("epsilon value", eps)
+        _check_betas(betas)
+        _check("weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, capturable=capturable))
+
+    def _update(self, p, grad, state, group):
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = gw.tensor(0.0)
+            state["exp_avg"] = gw.zeros_like(p)
+            state["exp_inf"] = gw.zeros_like(p)
+        grad = -grad if group["maximize"] else grad
+        step = _count_step(state)
+        if group["weight_decay"] != 0:
+            grad = grad + p * group["weight_decay"]
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_inf.copy_(gw.maximum(exp_inf.mul_(beta2), grad.abs() + group["eps"]))
+        _addcdiv(p, exp_avg, exp_inf, -group["lr"] / (1 - beta1 ** step))
+
+
+class NAdam(Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        _check("learning rate", lr)
+        _check("epsilon value", eps)
+        _check_betas(betas)
+        _check("weight_decay value", weight_decay)
+        _check("momentum_decay value", momentum_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable))
+
+    def _update(self, p, grad, state, group):
+        beta1, beta2 = group["betas"]
+        lr, wd, psi = group["lr"], group["weight_decay"], group["momentum_decay"]
+        if not state:
+            state["step"] = gw.tensor(0.0)
+            state["mu_product"] = gw.tensor(1.0)
+            state["exp_avg"] = gw.zeros_like(p)
+            state["exp_avg_sq"] = gw.zeros_like(p)
+        grad = -grad if group["maximize"] else grad
+        step = _count_step(state)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = grad + p * wd
+        mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
+        mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
+        # The product of the mu's is a scalar tensor in PyTorch, so it rounds to its dtype (float32) every step.
+        product = state["mu_product"].numpy()
+        product = product * product.dtype.type(mu)
+        state["mu_product"] = gw.tensor(product)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(grad, 1 - beta1)
+        _addcmul(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
+        denom = (exp_avg_sq / (1 - beta2 ** step)).sqrt() + group["eps"]
+        _addcdiv(p, grad, denom, -lr * (1.0 - mu) / (1.0 - float(product)))
+        _addcdiv(p, exp_avg, denom, -lr * mu_next / (1.0 - float(product) * mu_next))

@@ -25,6 +25,19 @@ def _count_step(state) -> float:
     return step
 
 
+def _direction(p, grad, group):
+    """The gradient an update follows, as every PyTorch optimizer begins: negated to maximize, plus weight_decay
+    times the parameter (L2), or, with decoupled_weight_decay, the parameter shrunk by lr * weight_decay."""
+    grad = -grad if group["maximize"] else grad
+    wd = group["weight_decay"]
+    if wd == 0:
+        return grad
+    if group.get("decoupled_weight_decay"):
+        p.mul_(1 - group["lr"] * wd)
+        return grad
+    return grad + p * wd
+
+
 def _addcmul(t, a, b, value):
     """t + value * a * b (PyTorch's addcmul_, in place)."""
     return t.add_(a * b * value) if value != 1 else t.add_(a * b)
@@ -48,9 +61,7 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _update(self, p, grad, state, group):
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            grad = grad + p * group["weight_decay"]
+        grad = _direction(p, grad, group)
         momentum = group["momentum"]
         if momentum != 0:
             buf = state.get("momentum_buffer")
@@ -77,20 +88,15 @@ class Adam(Optimizer):
 
     def _update(self, p, grad, state, group):
         beta1, beta2 = group["betas"]
-        lr, wd = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         if not state:
             state["step"] = gw.tensor(0.0)
             state["exp_avg"] = gw.zeros_like(p)
             state["exp_avg_sq"] = gw.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = gw.zeros_like(p)
-        grad = -grad if group["maximize"] else grad
         step = _count_step(state)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = grad + p * wd
+        grad = _direction(p, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta1)
         _addcmul(exp_avg_sq.mul_(beta2), grad, grad, 1 - beta2)
@@ -142,9 +148,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = gw.zeros_like(p)
         _count_step(state)
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            grad = grad + p * group["weight_decay"]
+        grad = _direction(p, grad, group)
         square_avg = state["square_avg"]
         _addcmul(square_avg.mul_(alpha), grad, grad, 1 - alpha)
         if group["centered"]:
@@ -180,9 +184,7 @@ class Adagrad(Optimizer):
 
     def _update(self, p, grad, state, group):
         step = _count_step(state)
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            grad = grad + p * group["weight_decay"]
+        grad = _direction(p, grad, group)
         clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
         _addcmul(state["sum"], grad, grad, 1)
         std = state["sum"].sqrt() + group["eps"]
@@ -207,9 +209,7 @@ class Adadelta(Optimizer):
             state["square_avg"] = gw.zeros_like(p)
             state["acc_delta"] = gw.zeros_like(p)
         _count_step(state)
-        grad = -grad if group["maximize"] else grad
-        if group["weight_decay"] != 0:
-            grad = grad + p * group["weight_decay"]
+        grad = _direction(p, grad, group)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         _addcmul(square_avg.mul_(rho), grad, grad, 1 - rho)
         delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * grad
@@ -233,10 +233,8 @@ class Adamax(Optimizer):
             state["step"] = gw.tensor(0.0)
             state["exp_avg"] = gw.zeros_like(p)
             state["exp_inf"] = gw.zeros_like(p)
-        grad = -grad if group["maximize"] else grad
         step = _count_step(state)
-        if group["weight_decay"] != 0:
-            grad = grad + p * group["weight_decay"]
+        grad = _direction(p, grad, group)
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         exp_avg.lerp_(grad, 1 - beta1)
         exp_inf.copy_(gw.maximum(exp_inf.mul_(beta2), grad.abs() + group["eps"]))
@@ -259,19 +257,14 @@ class NAdam(Optimizer):
 
     def _update(self, p, grad, state, group):
         beta1, beta2 = group["betas"]
-        lr, wd, psi = group["lr"], group["weight_decay"], group["momentum_decay"]
+        lr, psi = group["lr"], group["momentum_decay"]
         if not state:
             state["step"] = gw.tensor(0.0)
             state["mu_product"] = gw.tensor(1.0)
             state["exp_avg"] = gw.zeros_like(p)
             state["exp_avg_sq"] = gw.zeros_like(p)
-        grad = -grad if group["maximize"] else grad
         step = _count_step(state)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = grad + p * wd
+        grad = _direction(p, grad, group)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * psi)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * psi)))
         # The product of the mu's is a scalar tensor in PyTorch, so it rounds to its dtype (float32) every step.

@@ -3,6 +3,8 @@ same parameters (float64 to 1e-10, float32 to 1e-4); schedulers give the same le
 is one request."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -34,6 +36,8 @@ CONFIGS = [
     ("NAdam", {"lr": 0.01, "maximize": True, "eps": 1e-6}),
     ("NAdam", {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
+
+OPTIMIZERS = sorted({name for name, _ in CONFIGS})
 
 
 def model(lib, dtype):
@@ -114,8 +118,15 @@ def test_loading_casts_the_state_to_the_parameters_dtype_as_torch():
     assert_same_state(*opts, 1e-6)
 
 
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_signature_matches_torch(name):
+    def signature(lib):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(getattr(lib.optim, name)).parameters.values()]
+    assert signature(gw) == signature(torch)
+
+
 @pytest.mark.parametrize("groups", [1, 2])
-@pytest.mark.parametrize("name", sorted({name for name, _ in CONFIGS}))
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_repr_defaults_and_param_groups_match_torch(name, groups):
     def build(lib):
         m = model(lib, "float64")

@@ -71,7 +71,10 @@ class Optimizer:
                         continue
                     if getattr(p.grad, "is_sparse", False):
                         raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-                    self._update(p, p.grad, self.state[p], group)
+                    state = self.state.get(p, {})
+                    self._update(p, p.grad, state, group)
+                    if state:       # as PyTorch: no entry for a parameter the algorithm keeps nothing for (SGD)
+                        self.state[p] = state
         return loss
 
     def _update(self, p, grad, state: dict, group: dict) -> None:
@@ -105,28 +108,30 @@ class Optimizer:
         self.state = defaultdict(dict)
         for i, s in state_dict["state"].items():
             p = by_id[int(i)]
-            self.state[p] = {k: _as_state(v, p) for k, v in s.items()}
+            self.state[p] = {k: _as_state(k, v, p) for k, v in s.items()}
         for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":
                     mine[k] = copy.deepcopy(v)
 
     def __repr__(self) -> str:
-        lines = [type(self).__name__ + " ("]
+        # PyTorch's layout: each group opens with a newline, so groups are separated by a blank line.
+        text = type(self).__name__ + " ("
         for i, g in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
-            for k in sorted(g):
-                if k != "params":
-                    lines.append(f"    {k}: {g[k]}")
-        lines.append(")")
-        return "\n".join(lines)
+            text += f"\nParameter Group {i}\n" + "".join(f"    {k}: {g[k]}\n" for k in sorted(g) if k != "params")
+        return text + ")"
 
 
-def _as_state(value, like):
-    """An optimizer-state entry: gradwire tensors stay, torch tensors and arrays become gradwire tensors."""
-    if isinstance(value, Tensor) or isinstance(value, (int, float)):
+def _as_state(key, value, like):
+    """A loaded optimizer-state entry, as PyTorch's load_state_dict casts it: tensors other than "step" take
+    the dtype of a floating-point parameter (NAdam's mu_product too); torch tensors and arrays become gradwire
+    tensors; numbers stay."""
+    if isinstance(value, (int, float)):
         return value
+    dtype = like.dtype if key != "step" and like.is_floating_point() else None
+    if isinstance(value, Tensor):
+        return value if dtype in (None, value.dtype) else value.to(dtype)
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
-    return gw.tensor(value, dtype=like.dtype if getattr(value, "ndim", 0) else None)
+    return gw.tensor(value, dtype=dtype)
 

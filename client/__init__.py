@@ -72,6 +72,8 @@ _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_meth
 linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
 from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
 from gradwire.serialization import load, save  # noqa: E402
+from gradwire.legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
+                             HalfTensor, IntTensor, LongTensor, ShortTensor)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
            "double", "short", "int", "long")
@@ -85,4 +87,5 @@ __all__ = ["nn", "optim", "save", "load", "connect", "Session", "Tensor", "Size"
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",
-           "Internal", *_FACTORIES, *_RANDOM, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]
+           "Internal", "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+           "CharTensor", "ByteTensor", "BoolTensor", *_FACTORIES, *_RANDOM, *_FUNCTIONS, *_AUTOGRAD, *_DECLARED]

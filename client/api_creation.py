@@ -48,6 +48,7 @@ def type(input, dtype=None, non_blocking=False):         # noqa: A001  (PyTorch'
     """x.type(): the legacy type name ('torch.FloatTensor'); x.type(dtype or that name): x cast, as Tensor.type."""
     if dtype is None:
         return f"torch.{LEGACY_NAMES[input._node.dtype]}Tensor"
+    dtype = getattr(dtype, "legacy_dtype", dtype)       # gw.FloatTensor and the other legacy types
     if isinstance(dtype, str):
         if dtype not in _BY_LEGACY:
             raise ValueError(f"invalid type: '{dtype}'")

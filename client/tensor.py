@@ -142,7 +142,18 @@ OVERLAP = ("unsupported operation: more than one element of the written-to tenso
            "location. Please clone() the tensor before performing the operation.")
 
 
-class Tensor:
+class _TensorType(type):
+    """gw.Tensor(...) is PyTorch's legacy constructor (gradwire.legacy); internal code makes tensors with
+    Tensor.__new__, and subclasses (Parameter) construct as their own __new__ says."""
+
+    def __call__(cls, *args, **kwargs):
+        if cls is Tensor:
+            from gradwire import legacy
+            return legacy.new(dtypes.float32, *args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class Tensor(metaclass=_TensorType):
     """A lazy tensor: an alias of a storage (see `_views`), with its shape and dtype always known.
     Operations record nodes; values come from the server when read."""
 
@@ -186,7 +197,7 @@ class Tensor:
         return t
 
     def __init__(self, *args, **kwargs):
-        raise TypeError("create tensors with gw.tensor(...) or a factory such as gw.zeros")
+        pass
 
     # -- the current node ----------------------------------------------------------------------
     @property

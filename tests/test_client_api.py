@@ -510,3 +510,23 @@ def test_warnings_come_when_and_as_often_as_torchs(server_target):
         return json.loads(out.stdout.strip().splitlines()[-1])
     ours, theirs = run("gradwire"), run("torch")
     assert ours == theirs and len(theirs) == 6
+
+
+def test_legacy_constructors_and_types_as_torch():
+    def program(lib):
+        out = []
+        for f in (lambda: lib.Tensor([1, 2]), lambda: tuple(lib.Tensor(2, 3).shape), lambda: lib.Tensor(),
+                  lambda: lib.FloatTensor([1, 2]), lambda: lib.LongTensor([1, 2]), lambda: lib.BoolTensor([1, 0]),
+                  lambda: tuple(lib.Tensor(lib.ones(2).shape).shape), lambda: lib.Tensor((2, 3)),   # a tuple is data
+                  lambda: lib.Tensor([[1, 2], [3, 4.5]]), lambda: lib.DoubleTensor(2).dtype,
+                  lambda: (isinstance(lib.ones(2), lib.FloatTensor), isinstance(lib.ones(2).double(), lib.FloatTensor),
+                           isinstance(lib.ones(2).long(), lib.LongTensor), isinstance(lib.ones(2), lib.Tensor)),
+                  lambda: lib.tensor([1, 2]).type(lib.FloatTensor), lambda: lib.ones(2).type(lib.DoubleTensor).type()):
+            try:
+                r = f()
+                out.append(repr(r) if isinstance(r, (lib.Tensor, lib.dtype if hasattr(lib, "dtype") else type(None)))
+                           else r)
+            except Exception as e:  # noqa: BLE001
+                out.append((type(e).__name__, str(e)))
+        return out
+    assert [str(x) for x in program(gw)] == [str(x) for x in program(torch)]

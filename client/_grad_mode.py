@@ -5,6 +5,7 @@ import threading
 
 class _State(threading.local):
     enabled = True          # each thread starts with grad mode on
+    inference = False
 
 
 _state = _State()
@@ -69,3 +70,35 @@ class set_grad_enabled(no_grad):
     def __exit__(self, *exc):
         _state.enabled = self._prev
         return False
+
+
+class inference_mode(no_grad):
+    """torch.inference_mode(mode=True): no history is recorded, as under no_grad (PyTorch's further rules for
+    inference tensors, such as refusing them in a later backward, are not modelled)."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        self._prev, self._prev_inference = is_grad_enabled(), _state.inference
+        if self._mode:
+            _state.enabled, _state.inference = False, True
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled, _state.inference = self._prev, self._prev_inference
+        return False
+
+    def __call__(self, fn):
+        import functools
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return _state.inference

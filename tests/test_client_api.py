@@ -530,3 +530,19 @@ def test_legacy_constructors_and_types_as_torch():
                 out.append((type(e).__name__, str(e)))
         return out
     assert [str(x) for x in program(gw)] == [str(x) for x in program(torch)]
+
+
+def test_inference_mode_records_no_history_as_torch():
+    def program(lib):
+        x = lib.ones(2, requires_grad=True)
+        with lib.inference_mode():
+            y = x * 2
+            inside = (lib.is_inference_mode_enabled(), lib.is_grad_enabled(), y.requires_grad)
+        with lib.inference_mode(False):
+            z = x * 2
+
+        @lib.inference_mode()
+        def f(t):
+            return t * 3
+        return inside, z.requires_grad, f(x).requires_grad, lib.is_inference_mode_enabled(), lib.is_grad_enabled()
+    assert program(gw) == program(torch)

@@ -99,3 +99,15 @@ def same_as_torch(fn, *arrays, requires_grad=True, second_order=False, rtol=1e-6
     for k, (g, t) in enumerate(zip(grads, t_grads)):
         if t is not None:
             _close(g, t, rtol, atol, f"gradient {k}")
+
+
+def outcomes(calls) -> list:
+    """Each call's result, or (exception type name, message) for one that raised: a program's observable
+    behaviour, to compare between the libraries."""
+    out = []
+    for call in calls:
+        try:
+            out.append(call())
+        except Exception as e:  # noqa: BLE001
+            out.append((type(e).__name__, str(e)))
+    return out

@@ -68,6 +68,11 @@ def is_lazy(t) -> bool:
     return isinstance(t, _Uninitialized)
 
 
+def _lazy(name: str, mixin: type, plain: type) -> type:
+    """The lazy form of a plain layer: the mixin's placeholders and first-call sizing, then `plain` itself."""
+    return type(name, (mixin, plain), {"cls_to_become": plain, "__module__": __name__, "__qualname__": name})
+
+
 class LazyModuleMixin:
     """The first call sizes the placeholders (initialize_parameters), then the module becomes cls_to_become."""
     cls_to_become: type | None = None
@@ -137,16 +142,9 @@ class _LazyConvXdMixin(LazyModuleMixin):
         self.reset_parameters()
 
 
-class LazyConv1d(_LazyConvXdMixin, Conv1d):
-    cls_to_become = Conv1d
-
-
-class LazyConv2d(_LazyConvXdMixin, Conv2d):
-    cls_to_become = Conv2d
-
-
-class LazyConv3d(_LazyConvXdMixin, Conv3d):
-    cls_to_become = Conv3d
+LazyConv1d = _lazy("LazyConv1d", _LazyConvXdMixin, Conv1d)
+LazyConv2d = _lazy("LazyConv2d", _LazyConvXdMixin, Conv2d)
+LazyConv3d = _lazy("LazyConv3d", _LazyConvXdMixin, Conv3d)
 
 
 class _LazyConvTransposeXdMixin(_LazyConvXdMixin):
@@ -158,16 +156,9 @@ class _LazyConvTransposeXdMixin(_LazyConvXdMixin):
         self._placeholders(out_channels, bias, dtype)
 
 
-class LazyConvTranspose1d(_LazyConvTransposeXdMixin, ConvTranspose1d):
-    cls_to_become = ConvTranspose1d
-
-
-class LazyConvTranspose2d(_LazyConvTransposeXdMixin, ConvTranspose2d):
-    cls_to_become = ConvTranspose2d
-
-
-class LazyConvTranspose3d(_LazyConvTransposeXdMixin, ConvTranspose3d):
-    cls_to_become = ConvTranspose3d
+LazyConvTranspose1d = _lazy("LazyConvTranspose1d", _LazyConvTransposeXdMixin, ConvTranspose1d)
+LazyConvTranspose2d = _lazy("LazyConvTranspose2d", _LazyConvTransposeXdMixin, ConvTranspose2d)
+LazyConvTranspose3d = _lazy("LazyConvTranspose3d", _LazyConvTransposeXdMixin, ConvTranspose3d)
 
 
 class _LazyNormBase(LazyModuleMixin):
@@ -194,16 +185,9 @@ class _LazyNormBase(LazyModuleMixin):
         self.reset_parameters()
 
 
-class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):
-    cls_to_become = BatchNorm1d
-
-
-class LazyBatchNorm2d(_LazyNormBase, BatchNorm2d):
-    cls_to_become = BatchNorm2d
-
-
-class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
-    cls_to_become = BatchNorm3d
+LazyBatchNorm1d = _lazy("LazyBatchNorm1d", _LazyNormBase, BatchNorm1d)
+LazyBatchNorm2d = _lazy("LazyBatchNorm2d", _LazyNormBase, BatchNorm2d)
+LazyBatchNorm3d = _lazy("LazyBatchNorm3d", _LazyNormBase, BatchNorm3d)
 
 
 __all__ = ["LazyModuleMixin", "UninitializedParameter", "UninitializedBuffer", "LazyLinear", "LazyConv1d", "LazyConv2d",

@@ -5,11 +5,13 @@ import math as _math
 import sys as _sys
 
 from gradwire import autograd as _autograd
+from gradwire import cuda
 from gradwire import factories as _factories
 from gradwire import errors as _errors
 from gradwire import ops as _ops
 from gradwire import random as _random
 from gradwire._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from gradwire.devices import device
 from gradwire.dtypes import (DType, bool_ as bool, finfo, float16, float32, float64, iinfo, int8,  # noqa: A001
                              int16, int32, int64, uint8)
 from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
@@ -76,12 +78,12 @@ from gradwire.serialization import load, save  # noqa: E402
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
            "double", "short", "int", "long")
 for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "finfo", "iinfo", "Generator", "nn", "optim",
-              *_DTYPES):
+              "device", "cuda", *_DTYPES):
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["nn", "optim", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
-           "is_grad_enabled", "enable_grad", "set_grad_enabled", "Generator", "default_generator", "default_session",
+__all__ = ["nn", "optim", "cuda", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
+           "device", "no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled", "Generator", "default_generator", "default_session",
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",

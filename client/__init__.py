@@ -46,7 +46,7 @@ def connect(target: str | None = None, *, token: str | None = None, tls=None,
 
 Generator, default_generator = _random.Generator, _random.default_generator
 
-_FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
+_FACTORIES = ("tensor", "as_tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
               "full_like", "linspace", "logspace", "eye", "empty", "empty_like", "tril_indices", "triu_indices")
 # Random draws, made in the client (gradwire/random.py), and the default generator's controls.
 _RANDOM = ("rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "randperm", "normal",

@@ -59,6 +59,30 @@ def is_floating_point(input):
     return input.dtype.is_floating_point
 
 
+@declare(method=False, tensors=())
+def is_tensor(obj):
+    """Whether obj is a gradwire tensor (a Parameter too), as torch.is_tensor."""
+    return isinstance(obj, Tensor)
+
+
+@declare()
+def numel(input):
+    """The number of elements (known from the shape: no request), as torch.numel."""
+    return input.numel()
+
+
+@declare(method=False)
+def get_default_dtype():
+    """The dtype Python floats become: torch.float32, as in PyTorch (gradwire does not change it)."""
+    return dtypes.DEFAULT_FLOAT
+
+
+@declare(function=False, tensors=("input", "other"))
+def type_as(input, other):
+    """input cast to other's dtype (itself when it already has it), as Tensor.type_as."""
+    return to(input, other.dtype)
+
+
 def view_dtype(input, *args, dtype=None):
     """x.view(dtype): the same bytes read as another dtype, a view of x's storage (writes through either reach
     the other), without autograd history, as PyTorch's Tensor.view(dtype)."""

@@ -40,6 +40,16 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _leaf(data, dtype, requires_grad)
 
 
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """data as a tensor: a tensor itself when its dtype already fits (else cast, keeping its history), anything else
+    as gw.tensor makes it (an array keeps its dtype). PyTorch shares an array's memory here; a gradwire tensor's value
+    lives on the server, so it is a copy, as in from_numpy."""
+    devices.check(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    return tensor(data, dtype=dtype)
+
+
 def from_numpy(ndarray) -> Tensor:
     """A tensor with the array's values and dtype. PyTorch's from_numpy shares memory with the array; the
     value of a gradwire tensor lives on the server, so this takes a copy: later writes to the array do not

@@ -252,6 +252,8 @@ class Tensor:
         shape = self._node.shape
         if dim is None:
             return Size(shape)
+        if not shape:           # (reductions take dim 0 or -1 of a 0-d tensor; size() takes none)
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         return shape[_ops._dim(dim, len(shape))]
 
     @property
@@ -281,6 +283,15 @@ class Tensor:
 
     def element_size(self) -> int:
         return self.dtype.numpy.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.numpy.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """numel() * itemsize, as PyTorch counts it (the elements this tensor shows, not its storage)."""
+        return self.numel() * self.dtype.numpy.itemsize
 
     @property
     def _version(self) -> int:

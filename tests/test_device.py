@@ -111,6 +111,7 @@ FACTORIES = {
     "empty": lambda lib, d: lib.empty(2, device=d).shape,
     "full": lambda lib, d: lib.full((2,), 1.5, device=d),
     "tensor": lambda lib, d: lib.tensor([1.0, 2.0], device=d),
+    "as_tensor": lambda lib, d: lib.as_tensor([1, 2], device=d),
     "arange": lambda lib, d: lib.arange(4, device=d),
     "linspace": lambda lib, d: lib.linspace(0, 1, 3, device=d),
     "logspace": lambda lib, d: lib.logspace(0, 1, 3, device=d),

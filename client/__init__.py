@@ -72,17 +72,17 @@ from gradwire import (api_creation, api_einsum, api_elementwise, api_linalg, api
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
-from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
+from gradwire import nn, optim, utils  # noqa: E402  (torch.nn, torch.optim, torch.utils.data: they build on the above)
 from gradwire.serialization import load, save  # noqa: E402
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
            "double", "short", "int", "long")
 for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "finfo", "iinfo", "Generator", "nn", "optim",
-              "device", "cuda", *_DTYPES):
+              "utils", "device", "cuda", *_DTYPES):
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["nn", "optim", "cuda", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
+__all__ = ["nn", "optim", "utils", "cuda", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
            "device", "no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled", "Generator", "default_generator", "default_session",
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",

@@ -5,12 +5,14 @@ import math as _math
 import sys as _sys
 
 from gradwire import autograd as _autograd
+from gradwire import cuda
 from gradwire import factories as _factories
 from gradwire import errors as _errors
 from gradwire import ops as _ops
 from gradwire import random as _random
 from gradwire._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: F401
                                  no_grad, set_grad_enabled)
+from gradwire.devices import device
 from gradwire.dtypes import (DType, bool_ as bool, finfo, float16, float32, float64, iinfo, int8,  # noqa: A001
                              int16, int32, int64, uint8)
 from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
@@ -45,7 +47,7 @@ def connect(target: str | None = None, *, token: str | None = None, tls=None,
 
 Generator, default_generator = _random.Generator, _random.default_generator
 
-_FACTORIES = ("tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
+_FACTORIES = ("tensor", "as_tensor", "from_numpy", "arange", "zeros", "ones", "zeros_like", "ones_like", "full",
               "full_like", "linspace", "logspace", "eye", "empty", "empty_like", "tril_indices", "triu_indices")
 # Random draws, made in the client (gradwire/random.py), and the default generator's controls.
 _RANDOM = ("rand", "randn", "rand_like", "randn_like", "randint", "randint_like", "randperm", "normal",
@@ -71,20 +73,21 @@ from gradwire import (api_creation, api_einsum, api_elementwise, api_linalg, api
 from gradwire import declare as _declare  # noqa: E402
 _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_method)
 linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
-from gradwire import nn, optim  # noqa: E402  (torch.nn and torch.optim; they build on the names above)
+from gradwire import nn, optim, utils  # noqa: E402  (torch.nn, torch.optim, torch.utils.data: they build on the above)
 from gradwire.serialization import load, save  # noqa: E402
 from gradwire.legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
                              HalfTensor, IntTensor, LongTensor, ShortTensor)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
 _DTYPES = ("float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool", "half", "float",
            "double", "short", "int", "long")
-for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "finfo", "iinfo", "Generator", "nn", "optim",
-              *_DTYPES):
+for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "finfo", "iinfo", "Generator",
+              "nn", "optim", "utils", "device", "cuda", *_DTYPES):
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["nn", "optim", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType", "no_grad",
-           "is_grad_enabled", "enable_grad", "set_grad_enabled", "inference_mode", "is_inference_mode_enabled", "Generator", "default_generator", "default_session",
+__all__ = ["nn", "optim", "utils", "cuda", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
+           "device", "no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_inference_mode_enabled", "Generator", "default_generator", "default_session",
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",

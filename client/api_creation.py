@@ -6,7 +6,7 @@ import builtins
 
 import numpy as np
 
-from gradwire import dtypes, random
+from gradwire import devices, dtypes, random
 from gradwire.core.dtype_ops import bitcast_shape
 from gradwire.core.dtypes import ITEMSIZE, LEGACY_NAMES
 from gradwire.declare import declare
@@ -16,29 +16,14 @@ from gradwire.tensor import Tensor, leaf_from_data
 _BY_LEGACY = {f"torch.{v}Tensor": k for k, v in LEGACY_NAMES.items()}
 
 
-def _device_ok(device) -> None:
-    name = str(device)
-    if name != "cpu" and not name.startswith("cpu:"):
-        raise RuntimeError(f"gradwire computes on its server's CPU: device '{name}' is not available")
-
-
 @declare(function=False)
 def to(input, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None):
     """x.to(dtype), x.to(other) (other's dtype), x.to('cpu', dtype), as Tensor.to; itself when nothing changes
-    (copy=True: always a new tensor)."""
-    for a in args:
-        if isinstance(a, Tensor):
-            dtype = a.dtype
-        elif isinstance(a, dtypes.DType):
-            dtype = a
-        elif isinstance(a, str) or builtins.type(a).__name__ == "device":
-            _device_ok(a)
-        elif a is not None and not isinstance(a, bool):
-            raise TypeError(f"to() received an invalid combination of arguments - got ({builtins.type(a).__name__})")
-    if device is not None:
-        _device_ok(device)
+    (copy=True, or a device with an index such as 'cpu:0': a new tensor). Devices other than the CPU are refused
+    (gradwire/devices.py)."""
+    dtype, moves = devices.parse_to(args, dtype, device)
     target = input.dtype if dtype is None else dtypes.as_dtype(dtype)
-    if target.name == input._node.dtype and not copy:
+    if target.name == input._node.dtype and not (copy or moves):
         return input
     return apply("cast", input, attrs={"dtype": target.name})
 
@@ -75,6 +60,30 @@ def is_floating_point(input):
     return input.dtype.is_floating_point
 
 
+@declare(method=False, tensors=())
+def is_tensor(obj):
+    """Whether obj is a gradwire tensor (a Parameter too), as torch.is_tensor."""
+    return isinstance(obj, Tensor)
+
+
+@declare()
+def numel(input):
+    """The number of elements (known from the shape: no request), as torch.numel."""
+    return input.numel()
+
+
+@declare(method=False)
+def get_default_dtype():
+    """The dtype Python floats become: torch.float32, as in PyTorch (gradwire does not change it)."""
+    return dtypes.DEFAULT_FLOAT
+
+
+@declare(function=False, tensors=("input", "other"))
+def type_as(input, other):
+    """input cast to other's dtype (itself when it already has it), as Tensor.type_as."""
+    return to(input, other.dtype)
+
+
 def view_dtype(input, *args, dtype=None):
     """x.view(dtype): the same bytes read as another dtype, a view of x's storage (writes through either reach
     the other), without autograd history, as PyTorch's Tensor.view(dtype)."""
@@ -105,8 +114,9 @@ def view_dtype(input, *args, dtype=None):
 
 
 def _new(fill):
-    def make(input, *size, dtype=None, requires_grad=False, **kwargs):
+    def make(input, *size, dtype=None, device=None, requires_grad=False, **kwargs):
         from gradwire import factories
+        devices.check(device)
         shape = factories._size(size)
         d = dtypes.as_dtype(dtype if dtype is not None else input.dtype)
         value = np.full(shape, kwargs.get("fill_value", fill), dtype=d.numpy)
@@ -123,14 +133,15 @@ declare("new_empty", function=False, doc="A tensor of the given size (zeros here
 
 
 @declare(function=False)
-def new_full(input, size, fill_value, *, dtype=None, requires_grad=False):
+def new_full(input, size, fill_value, *, dtype=None, device=None, requires_grad=False):
     """fill_value everywhere in the given size, this tensor's dtype by default, as Tensor.new_full."""
-    return _new(fill_value)(input, size, dtype=dtype, requires_grad=requires_grad)
+    return _new(fill_value)(input, size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @declare(function=False)
-def new_tensor(input, data, *, dtype=None, requires_grad=False):
+def new_tensor(input, data, *, dtype=None, device=None, requires_grad=False):
     """A copy of data, in this tensor's dtype unless dtype says otherwise, as Tensor.new_tensor."""
+    devices.check(device)
     d = dtypes.as_dtype(dtype if dtype is not None else input.dtype)
     return leaf_from_data(input._node.session, data, d, requires_grad)
 

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from gradwire import dtypes
+from gradwire import devices, dtypes
 from gradwire.core.dtypes import DTYPES, LEGACY_NAMES
 from gradwire.session import current_session
 from gradwire.tensor import Tensor, leaf_from_data
@@ -32,11 +32,22 @@ def _size(size, keyword=None, name=None) -> tuple[int, ...]:
     return out
 
 
-def tensor(data, *, dtype=None, requires_grad=False) -> Tensor:
+def tensor(data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A leaf tensor holding a copy of `data` (Python floats become float32, ints int64)."""
+    devices.check(device)
     if isinstance(data, Tensor):
         return leaf_from_data(data._node.session, data, dtype, requires_grad)
     return _leaf(data, dtype, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """data as a tensor: a tensor itself when its dtype already fits (else cast, keeping its history), anything else
+    as gw.tensor makes it (an array keeps its dtype). PyTorch shares an array's memory here; a gradwire tensor's value
+    lives on the server, so it is a copy, as in from_numpy."""
+    devices.check(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    return tensor(data, dtype=dtype)
 
 
 def from_numpy(ndarray) -> Tensor:
@@ -56,9 +67,10 @@ def _number(v):
     return v.item() if isinstance(v, (Tensor, np.ndarray, np.generic)) else v
 
 
-def arange(start, end=None, step=1, *, dtype=None, requires_grad=False) -> Tensor:
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """start, start + step, ... up to end (excluded), as torch.arange: int64 unless a bound or the step is a
     float (then the default float type); ceil((end - start) / step) values, computed in double."""
+    devices.check(device)
     if end is None:
         start, end = 0, start
     start, end, step = _number(start), _number(end), _number(step)
@@ -87,54 +99,60 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False) -> Tenso
     return _leaf(value, None, requires_grad)
 
 
-def zeros(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     return _leaf(np.zeros(_size(shape, size, "zeros"), dtype=out.numpy), None, requires_grad)
 
 
-def ones(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     return _leaf(np.ones(_size(shape, size), dtype=out.numpy), None, requires_grad)
 
 
-def full(size, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     if isinstance(size, numbers.Integral):
         raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     out = dtypes.as_dtype(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
     return _leaf(np.full(_size((size,)), fill_value, dtype=out.numpy), None, requires_grad)
 
 
-def empty(*shape, size=None, dtype=None, requires_grad=False) -> Tensor:
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uninitialized in PyTorch; here zeros (the values are unspecified either way)."""
+    devices.check(device)
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     return _leaf(np.zeros(_size(shape, size), dtype=out.numpy), None, requires_grad)
 
 
-def empty_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _like(input, 0, dtype, requires_grad)
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, 0, dtype, requires_grad, device)
 
 
-def _like(input: Tensor, fill, dtype, requires_grad) -> Tensor:
+def _like(input: Tensor, fill, dtype, requires_grad, device) -> Tensor:
     """Shape and dtype are known at the call, so the value is made here: no request, no dependency."""
+    devices.check(device)
     node = input._node
     out = dtypes.as_dtype(dtype if dtype is not None else node.dtype).numpy
     return leaf_from_data(node.session, np.full(node.shape, fill, dtype=out), None, requires_grad)
 
 
-def zeros_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _like(input, 0, dtype, requires_grad)
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, 0, dtype, requires_grad, device)
 
 
-def ones_like(input: Tensor, *, dtype=None, requires_grad=False) -> Tensor:
-    return _like(input, 1, dtype, requires_grad)
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, 1, dtype, requires_grad, device)
 
 
-def full_like(input: Tensor, fill_value, *, dtype=None, requires_grad=False) -> Tensor:
-    return _like(input, fill_value, dtype, requires_grad)
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, fill_value, dtype, requires_grad, device)
 
 
-def linspace(start, end, steps, *, dtype=None, requires_grad=False) -> Tensor:
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Evenly spaced points; the second half is counted back from `end`, as PyTorch does."""
+    devices.check(device)
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     start, end, steps = float(start), float(end), int(steps)
     if steps < 0:
@@ -150,7 +168,8 @@ def linspace(start, end, steps, *, dtype=None, requires_grad=False) -> Tensor:
     return _leaf(value.astype(out.numpy), None, requires_grad)
 
 
-def eye(n, m=None, *, dtype=None, requires_grad=False) -> Tensor:
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     for name, v in (("n", n), ("m", m)):
         if v is not None and int(v) < 0:
@@ -159,8 +178,9 @@ def eye(n, m=None, *, dtype=None, requires_grad=False) -> Tensor:
                  requires_grad)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False) -> Tensor:
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     """base ** linspace(start, end, steps), computed in double and then cast, as torch.logspace."""
+    devices.check(device)
     out = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT)
     start, end, steps = float(_number(start)), float(_number(end)), int(steps)
     if steps < 0:
@@ -189,11 +209,13 @@ def _tri_indices(name: str, row, col, offset, dtype, upper: bool) -> Tensor:
     return _leaf(np.stack([r, c]).astype(out.numpy).reshape(2, -1), None, False)
 
 
-def tril_indices(row, col, offset=0, *, dtype=None) -> Tensor:
+def tril_indices(row, col, offset=0, *, dtype=None, device=None) -> Tensor:
     """The (row, col) indices of the lower triangle of a row x col matrix (offset: diagonals above), 2 x N."""
+    devices.check(device)
     return _tri_indices("tril_indices", row, col, offset, dtype, upper=False)
 
 
-def triu_indices(row, col, offset=0, *, dtype=None) -> Tensor:
+def triu_indices(row, col, offset=0, *, dtype=None, device=None) -> Tensor:
     """The (row, col) indices of the upper triangle of a row x col matrix (offset: diagonals above), 2 x N."""
+    devices.check(device)
     return _tri_indices("triu_indices", row, col, offset, dtype, upper=True)

@@ -17,6 +17,10 @@ def new(dtype: dtypes.DType, *args, device=None, **kwargs):
     if kwargs:
         raise TypeError(f"new() received an invalid combination of arguments - got unexpected keyword arguments "
                         f"{', '.join(map(repr, kwargs))}")
+    if device is not None:
+        where = device if isinstance(device, gw.device) else gw.device(str(device))
+        if where.type != "cpu":
+            raise RuntimeError(f"legacy constructor expects device type: cpu but device type: {where.type} was passed")
     if not args:
         return gw.empty(0, dtype=dtype)
     if len(args) == 1 and isinstance(args[0], gw.Tensor):

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from gradwire import dtypes
+from gradwire import devices, dtypes
 from gradwire.core.dtypes import LEGACY_NAMES
 from gradwire.session import current_session
 from gradwire.tensor import Tensor, leaf_from_data
@@ -31,9 +31,9 @@ class Generator:
     """A stream of random numbers, as torch.Generator: manual_seed, seed, initial_seed, get_state/set_state."""
 
     def __init__(self, device="cpu"):
-        if str(device) != "cpu":
+        if devices.device(device).type != "cpu":
             raise RuntimeError(f"gradwire draws on the client's CPU: device '{device}' is not available")
-        self.device = "cpu"
+        self.device = devices.CPU
         self.manual_seed(_DEFAULT_SEED)
 
     def manual_seed(self, seed) -> "Generator":
@@ -140,28 +140,31 @@ def _leaf(value, requires_grad) -> Tensor:
     return leaf_from_data(current_session(), value, None, requires_grad)
 
 
-def rand(*shape, size=None, generator=None, dtype=None, requires_grad=False) -> Tensor:
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     out = _float_dtype(dtype, "check_uniform_bounds")
     return _leaf(uniform01(_rng(generator), _size(shape, size), out), requires_grad)
 
 
-def randn(*shape, size=None, generator=None, dtype=None, requires_grad=False) -> Tensor:
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     out = _float_dtype(dtype, "normal_kernel_cpu")
     return _leaf(standard_normal(_rng(generator), _size(shape, size), out), requires_grad)
 
 
-def _like(input: Tensor, dtype, requires_grad, draw, kernel) -> Tensor:
+def _like(input: Tensor, dtype, requires_grad, draw, kernel, device) -> Tensor:
+    devices.check(device)
     out = _float_dtype(dtype if dtype is not None else input.dtype, kernel)
     value = draw(default_generator._rng, tuple(input.shape), out)
     return leaf_from_data(input._node.session, value, None, requires_grad)
 
 
-def rand_like(input, *, dtype=None, requires_grad=False) -> Tensor:
-    return _like(input, dtype, requires_grad, uniform01, "check_uniform_bounds")
+def rand_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, dtype, requires_grad, uniform01, "check_uniform_bounds", device)
 
 
-def randn_like(input, *, dtype=None, requires_grad=False) -> Tensor:
-    return _like(input, dtype, requires_grad, standard_normal, "normal_kernel_cpu")
+def randn_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _like(input, dtype, requires_grad, standard_normal, "normal_kernel_cpu", device)
 
 
 def integers(rng: np.random.Generator, low: int, high: int, shape, dtype: dtypes.DType) -> np.ndarray:
@@ -170,15 +173,17 @@ def integers(rng: np.random.Generator, low: int, high: int, shape, dtype: dtypes
     return rng.integers(low, high, shape, dtype=np.int64, endpoint=False).astype(dtype.numpy)
 
 
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, requires_grad=False) -> Tensor:
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Integers uniform on [low, high): randint(high, size) or randint(low, high, size); int64 by default."""
+    devices.check(device)
     if size is None:
         low, high, size = 0, low, high
     out = dtypes.as_dtype(dtype if dtype is not None else dtypes.int64)
     return _leaf(integers(_rng(generator), int(low), int(high), _size((size,)), out), requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, requires_grad=False) -> Tensor:
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    devices.check(device)
     if high is None:
         low, high = 0, low
     out = dtypes.as_dtype(dtype if dtype is not None else input.dtype)
@@ -186,8 +191,9 @@ def randint_like(input, low=0, high=None, *, dtype=None, requires_grad=False) ->
     return leaf_from_data(input._node.session, value, None, requires_grad)
 
 
-def randperm(n, *, generator=None, dtype=None, requires_grad=False) -> Tensor:
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of 0 .. n-1 (int64 by default)."""
+    devices.check(device)
     n = int(n)
     shape = _size((n,))
     out = dtypes.as_dtype(dtype if dtype is not None else dtypes.int64)
@@ -204,10 +210,11 @@ def _check_std(std) -> None:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
 
 
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, requires_grad=False) -> Tensor:
+def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Normal draws: normal(mean tensor, std tensor or float), normal(mean float, std tensor),
     normal(mean float, std float, size). With tensor arguments the result has PyTorch's grad_fn
     (NormalBackward1/2/3) and, as in PyTorch, a zero gradient."""
+    devices.check(device)
     from gradwire import ops
     rng = _rng(generator)
     tm, ts = isinstance(mean, Tensor), isinstance(std, Tensor)

@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from gradwire import dtypes
+from gradwire import devices, dtypes
 from gradwire._format import tensor_repr
 from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import grad_fn_name
@@ -287,6 +287,8 @@ class Tensor(metaclass=_TensorType):
         shape = self._node.shape
         if dim is None:
             return Size(shape)
+        if not shape:           # (reductions take dim 0 or -1 of a 0-d tensor; size() takes none)
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         return shape[_ops._dim(dim, len(shape))]
 
     @property
@@ -316,6 +318,15 @@ class Tensor(metaclass=_TensorType):
 
     def element_size(self) -> int:
         return self.dtype.numpy.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.numpy.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        """numel() * itemsize, as PyTorch counts it (the elements this tensor shows, not its storage)."""
+        return self.numel() * self.dtype.numpy.itemsize
 
     @property
     def _version(self) -> int:
@@ -695,6 +706,25 @@ class Tensor(metaclass=_TensorType):
 
     def __getitem__(self, key) -> "Tensor":
         return _ops.getitem(self, key)
+
+    # -- device: every tensor lives on the server's CPU (see gradwire/devices.py) ------------------
+    @property
+    def device(self) -> devices.device:
+        return devices.CPU
+
+    is_cuda = False
+    is_cpu = True
+
+    def get_device(self) -> int:
+        return -1          # PyTorch's answer for a CPU tensor
+
+    def cpu(self, memory_format=None) -> "Tensor":
+        return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None) -> "Tensor":
+        if device is not None:
+            devices.device(device)          # a bare index: PyTorch's "no accelerator" error first
+        raise AssertionError(devices.NO_CUDA)
 
     # -- dtype -------------------------------------------------------------------------------
     # to, type, half, byte, char, short, view(dtype): gradwire/api_creation.py

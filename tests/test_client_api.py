@@ -521,7 +521,8 @@ def test_legacy_constructors_and_types_as_torch():
                   lambda: lib.Tensor([[1, 2], [3, 4.5]]), lambda: lib.DoubleTensor(2).dtype,
                   lambda: (isinstance(lib.ones(2), lib.FloatTensor), isinstance(lib.ones(2).double(), lib.FloatTensor),
                            isinstance(lib.ones(2).long(), lib.LongTensor), isinstance(lib.ones(2), lib.Tensor)),
-                  lambda: lib.tensor([1, 2]).type(lib.FloatTensor), lambda: lib.ones(2).type(lib.DoubleTensor).type()):
+                  lambda: lib.tensor([1, 2]).type(lib.FloatTensor), lambda: lib.ones(2).type(lib.DoubleTensor).type(),
+                  lambda: lib.Tensor([1, 2], device="cpu"), lambda: lib.Tensor([1, 2], device="cuda")):
             try:
                 r = f()
                 out.append(repr(r) if isinstance(r, (lib.Tensor, lib.dtype if hasattr(lib, "dtype") else type(None)))

@@ -5,6 +5,7 @@ import math
 import numbers
 
 import gradwire as gw
+from gradwire import devices
 
 from . import conv as F
 from . import init
@@ -24,6 +25,7 @@ class _ConvNd(Module):
     def __init__(self, nd, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", output_padding=0, device=None, dtype=None):
         super().__init__()
+        devices.check(device)
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
         if in_channels % groups != 0:
@@ -87,7 +89,7 @@ class _Conv(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         super().__init__(self._nd, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, dtype=dtype)
+                         padding_mode, device=device, dtype=dtype)
 
     def _conv_forward(self, input, weight, bias):
         fn = (F.conv1d, F.conv2d, F.conv3d)[self._nd - 1]
@@ -121,7 +123,7 @@ class _ConvTranspose(_ConvNd):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
         super().__init__(self._nd, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         padding_mode, output_padding, dtype=dtype)
+                         padding_mode, output_padding, device=device, dtype=dtype)
 
     def forward(self, input, output_size=None):
         if output_size is not None:

@@ -7,6 +7,7 @@ from typing import Iterator
 import numpy as np
 
 import gradwire as gw
+from gradwire import devices
 from gradwire.tensor import Tensor
 
 
@@ -317,13 +318,14 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """Only dtype conversions apply (devices are the server's business): `to(torch.float64)`."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, gw.DType):
-                dtype = a
+        """Floating-point parameters and buffers converted to a dtype (`to(torch.float64)`, `to(other_tensor)`);
+        a device is only checked: every tensor already lives on the server's CPU."""
+        dtype, _ = devices.parse_to(args, kwargs.get("dtype"), kwargs.get("device"))
         if dtype is None:
             return self
+        if not dtype.is_floating_point:
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
+                            f"dtype={dtype}")
         return self._convert(lambda t: t.to(dtype) if t.dtype.is_floating_point else t)
 
     def float(self):
@@ -334,6 +336,10 @@ class Module:
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None):
+        """As on a CPU-only PyTorch: the first parameter or buffer moved raises (a module without any is returned)."""
+        return self._convert(lambda t: t.cuda(device))
 
     def type(self, dst_type):
         return self.to(dst_type)

@@ -13,6 +13,7 @@ from gradwire import random as _random
 from gradwire._grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,  # noqa: F401
                                  no_grad, set_grad_enabled)
 from gradwire.devices import device
+from gradwire._format import set_printoptions  # noqa: F401
 from gradwire.dtypes import (DType, bool_ as bool, finfo, float16, float32, float64, iinfo, int8,  # noqa: A001
                              int16, int32, int64, uint8)
 from gradwire.errors import (Cancelled, DeadlineExceeded, FailedPrecondition, GradwireError,
@@ -87,7 +88,7 @@ del _name
 
 __all__ = ["nn", "optim", "utils", "cuda", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
            "device", "no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_inference_mode_enabled", "Generator", "default_generator", "default_session",
+           "is_inference_mode_enabled", "set_printoptions", "Generator", "default_generator", "default_session",
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",
            "NotFound", "ResourceExhausted", "Unauthenticated", "PermissionDenied",
            "DeadlineExceeded", "Cancelled", "Unavailable", "Unimplemented", "FailedPrecondition",

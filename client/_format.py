@@ -1,14 +1,39 @@
-"""PyTorch's tensor repr, reproduced over NumPy arrays (torch/_tensor_str.py, default options)."""
+"""PyTorch's tensor repr, reproduced over NumPy arrays (torch/_tensor_str.py), and its print options."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-PRECISION = 4
-THRESHOLD = 1000
-EDGEITEMS = 3
-LINEWIDTH = 80
+
+
+class _Options:
+    """torch.set_printoptions' settings (PyTorch's PRINT_OPTS)."""
+    precision = 4
+    threshold: float = 1000
+    edgeitems = 3
+    linewidth = 80
+    sci_mode: bool | None = None
+
+
+OPTS = _Options()
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None):
+    """As torch.set_printoptions: a profile first ("default", "short", "full"), then the options given; sci_mode
+    is always set (None: chosen per tensor)."""
+    if profile is not None:
+        OPTS.precision, OPTS.threshold, OPTS.edgeitems, OPTS.linewidth = _PROFILES[profile]
+    if precision is not None:
+        OPTS.precision = precision
+    if threshold is not None:
+        OPTS.threshold = threshold
+    if edgeitems is not None:
+        OPTS.edgeitems = edgeitems
+    if linewidth is not None:
+        OPTS.linewidth = linewidth
+    OPTS.sci_mode = sci_mode
 # PyTorch omits the dtype suffix for its default float type, int64 and bool.
 _DEFAULT_DTYPES = ("float32", "int64", "bool")
 
@@ -32,47 +57,48 @@ class _Formatter:
         absvals = np.abs(vals)
         lo, hi = absvals.min(), absvals.max()
         self.int_mode = bool(np.all(vals == np.ceil(vals)))
-        self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
+        self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4) if OPTS.sci_mode is None \
+            else OPTS.sci_mode
         for v in vals.tolist():
             if self.sci_mode:
-                width = len(f"{v:.{PRECISION}e}")
+                width = len(f"{v:.{OPTS.precision}e}")
             elif self.int_mode:
                 width = len(f"{v:.0f}") + 1
             else:
-                width = len(f"{v:.{PRECISION}f}")
+                width = len(f"{v:.{OPTS.precision}f}")
             self.max_width = max(self.max_width, width)
 
     def format(self, value) -> str:
         if self.floating:
             if self.sci_mode:
-                ret = f"{value:{self.max_width}.{PRECISION}e}"
+                ret = f"{value:{self.max_width}.{OPTS.precision}e}"
             elif self.int_mode:
                 ret = f"{value:.0f}"
                 if not (math.isinf(value) or math.isnan(value)):
                     ret += "."
             else:
-                ret = f"{value:.{PRECISION}f}"
+                ret = f"{value:.{OPTS.precision}f}"
         else:
             ret = f"{value}"
         return (self.max_width - len(ret)) * " " + ret
 
 
 def _summarized(a: np.ndarray) -> np.ndarray:
-    """The elements a summarized print shows (first and last EDGEITEMS along every axis)."""
+    """The elements a summarized print shows (first and last OPTS.edgeitems along every axis)."""
     if a.ndim == 0:
         return a
     if a.ndim == 1:
-        return np.concatenate([a[:EDGEITEMS], a[-EDGEITEMS:]]) if a.shape[0] > 2 * EDGEITEMS else a
-    rows = list(range(EDGEITEMS)) + list(range(len(a) - EDGEITEMS, len(a))) \
-        if a.shape[0] > 2 * EDGEITEMS else range(a.shape[0])
+        return np.concatenate([a[:OPTS.edgeitems], a[-OPTS.edgeitems:]]) if a.shape[0] > 2 * OPTS.edgeitems else a
+    rows = list(range(OPTS.edgeitems)) + list(range(len(a) - OPTS.edgeitems, len(a))) \
+        if a.shape[0] > 2 * OPTS.edgeitems else range(a.shape[0])
     return np.stack([_summarized(a[i]) for i in rows])
 
 
 def _vector(a: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
-    per_line = max(1, math.floor((LINEWIDTH - indent) / (fmt.max_width + 2)))
-    if summarize and a.shape[0] > 2 * EDGEITEMS:
-        data = ([fmt.format(v) for v in a[:EDGEITEMS].tolist()] + [" ..."]
-                + [fmt.format(v) for v in a[-EDGEITEMS:].tolist()])
+    per_line = max(1, math.floor((OPTS.linewidth - indent) / (fmt.max_width + 2)))
+    if summarize and a.shape[0] > 2 * OPTS.edgeitems:
+        data = ([fmt.format(v) for v in a[:OPTS.edgeitems].tolist()] + [" ..."]
+                + [fmt.format(v) for v in a[-OPTS.edgeitems:].tolist()])
     else:
         data = [fmt.format(v) for v in a.tolist()]
     lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
@@ -84,9 +110,9 @@ def _body(a: np.ndarray, indent: int, summarize: bool, fmt: _Formatter) -> str:
         return fmt.format(a.item())
     if a.ndim == 1:
         return _vector(a, indent, summarize, fmt)
-    if summarize and a.shape[0] > 2 * EDGEITEMS:
-        slices = ([_body(a[i], indent + 1, summarize, fmt) for i in range(EDGEITEMS)] + ["..."]
-                  + [_body(a[i], indent + 1, summarize, fmt) for i in range(len(a) - EDGEITEMS, len(a))])
+    if summarize and a.shape[0] > 2 * OPTS.edgeitems:
+        slices = ([_body(a[i], indent + 1, summarize, fmt) for i in range(OPTS.edgeitems)] + ["..."]
+                  + [_body(a[i], indent + 1, summarize, fmt) for i in range(len(a) - OPTS.edgeitems, len(a))])
     else:
         slices = [_body(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0])]
     return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
@@ -96,7 +122,7 @@ def _with_suffixes(text: str, suffixes: list[str], indent: int) -> str:
     parts = [text]
     last_line_len = len(text) - text.rfind("\n") + 1
     for suffix in suffixes:
-        if last_line_len + len(suffix) + 2 > LINEWIDTH:
+        if last_line_len + len(suffix) + 2 > OPTS.linewidth:
             parts.append(",\n" + " " * indent + suffix)
             last_line_len = indent + len(suffix)
         else:
@@ -121,7 +147,7 @@ def tensor_repr(value: np.ndarray, *, grad_fn: str | None = None, requires_grad:
     else:
         if dtype not in _DEFAULT_DTYPES:
             suffixes.append(f"dtype=torch.{dtype}")
-        summarize = value.size > THRESHOLD
+        summarize = value.size > OPTS.threshold
         fmt = _Formatter(_summarized(value) if summarize else value)
         body = _body(value, indent, summarize, fmt)
     if grad_fn is not None:

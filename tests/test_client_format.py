@@ -78,3 +78,20 @@ def test_client_tensors_print_like_torch(session):
     assert repr(gw.arange(4)) == repr(torch.arange(4))
     assert repr(gw.arange(4, dtype=gw.int32)) == repr(torch.arange(4, dtype=torch.int32))
     assert str(gw.float64) == "torch.float64" and repr(gw.Size((2, 3))) == "torch.Size([2, 3])"
+
+
+def test_set_printoptions_prints_as_torch():
+    def run(lib):
+        x = lib.tensor(np.array([1.123456, 2.5, 1e-5, 300.0], np.float32))
+        m = lib.tensor(np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4))
+        out = []
+        try:
+            for kw in ({"precision": 2}, {"threshold": 5}, {"edgeitems": 1, "threshold": 5}, {"linewidth": 20},
+                       {"sci_mode": True}, {"sci_mode": False}, {"profile": "short"}, {"profile": "full"},
+                       {"profile": "default"}):
+                lib.set_printoptions(**kw)
+                out.append([repr(t) for t in (x, lib.arange(20), m, lib.tensor(1.123456))])
+        finally:
+            lib.set_printoptions(profile="default")
+        return out
+    assert run(gw) == run(torch)

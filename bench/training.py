@@ -37,6 +37,13 @@ reach while one gRPC round trip from Python costs 7x PyTorch's whole step). The 
 12.4, 11.6, 11.5 ms synchronous, 11.8, 11.8, 10.7 asynchronous, against PyTorch's 9.3 (1.15-1.33x): that
 step is bound by the server (its request takes ~10.4 ms, ~9.3 of them in the engine), not by the client's
 ~2.5 ms, and on two cores the client's work competes with the server's BLAS threads for the same cores.
+
+This script, two runs back to back (load 0.4-0.8): echo 0.45 ms; linear regression 1.07 / 1.28 ms
+synchronous, 0.86 / 1.15 asynchronous (PyTorch 0.07-0.10); MLP kept 12.99 / 12.86 ms against PyTorch's
+9.18 / 8.46 (1.41x / 1.52x), asynchronous 14.81 / 13.73 (slower: the client's graph building for the next
+step takes a core from the server's two BLAS threads); rebuilt 14.12 / 11.96 against 9.50 / 9.68 (1.49x /
+1.24x). So asynchronous dispatch is for loops whose steps are small next to a round trip; a step that keeps
+every core of the server's host busy gains nothing from it on a two-core machine.
 """
 from __future__ import annotations
 

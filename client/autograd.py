@@ -190,13 +190,29 @@ def _accumulate(target: Tensor, gradient: Node) -> None:
         target.grad = Tensor._wrap(gradient)
     else:
         g = target.grad
-        total = Node(g._node.session, None, value=_sum(g._value(), gradient))
-        total.resident = _same_bits(total.value, gradient)
+        value, resident = _added(g._node, gradient)
+        total = Node(g._node.session, None, value=value)
+        total.resident = resident
         g._storage.write(total)
 
 
-def _sum(old: np.ndarray, gradient: Node) -> np.ndarray:
-    return old + gradient.value
+def _added(old: Node, gradient: Node):
+    """(old + gradient, the handle of gradient's value when the sum has its very bits), as PyTorch accumulates.
+    Added to a zero_()'d grad (+0.0 everywhere) the sum is the gradient itself unless that holds a -0.0 (+0.0 +
+    -0.0 is +0.0): then no add, no copy and no comparison (three passes over every gradient of a step)."""
+    gv = gradient.value
+    if old.filled == 0 and old.shape == gradient.shape and old.dtype == gradient.dtype and gv.dtype.kind == "f" \
+            and not _negative_zero(gv):
+        return gv, gradient.resident
+    if old.value is None:
+        old.session.realize([old])
+    value = old.value + gv
+    return value, _same_bits(value, gradient)
+
+
+def _negative_zero(v: np.ndarray) -> bool:
+    bits = np.ascontiguousarray(v).view(f"i{v.dtype.itemsize}")
+    return bool((bits == np.iinfo(bits.dtype).min).any())
 
 
 def _same_bits(total: np.ndarray, gradient: Node) -> str | None:
@@ -221,10 +237,7 @@ def _accumulate_later(target: Tensor, gradient: Node):
     g._storage.write(total)
 
     def finish():
-        if old.value is None:
-            old.session.realize([old])
-        value = _sum(old.value, gradient)
-        total.settle(value, _same_bits(value, gradient))
+        total.settle(*_added(old, gradient))
     return total, finish
 
 

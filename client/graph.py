@@ -26,7 +26,7 @@ class Node:
 
     __slots__ = ("op", "inputs", "attrs", "value", "requires_grad", "session", "seq", "shape",
                  "dtype", "handle", "sink", "freed", "label", "prefix", "saved", "pending_leaf", "_resident",
-                 "depth", "encoded", "future", "__weakref__")
+                 "depth", "encoded", "future", "filled", "__weakref__")
 
     def __init__(self, session, op, inputs=(), attrs=None, *, value=None, requires_grad=False,
                  shape=None, dtype=None, label=None):
@@ -60,6 +60,7 @@ class Node:
         self.encoded = None               # the attributes' wire bytes shared with nodes alike (see _wire)
         # A result of a queued asynchronous request, not back yet (see _pipeline): its Future, else None.
         self.future = None
+        self.filled = None                # the number a leaf made by fill_()/zero_() holds everywhere, else None
 
     @property
     def resident(self) -> str | None:

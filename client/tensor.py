@@ -537,7 +537,11 @@ class Tensor(metaclass=_TensorType):
                 raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                    f"{value.ndim} dimensions.")
             return self.copy_(value)
-        fill = Node(node.session, None, value=np.full(node.shape, value, dtype=node.dtype))
+        zero = isinstance(value, numbers.Number) and value == 0 and not isinstance(value, bool)
+        fill = Node(node.session, None, value=np.zeros(node.shape, dtype=node.dtype) if zero else
+                    np.full(node.shape, value, dtype=node.dtype))
+        if zero:
+            fill.filled = 0     # (a gradient added to it is the gradient: see autograd._added)
         return self._write(fill, label)
 
     def clone(self) -> "Tensor":

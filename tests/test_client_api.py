@@ -547,3 +547,23 @@ def test_inference_mode_records_no_history_as_torch():
             return t * 3
         return inside, z.requires_grad, f(x).requires_grad, lib.is_inference_mode_enabled(), lib.is_grad_enabled()
     assert program(gw) == program(torch)
+
+
+def test_gradients_accumulate_into_zeroed_grads_bit_for_bit_as_torch():
+    """A zero_()'d grad takes the next gradient as is, except that +0.0 + -0.0 is +0.0, as in PyTorch."""
+    def program(lib):
+        x = lib.tensor(np.array([0.0, -1.0, 2.0, 3.0], np.float32), requires_grad=True)
+        out = []
+        for k in range(3):
+            (x * lib.tensor(np.array([-0.0, 1.0, -2.0, 0.5], np.float32)) * (k + 1)).sum().backward()
+            out += [x.grad.numpy().tolist(), np.signbit(x.grad.numpy()).tolist()]
+            x.grad.zero_()
+        (x.sin() * 0).sum().backward()
+        out.append(np.signbit(x.grad.numpy()).tolist())
+        (x ** 2).sum().backward()
+        out.append(x.grad.numpy().tolist())
+        x.grad.fill_(1.5)
+        (x * 2).sum().backward()
+        out.append(x.grad.numpy().tolist())
+        return out
+    assert program(gw) == program(torch)

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 import threading
 from collections import deque
+
+from gradwire._user_frame import user_frame
 
 # Requests queued at most (one in flight, one waiting): a loop that reads nothing stays at most this far ahead,
 # so its graphs, and the values they hold, do not pile up.
 MAX_QUEUED = 2
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def call_site() -> str:
     """`file:line in function` of the innermost frame outside gradwire (the user's backward() call)."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame = frame.f_back
+    frame = user_frame()
     if frame is None:
         return "an unknown place"
     return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"

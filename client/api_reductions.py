@@ -8,6 +8,7 @@ import numbers
 
 from gradwire import dtypes, ops
 from gradwire._grad_mode import is_grad_enabled
+from gradwire._user_frame import warn as user_warning
 from gradwire.core import shapes
 from gradwire.core.dtypes import FLOATS, LEGACY_NAMES
 from gradwire.declare import autograd, declare
@@ -194,7 +195,7 @@ declare("log_softmax", doc="log(softmax(x)) along dim, computed stably, as torch
 
 
 # -- variance and standard deviation ---------------------------------------------------------------
-def _var(input, dim, unbiased, keepdim, correction, label):
+def _var(input, dim, unbiased, keepdim, correction, label, fn):
     """Mean squared deviation, divided by max(0, n - correction) (correction 1 by default, like PyTorch's
     unbiased var): with no degrees of freedom left the result is inf or nan, as in PyTorch. Returns (var, the
     mean with its reduced dims kept, the result's shape)."""
@@ -210,6 +211,9 @@ def _var(input, dim, unbiased, keepdim, correction, label):
     n = 1
     for a in reduced:
         n *= shape[a]
+    if n - correction <= 0:
+        user_warning(f"{fn}(): degrees of freedom is <= 0. Correction should be strictly less than the reduction "
+                     "factor (input numel divided by output numel).")
     m = ops.mean(input, dim, keepdim=True)
     centered = input - m
     total = apply("sum", centered * centered, attrs={"axes": axes, "keepdims": bool(keepdim)})
@@ -220,13 +224,13 @@ def _var(input, dim, unbiased, keepdim, correction, label):
 @declare()
 def var(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Variance with `correction` (Bessel's by default), as torch.var."""
-    return _var(input, dim, unbiased, keepdim, correction, "VarBackward0")[0]
+    return _var(input, dim, unbiased, keepdim, correction, "VarBackward0", "var")[0]
 
 
 @declare()
 def std(input, dim=None, unbiased=True, keepdim=False, *, correction=None):
     """Standard deviation with `correction`, as torch.std."""
-    return _sqrt(_var(input, dim, unbiased, keepdim, correction, "VarBackward0")[0], "StdBackward0")
+    return _sqrt(_var(input, dim, unbiased, keepdim, correction, "VarBackward0", "std")[0], "StdBackward0")
 
 
 def _sqrt(v, label):
@@ -239,14 +243,14 @@ def _sqrt(v, label):
 @declare(method=False)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(var, mean) over dims in one call (a plain tuple, as PyTorch's), as torch.var_mean."""
-    v, m, shape = _var(input, dim, unbiased, keepdim, correction, "VarMeanBackward0")
+    v, m, shape = _var(input, dim, unbiased, keepdim, correction, "VarMeanBackward0", "var_mean")
     return v, apply("reshape", m, attrs={"shape": shape}, label="VarMeanBackward0")
 
 
 @declare(method=False)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """(std, mean) over dims in one call, as torch.std_mean."""
-    v, m, shape = _var(input, dim, unbiased, keepdim, correction, None)
+    v, m, shape = _var(input, dim, unbiased, keepdim, correction, None, "std_mean")
     return _sqrt(v, "StdMeanBackward0"), apply("reshape", m, attrs={"shape": shape},
                                                              label="StdMeanBackward0")
 

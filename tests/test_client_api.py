@@ -567,3 +567,17 @@ def test_gradients_accumulate_into_zeroed_grads_bit_for_bit_as_torch():
         out.append(x.grad.numpy().tolist())
         return out
     assert program(gw) == program(torch)
+
+
+def test_variance_without_degrees_of_freedom_warns_at_the_callers_line_as_torch():
+    import warnings
+
+    def program(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            x = lib.ones(1)
+            values = [repr(t) for t in (x.var(), x.std(), lib.var_mean(x)[0], lib.std_mean(x)[0],
+                                        lib.ones(3).var(correction=3), lib.ones(2, 1).var(dim=1), lib.ones(0).var(),
+                                        lib.ones(3).var(correction=2), lib.ones(4).var(correction=3.5))]
+        return values, [(str(c.message).split(" (Triggered internally")[0], c.filename) for c in caught]
+    assert program(gw) == program(torch)

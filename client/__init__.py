@@ -5,7 +5,7 @@ import math as _math
 import sys as _sys
 
 from gradwire import autograd as _autograd
-from gradwire import cuda
+from gradwire import accelerator, backends, cuda  # noqa: F401
 from gradwire import factories as _factories
 from gradwire import errors as _errors
 from gradwire import ops as _ops
@@ -86,7 +86,7 @@ for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "inferenc
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["nn", "optim", "utils", "cuda", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
+__all__ = ["nn", "optim", "utils", "cuda", "accelerator", "backends", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
            "device", "no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "set_printoptions", "Generator", "default_generator", "default_session",
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",

@@ -16,7 +16,13 @@ def is_grad_enabled() -> bool:
 
 
 class no_grad:
-    """Context manager (and decorator) under which results do not require grad, as in PyTorch."""
+    """Context manager (and decorator, with or without its parentheses) under which results do not require
+    grad, as in PyTorch."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)        # `@no_grad` bare: decorate at once
 
     def __enter__(self):
         self._prev = is_grad_enabled()
@@ -58,6 +64,9 @@ class enable_grad(no_grad):
 class set_grad_enabled(no_grad):
     """set_grad_enabled(mode): sets grad mode now (as a function) or for a block (as a context manager)."""
 
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
     def __init__(self, mode: bool):
         self._prev = is_grad_enabled()
         self._mode = bool(mode)
@@ -75,6 +84,11 @@ class set_grad_enabled(no_grad):
 class inference_mode(no_grad):
     """torch.inference_mode(mode=True): no history is recorded, as under no_grad (PyTorch's further rules for
     inference tensors, such as refusing them in a later backward, are not modelled)."""
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return object.__new__(cls)
+        return cls()(mode)             # `@inference_mode` bare
 
     def __init__(self, mode: bool = True):
         self._mode = bool(mode)

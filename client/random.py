@@ -176,7 +176,9 @@ def integers(rng: np.random.Generator, low: int, high: int, shape, dtype: dtypes
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Integers uniform on [low, high): randint(high, size) or randint(low, high, size); int64 by default."""
     devices.check(device)
-    if size is None:
+    if high is None:                # randint(high, size) and randint(high, size=...)
+        low, high = 0, low
+    elif size is None:              # randint(high, size) given positionally as (low, high)
         low, high, size = 0, low, high
     out = dtypes.as_dtype(dtype if dtype is not None else dtypes.int64)
     return _leaf(integers(_rng(generator), int(low), int(high), _size((size,)), out), requires_grad)

@@ -583,3 +583,28 @@ def test_variance_without_degrees_of_freedom_warns_at_the_callers_line_as_torch(
         return values, [(str(c.message).split(" (Triggered internally")[0], c.filename) for c in caught
                         if c.category is UserWarning]
     assert program(gw) == program(torch)
+
+
+def test_bare_decorators_randint_size_and_device_probes_as_torch():
+    """What the PyTorch tutorials write: `@torch.no_grad` without parentheses, randint(high, size=...), and the
+    device-selection line over torch.accelerator / torch.backends / torch.cuda."""
+    def program(lib):
+        x = lib.ones(3, requires_grad=True)
+
+        @lib.no_grad
+        def doubled(t):
+            return t * 2
+
+        @lib.inference_mode
+        def tripled(t):
+            return t * 3
+        device = (lib.accelerator.current_accelerator().type if lib.accelerator.is_available() else
+                  "cuda" if lib.cuda.is_available() else "mps" if lib.backends.mps.is_available() else "cpu")
+        lib.set_grad_enabled(False)
+        off = (x * 2).requires_grad
+        lib.set_grad_enabled(True)
+        return [doubled(x).requires_grad, tripled(x).requires_grad, lib.no_grad(lambda t: t * 2)(x).requires_grad,
+                tuple(lib.randint(10, size=(3,)).shape), tuple(lib.randint(10, (2,)).shape),
+                tuple(lib.randint(2, 10, (4,)).shape), device, lib.accelerator.device_count(),
+                lib.backends.mps.is_built(), off, (x * 2).requires_grad]
+    assert program(gw) == program(torch)

@@ -105,6 +105,64 @@ def _missing_arguments(name: str, fn: Callable, args: tuple, kwargs: dict) -> Ty
                      f": {names}")
 
 
+def _no_history_with_out(name: str, args: tuple, kwargs: dict) -> None:
+    """PyTorch refuses out= when autograd would have to record the call."""
+    from gradwire._grad_mode import is_grad_enabled
+    from gradwire.tensor import Tensor
+    if not is_grad_enabled():
+        return
+    stack = list(args) + list(kwargs.values())
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Tensor):
+            if x.requires_grad:
+                raise RuntimeError(f"{name.split('.')[-1]}(): functions with out=... arguments don't support automatic "
+                                   "differentiation, but one of the arguments requires grad.")
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+
+
+_OUT_TYPES: dict = {}
+
+
+def _into(out, result):
+    """torch's out=: the result written into `out` (a tuple of outs for a tuple result), which is returned. A
+    dtype the result cannot be cast to (same kind) is refused; an out of another shape takes the result's, with
+    PyTorch's warning when it held elements."""
+    import warnings
+
+    import numpy as np
+
+    from gradwire._grad_mode import no_grad
+    from gradwire.core.dtypes import LEGACY_NAMES
+    if isinstance(result, tuple):
+        outs = tuple(_into(o, r) for o, r in zip(out, result))
+        if not hasattr(result, "_fields"):
+            return outs
+        from gradwire.api_linalg_decomp import _return_type     # torch.return_types.max_out, for max's
+        kind = type(result).__name__ + "_out"
+        if kind not in _OUT_TYPES:
+            _OUT_TYPES[kind] = _return_type(kind, result._fields)
+        return _OUT_TYPES[kind](*outs)
+    src, dst = result.dtype.name, out.dtype.name
+    if not np.can_cast(np.dtype(src), np.dtype(dst), casting="same_kind"):
+        raise RuntimeError(f"result type {LEGACY_NAMES.get(src, src)} can't be cast to the desired output type "
+                           f"{LEGACY_NAMES.get(dst, dst)}")
+    with no_grad():
+        if tuple(out.shape) != tuple(result.shape):
+            if out.numel():
+                from gradwire._user_frame import warn
+                warn(f"An output with one or more elements was resized since it had shape {list(out.shape)}, which "
+                     f"does not match the required output shape {list(result.shape)}. This behavior is deprecated, "
+                     "and in a future PyTorch release outputs will not be resized unless they have zero elements. You "
+                     "can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+                     "t.resize_(0).")
+            out._take_value(result.to(out.dtype))
+        else:
+            out.copy_(result)
+    return out
+
+
 def declare(name: str | None = None, *, method: bool = True, function: bool = True, inplace: bool = False,
             aliases: tuple = (), namespace: str | None = None, doc: str | None = None,
             tensors: tuple | None = None):
@@ -120,13 +178,17 @@ def declare(name: str | None = None, *, method: bool = True, function: bool = Tr
         @functools.wraps(impl)
         def wrapped(*args, **kwargs):
             _check_tensors(qualified, checked, args, kwargs, 0)
+            out = kwargs.pop("out", None)
+            if out is not None:
+                _no_history_with_out(qualified, args, kwargs)
             try:
-                return impl(*args, **kwargs)
+                result = impl(*args, **kwargs)
             except TypeError as e:
                 error = _missing_arguments(qualified, fn, args, kwargs)
                 if error is None:
                     raise
                 raise error from e
+            return result if out is None else _into(out, result)
         text = doc or (fn.__doc__ or "").strip().split("\n")[0] or f"As torch.{qualified}."
         wrapped.__doc__ = fn.__doc__ or text
         wrapped.__name__ = impl.__name__ = qualified

@@ -608,3 +608,31 @@ def test_bare_decorators_randint_size_and_device_probes_as_torch():
                 tuple(lib.randint(2, 10, (4,)).shape), device, lib.accelerator.device_count(),
                 lib.backends.mps.is_built(), off, (x * 2).requires_grad]
     assert program(gw) == program(torch)
+
+
+def test_out_arguments_write_into_the_given_tensor_as_torch():
+    """out= on the torch.* functions: written in place (through a view too), resized with PyTorch's warning,
+    cast where PyTorch casts, refused where it refuses; the linalg functions took out= and ignored it."""
+    import warnings
+
+    from torch_diff import outcomes
+
+    def program(lib):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            a, b = lib.ones(2, 2), lib.ones(2, 2) * 2
+            y, z, f, g, h = lib.empty(2, 2), lib.zeros(3), lib.zeros(2, 2), lib.zeros(2), lib.zeros(2, 2, dtype=lib.float64)
+            v, i, stack, e, inv = lib.zeros(2), lib.zeros(2, dtype=lib.long), lib.zeros(3, 2, 2), lib.empty(0), lib.zeros(2, 2)
+            w = lib.ones(2, 2, requires_grad=True)
+            results = outcomes((lambda: lib.matmul(a, b, out=y) is y, lambda: lib.add(a, b, out=z) is z,
+                                lambda: lib.mul(a, b, out=lib.zeros(2, 2, dtype=lib.long)),
+                                lambda: lib.add(lib.ones(2, 2, dtype=lib.long), 1, out=f), lambda: lib.sum(a, 0, out=g),
+                                lambda: lib.mul(w, b, out=lib.empty(2, 2)), lambda: repr(lib.max(b, 1, out=(v, i))),
+                                lambda: lib.add(a, b, out=stack[1]), lambda: lib.cat([a, b], out=e),
+                                lambda: lib.add(a, b, out=h).dtype, lambda: lib.linalg.inv(lib.eye(2) * 2, out=inv)))
+            with lib.no_grad():
+                results += outcomes((lambda: lib.mul(w, b, out=lib.empty(2, 2)),))
+        shown = [r.tolist() if isinstance(r, lib.Tensor) else str(r) for r in results]
+        return shown, [t.tolist() for t in (y, z, f, g, h, v, i, stack, e, inv)], [str(c.message)[:80] for c in caught
+                                                                                     if c.category is UserWarning]
+    assert program(gw) == program(torch)

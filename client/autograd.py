@@ -386,3 +386,73 @@ def hessian(f, x):
         return blocks[0]
     n = len(xs)
     return tuple(tuple(blocks[i * n + j] for j in range(n)) for i in range(n))
+
+
+def hvp(f, x, v):
+    """(f(x), H·v) as torch.autograd.functional.hvp: the gradient's product with v, differentiated again."""
+    return _hessian_product(f, x, v)
+
+
+def vhp(f, x, v):
+    """(f(x), vᵀ·H) as torch.autograd.functional.vhp (equal to hvp: a Hessian of a scalar is symmetric)."""
+    return _hessian_product(f, x, v)
+
+
+def _hessian_product(f, x, v):
+    xs, is_tuple = _fresh_inputs(x)
+    vs, _ = _as_list(v) if is_tuple else ([v], False)
+    out = _traced(f, xs)
+    if out.numel() != 1:
+        raise RuntimeError("The Tensor returned by the function given to hvp should contain a single element")
+    grads = grad(out, xs, create_graph=True, allow_unused=True)
+    dot = None
+    for g, vi in zip(grads, vs):
+        if g is not None:
+            term = (g * vi).sum()
+            dot = term if dot is None else dot + term
+    zeros = lambda t: Tensor._wrap(Node(t._node.session, None, value=np.zeros_like(t._value())))  # noqa: E731
+    if dot is None or not dot.requires_grad:
+        products = tuple(zeros(t) for t in xs)
+    else:
+        products = tuple(p if p is not None else zeros(t)
+                         for p, t in zip(grad(dot, xs, allow_unused=True), xs))
+    return out.detach(), products if is_tuple else products[0]
+
+
+class _Functional:
+    """torch.autograd.functional: jacobian, hessian, vjp, jvp, hvp, vhp (their keyword options accepted where
+    the result does not depend on them: strict, vectorize, strategy, outer_jacobian_strategy)."""
+
+    @staticmethod
+    def _plain(create_graph):
+        if create_graph:
+            raise NotImplementedError("torch.autograd.functional with create_graph=True is not supported: compute "
+                                      "the derivative with gw.autograd.grad(..., create_graph=True)")
+
+    def jacobian(self, func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
+        self._plain(create_graph)
+        return jacobian(func, inputs)
+
+    def hessian(self, func, inputs, create_graph=False, strict=False, vectorize=False,
+                outer_jacobian_strategy="reverse-mode"):
+        self._plain(create_graph)
+        return hessian(func, inputs)
+
+    def vjp(self, func, inputs, v=None, create_graph=False, strict=False):
+        self._plain(create_graph)
+        return vjp(func, inputs, v)
+
+    def jvp(self, func, inputs, v=None, create_graph=False, strict=False):
+        self._plain(create_graph)
+        return jvp(func, inputs, v)
+
+    def hvp(self, func, inputs, v=None, create_graph=False, strict=False):
+        self._plain(create_graph)
+        return hvp(func, inputs, v)
+
+    def vhp(self, func, inputs, v=None, create_graph=False, strict=False):
+        self._plain(create_graph)
+        return vhp(func, inputs, v)
+
+
+functional = _Functional()

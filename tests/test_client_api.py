@@ -636,3 +636,30 @@ def test_out_arguments_write_into_the_given_tensor_as_torch():
         return shown, [t.tolist() for t in (y, z, f, g, h, v, i, stack, e, inv)], [str(c.message)[:80] for c in caught
                                                                                      if c.category is UserWarning]
     assert program(gw) == program(torch)
+
+
+def test_autograd_functional_namespace_as_torch():
+    """torch.autograd.functional's jacobian, hessian, vjp, jvp, hvp and vhp (one input or a tuple)."""
+    def program(lib):
+        F = lib.autograd.functional
+        x = lib.tensor([0.5, 1.0, 2.0], dtype=lib.float64)
+        y = lib.tensor([1.0, -1.0, 0.25], dtype=lib.float64)
+        v = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)
+
+        def f(x):
+            return (x ** 3 * x.sin()).sum()
+
+        def g(x, y):
+            return (x * y.sin() * x).sum()
+        results = (F.jacobian(lambda x: x ** 2, x), F.hessian(f, x), F.vjp(lambda x: x ** 2, x, v),
+                   F.jvp(lambda x: x ** 2, x, v), F.hvp(f, x, v), F.vhp(f, x, v), F.hvp(g, (x, y), (v, v)),
+                   F.vhp(g, (x, y), (v, v)), F.hessian(g, (x, y)), F.hvp(lambda x: x.sum(), x, v))
+
+        def flat(r):
+            return [u for t in r for u in flat(t)] if isinstance(r, (tuple, list)) else [r.detach().numpy()]
+        return [flat(r) for r in results]
+    ours, theirs = program(gw), program(torch)
+    assert [len(r) for r in ours] == [len(r) for r in theirs]
+    for a, b in zip(ours, theirs):
+        for u, w in zip(a, b):
+            np.testing.assert_allclose(u, w, rtol=1e-12, atol=1e-14)

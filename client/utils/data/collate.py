@@ -75,14 +75,7 @@ def collate(batch, *, collate_fn_map=None):
     def each(samples):
         return collate(samples, collate_fn_map=collate_fn_map)
     if isinstance(elem, collections.abc.Mapping):
-        try:
-            if isinstance(elem, collections.abc.MutableMapping):
-                clone = copy.copy(elem)
-                clone.update({key: each([d[key] for d in batch]) for key in elem})
-                return clone
-            return elem_type({key: each([d[key] for d in batch]) for key in elem})
-        except TypeError:
-            return {key: each([d[key] for d in batch]) for key in elem}
+        return _mapping_like(elem, {key: each([d[key] for d in batch]) for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):      # a namedtuple
         return elem_type(*(each(samples) for samples in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
@@ -92,16 +85,35 @@ def collate(batch, *, collate_fn_map=None):
         transposed = list(zip(*batch))
         if isinstance(elem, tuple):
             return [each(samples) for samples in transposed]
-        try:
-            if isinstance(elem, collections.abc.MutableSequence):
-                clone = copy.copy(elem)
-                for i, samples in enumerate(transposed):
-                    clone[i] = each(samples)
-                return clone
-            return elem_type([each(samples) for samples in transposed])
-        except TypeError:
-            return [each(samples) for samples in transposed]
+        return _sequence_like(elem, [each(samples) for samples in transposed])
     raise TypeError(ERROR.format(elem_type))
+
+
+def _mapping_like(like, items: dict):
+    """items in a mapping of like's own type, as torch's collate builds one: a copy of a mutable one updated, else
+    the type built from a dict, else a dict."""
+    try:
+        if isinstance(like, collections.abc.MutableMapping):
+            clone = copy.copy(like)
+            clone.update(items)
+            return clone
+        return type(like)(items)
+    except TypeError:
+        return items
+
+
+def _sequence_like(like, items: list):
+    """items in a sequence of like's own type: a copy of a mutable one written element by element, else the type
+    built from a list, else the list."""
+    try:
+        if isinstance(like, collections.abc.MutableSequence):
+            clone = copy.copy(like)
+            for i, x in enumerate(items):
+                clone[i] = x
+            return clone
+        return type(like)(items)
+    except TypeError:
+        return items
 
 
 def default_collate(batch):
@@ -120,26 +132,11 @@ def default_convert(data):
             return data
         return gw.as_tensor(data)
     if isinstance(data, collections.abc.Mapping):
-        try:
-            if isinstance(data, collections.abc.MutableMapping):
-                clone = copy.copy(data)
-                clone.update({key: default_convert(data[key]) for key in data})
-                return clone
-            return elem_type({key: default_convert(data[key]) for key in data})
-        except TypeError:
-            return {key: default_convert(data[key]) for key in data}
+        return _mapping_like(data, {key: default_convert(data[key]) for key in data})
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return elem_type(*(default_convert(d) for d in data))
     if isinstance(data, tuple):
         return [default_convert(d) for d in data]
     if isinstance(data, collections.abc.Sequence) and not isinstance(data, (str, bytes)):
-        try:
-            if isinstance(data, collections.abc.MutableSequence):
-                clone = copy.copy(data)
-                for i, d in enumerate(data):
-                    clone[i] = default_convert(d)
-                return clone
-            return elem_type([default_convert(d) for d in data])
-        except TypeError:
-            return [default_convert(d) for d in data]
+        return _sequence_like(data, [default_convert(d) for d in data])
     return data

@@ -326,6 +326,11 @@ def _fresh_inputs(x):
     return fresh, is_tuple
 
 
+def _zeros_like(t: Tensor) -> Tensor:
+    """Zeros of t's shape and dtype held by the client: the derivative with respect to an unused input."""
+    return Tensor._wrap(Node(t._node.session, None, value=np.zeros_like(t._value())))
+
+
 def _traced(f, xs):
     from gradwire._grad_mode import _state
     prev = getattr(_state, "enabled", True)
@@ -344,12 +349,10 @@ def vjp(f, x, v=None):
     xs, is_tuple = _fresh_inputs(x)
     out = _traced(f, xs)
     if not out.requires_grad:
-        zeros = tuple(Tensor._wrap(Node(t._node.session, None, value=np.zeros_like(t._value())))
-                      for t in xs)
+        zeros = tuple(_zeros_like(t) for t in xs)
         return out.detach(), zeros if is_tuple else zeros[0]
     gs = grad(out, xs, grad_outputs=None if v is None else [v], allow_unused=True)
-    gs = tuple(g if g is not None else Tensor._wrap(
-        Node(t._node.session, None, value=np.zeros_like(t._value()))) for g, t in zip(gs, xs))
+    gs = tuple(g if g is not None else _zeros_like(t) for g, t in zip(gs, xs))
     return out.detach(), gs if is_tuple else gs[0]
 
 
@@ -410,11 +413,10 @@ def _hessian_product(f, x, v):
         if g is not None:
             term = (g * vi).sum()
             dot = term if dot is None else dot + term
-    zeros = lambda t: Tensor._wrap(Node(t._node.session, None, value=np.zeros_like(t._value())))  # noqa: E731
     if dot is None or not dot.requires_grad:
-        products = tuple(zeros(t) for t in xs)
+        products = tuple(_zeros_like(t) for t in xs)
     else:
-        products = tuple(p if p is not None else zeros(t)
+        products = tuple(p if p is not None else _zeros_like(t)
                          for p, t in zip(grad(dot, xs, allow_unused=True), xs))
     return out.detach(), products if is_tuple else products[0]
 

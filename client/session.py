@@ -162,8 +162,7 @@ class Session(SharedMemoryClient):
 
     def _call(self, method: str, request):
         """The only place an RPC is made: adds auth and deadline, turns failures into errors."""
-        if self._pipeline is not None:
-            self._pipeline.drain()
+        self.synchronize()
         if self.closed:
             raise errors.Unavailable("this gradwire session is closed")
         try:

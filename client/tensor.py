@@ -98,8 +98,8 @@ def as_array(data, dtype=None, own=None) -> np.ndarray:
                 raise RuntimeError(f"value cannot be converted to type {target} without overflow")
     else:
         arr = np.asarray(_unwrap(data))
-        if arr.dtype == np.float64:      # Python floats: PyTorch's default float type
-            arr = arr.astype(dtypes.DEFAULT_FLOAT.numpy)
+        if arr.dtype == np.float64 and not _holds_float64(data):
+            arr = arr.astype(dtypes.DEFAULT_FLOAT.numpy)     # Python floats: PyTorch's default float type
     if dtype is not None:
         with np.errstate(over="ignore", invalid="ignore"):       # 1e6 as float16 is inf, as in PyTorch
             arr = arr.astype(dtypes.as_dtype(dtype).numpy)
@@ -111,6 +111,19 @@ def as_array(data, dtype=None, own=None) -> np.ndarray:
 
 
 _WIRE_DTYPES = frozenset(np.dtype(name) for name in DTYPES)     # tested before NumPy's slow dtype.name
+
+
+def _holds_float64(data) -> bool:
+    """Whether nested lists hold a NumPy float64 (a scalar or an array): PyTorch then infers float64, where
+    Python floats alone give its default float type."""
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, (np.generic, np.ndarray)) and x.dtype == np.float64:
+            return True
+    return False
 
 
 def _unwrap(data):

@@ -471,3 +471,16 @@ def test_as_tensor_keeps_a_tensor_that_fits():
         assert lib.as_tensor(x) is x and lib.as_tensor(x, dtype=lib.float32) is x
         assert x.type_as(lib.zeros(1)) is x and lib.as_tensor(x, dtype=lib.float64) is not x
     assert repr(gw.get_default_dtype()) == repr(torch.get_default_dtype()) == "torch.float32"
+
+
+def test_lists_holding_numpy_scalars_infer_torchs_dtype():
+    """Python floats give the default float type, but a NumPy float64 anywhere in the data makes the tensor
+    float64, as in PyTorch (each element's own type promotes with the others')."""
+    import torch
+
+    import gradwire as gw
+    cases = ([np.float64(1.0)], [np.float64(1.0), 2.0], [[np.float64(1)], [2.0]], [np.float64(1), np.float32(2)],
+             [(np.float64(1), 2.0)], [[1.0, 2.0], [3.0, np.float64(4)]], [np.array([1.0]), [2.0]], [1.0, 2.0],
+             [1.0, np.float32(2)], [np.int64(3), 1.5], [np.int16(2), 3], [np.float16(1), 2.0], [np.uint8(3)],
+             np.float64(1.0), np.int32(5))
+    assert [str(gw.tensor(c).dtype) for c in cases] == [str(torch.tensor(c).dtype) for c in cases]

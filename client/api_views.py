@@ -120,6 +120,8 @@ def t(input):
 def adjoint(input):
     """A view with the last two dims swapped (the conjugate transpose of real matrices), as torch.adjoint."""
     if input.ndim == 0:
+        from gradwire.tensor import _warn_once
+        _warn_once("adjoint() is deprecated on 0-D tensors. Consider using x.conj().")
         return input
     if input.ndim < 2:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "

@@ -660,6 +660,27 @@ class Tensor(metaclass=_TensorType):
             raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
         return _ops.transpose(self, -2, -1)
 
+    @property
+    def mH(self) -> "Tensor":
+        """The conjugate transpose of each matrix; for real tensors, mT."""
+        if self.ndim < 2:
+            if self.ndim == 0:
+                _warn_once("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().")
+                return _ops.permute(self, ())
+            raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. Got 1-D tensor.")
+        return _ops.transpose(self, -2, -1)
+
+    @property
+    def H(self) -> "Tensor":
+        """The conjugate transpose of a matrix; for real tensors, the transpose."""
+        if self.ndim == 0:
+            _warn_once("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().")
+            return _ops.permute(self, ())
+        if self.ndim != 2:
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.ndim}-D tensor."
+                               + (" For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""))
+        return _ops.transpose(self, -2, -1)
+
     def t(self) -> "Tensor":
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")

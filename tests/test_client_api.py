@@ -490,6 +490,7 @@ with warnings.catch_warnings(record=True) as caught:
     float(t); float(t); int(t)
     lib.ones(()).T; lib.ones(()).T; lib.ones(()).mT; lib.ones(()).mT
     lib.ones(3, 3, 3).T; lib.ones(3).T; lib.ones(2, 2).T
+    lib.ones(()).mH; lib.ones(()).H; lib.ones(()).adjoint(); lib.ones(()).adjoint()
     y = t * 2; y.grad; y.grad
 print(json.dumps([(c.category.__name__, str(c.message).split(" (Triggered internally")[0]) for c in caught]))
 """
@@ -509,7 +510,7 @@ def test_warnings_come_when_and_as_often_as_torchs(server_target):
         assert out.returncode == 0, out.stderr[-2000:]
         return json.loads(out.stdout.strip().splitlines()[-1])
     ours, theirs = run("gradwire"), run("torch")
-    assert ours == theirs and len(theirs) == 6
+    assert ours == theirs and len(theirs) == 9
 
 
 def test_legacy_constructors_and_types_as_torch():
@@ -663,3 +664,14 @@ def test_autograd_functional_namespace_as_torch():
     for a, b in zip(ours, theirs):
         for u, w in zip(a, b):
             np.testing.assert_allclose(u, w, rtol=1e-12, atol=1e-14)
+
+
+def test_conjugate_transposes_of_real_tensors_as_torch():
+    from torch_diff import outcomes
+
+    def program(lib):
+        return outcomes((lambda: lib.ones(3).H, lambda: lib.ones(2, 2, 2).H, lambda: lib.ones(3).mH,
+                         lambda: tuple(lib.ones(2, 3).H.shape), lambda: tuple(lib.ones(4, 2, 3).mH.shape),
+                         lambda: lib.ones(2, 3, requires_grad=True).H.grad_fn.name(),
+                         lambda: lib.arange(6.0).reshape(2, 3).mH.tolist(), lambda: tuple(lib.ones(()).H.shape)))
+    assert program(gw) == program(torch)

@@ -76,6 +76,7 @@ _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_meth
 linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
 from gradwire import nn, optim, utils  # noqa: E402  (torch.nn, torch.optim, torch.utils.data: they build on the above)
 from gradwire.serialization import load, save  # noqa: E402
+from gradwire import distributions  # noqa: E402,F401  (torch.distributions; builds on the names above)
 from gradwire.legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
                              HalfTensor, IntTensor, LongTensor, ShortTensor)
 # Constants and dtypes on a session too, so `with gw.connect() as torch:` reads like PyTorch.
@@ -86,7 +87,7 @@ for _name in ("pi", "e", "no_grad", "enable_grad", "set_grad_enabled", "inferenc
     setattr(Session, _name, globals()[_name])
 del _name
 
-__all__ = ["nn", "optim", "utils", "cuda", "accelerator", "backends", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
+__all__ = ["nn", "optim", "utils", "cuda", "accelerator", "backends", "distributions", "save", "load", "connect", "Session", "Tensor", "Size", "GradFn", "DType",
            "device", "no_grad", "is_grad_enabled", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_inference_mode_enabled", "set_printoptions", "Generator", "default_generator", "default_session",
            "pi", "e", *_DTYPES, "finfo", "iinfo", "GradwireError", "InvalidArgument",

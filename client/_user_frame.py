@@ -23,5 +23,4 @@ def warn(message: str, category=UserWarning) -> None:
         return
     warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
                            module=frame.f_globals.get("__name__", "<unknown>"),
-                           registry=frame.f_globals.setdefault("__warningregistry__", {}),
-                           module_globals=frame.f_globals)
+                           registry=frame.f_globals.setdefault("__warningregistry__", {}))

@@ -129,8 +129,6 @@ def _into(out, result):
     """torch's out=: the result written into `out` (a tuple of outs for a tuple result), which is returned. A
     dtype the result cannot be cast to (same kind) is refused; an out of another shape takes the result's, with
     PyTorch's warning when it held elements."""
-    import warnings
-
     import numpy as np
 
     from gradwire._grad_mode import no_grad

@@ -111,10 +111,6 @@ class constraints:      # noqa: N801  (torch.distributions.constraints' names)
     integer_interval = _IntegerInterval
 
 
-def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else gw.tensor(float(x))
-
-
 def _broadcast_all(*values) -> list:
     """PyTorch's broadcast_all: numbers become tensors of the tensors' dtype (the default float without one)."""
     dtype = next((v.dtype for v in values if isinstance(v, Tensor)), gw.float32)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 import weakref
 
 import numpy as np
@@ -12,6 +11,7 @@ from gradwire import devices, dtypes
 from gradwire._format import tensor_repr
 from gradwire._grad_mode import is_grad_enabled
 from gradwire._torch_names import grad_fn_name
+from gradwire._user_frame import warn as user_warning
 from gradwire._views import (SCATTER, Step, Storage, VersionCounter, contiguous_strides, has_overlap,
                              is_contiguous, step_strides)
 from gradwire.core.dtypes import DTYPES, FLOATS, INTS, LEGACY_NAMES, can_cast
@@ -434,7 +434,7 @@ class Tensor(metaclass=_TensorType):
         """The accumulated gradient of a leaf (or of a tensor that retains its grad); None before a backward."""
         g = self._grad
         if g is None and not self.is_leaf and not self.retains_grad:
-            warnings.warn(NON_LEAF_GRAD, UserWarning, stacklevel=2)
+            user_warning(NON_LEAF_GRAD)
         return g
 
     @grad.setter
@@ -653,21 +653,20 @@ class Tensor(metaclass=_TensorType):
 
     @property
     def mT(self) -> "Tensor":
-        if self.ndim < 2:
-            if self.ndim == 0:
-                _warn_once("Tensor.mT is deprecated on 0-D tensors. This function is the identity in these cases.")
-                return _ops.permute(self, ())
-            raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
-        return _ops.transpose(self, -2, -1)
+        return self._matrices_transposed("mT", "This function is the identity in these cases.")
 
     @property
     def mH(self) -> "Tensor":
         """The conjugate transpose of each matrix; for real tensors, mT."""
+        return self._matrices_transposed("mH", "Consider using x.conj().")
+
+    def _matrices_transposed(self, name: str, hint: str) -> "Tensor":
+        """mT and mH: the last two dims swapped; a 0-D tensor as it is (PyTorch's warning), a 1-D one refused."""
         if self.ndim < 2:
             if self.ndim == 0:
-                _warn_once("Tensor.mH is deprecated on 0-D tensors. Consider using x.conj().")
+                _warn_once(f"Tensor.{name} is deprecated on 0-D tensors. {hint}")
                 return _ops.permute(self, ())
-            raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. Got 1-D tensor.")
+            raise RuntimeError(f"tensor.{name} is only supported on matrices or batches of matrices. Got 1-D tensor.")
         return _ops.transpose(self, -2, -1)
 
     @property
@@ -929,7 +928,7 @@ def _warn_once(message: str) -> None:
     """A UserWarning PyTorch gives once per process (its TORCH_WARN_ONCE), whatever the warning filters say."""
     if message not in _WARNED:
         _WARNED.add(message)
-        warnings.warn(message, UserWarning, stacklevel=3)
+        user_warning(message)
 
 
 def _leaf_like(leaf: Node, value: Node) -> Node:

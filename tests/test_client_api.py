@@ -492,7 +492,8 @@ with warnings.catch_warnings(record=True) as caught:
     lib.ones(3, 3, 3).T; lib.ones(3).T; lib.ones(2, 2).T
     lib.ones(()).mH; lib.ones(()).H; lib.ones(()).adjoint(); lib.ones(()).adjoint()
     y = t * 2; y.grad; y.grad
-print(json.dumps([(c.category.__name__, str(c.message).split(" (Triggered internally")[0]) for c in caught]))
+print(json.dumps([(c.category.__name__, str(c.message).split(" (Triggered internally")[0], c.filename, c.lineno)
+                  for c in caught]))
 """
 
 

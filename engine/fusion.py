@@ -33,6 +33,14 @@ def ufunc_for(op: str, attrs, in_avals: Sequence[Aval], out: Aval):
     return uf if natural == np.dtype(out.dtype) else None
 
 
+def into_for(op: str, attrs, in_avals: Sequence[Aval], out: Aval):
+    """The row's out= kernel if no input needs a cast (every input has the result's dtype, or is a mask)."""
+    into = OPS[op].into
+    if into is None or attrs or any(a.dtype not in (out.dtype, "bool") for a in in_avals):
+        return None
+    return into
+
+
 def bound_kernel(op: str, attrs):
     impl = OPS[op].impl
     return partial(impl, **attrs) if attrs else impl
@@ -140,7 +148,8 @@ def build_program(nodes, avals, members: Sequence[int], used_outside: set[int]):
             else:
                 reg[i] = len(ext) + len(outs) + len(scratch)
                 scratch.append(dt)
-        uf = ufunc_for(node.op, node.attrs, [avals[j] for j in node.inputs], avals[i])
+        uf = ufunc_for(node.op, node.attrs, [avals[j] for j in node.inputs], avals[i]) or \
+            into_for(node.op, node.attrs, [avals[j] for j in node.inputs], avals[i])
         program.append(Instr(uf if uf is not None else bound_kernel(node.op, node.attrs), srcs, reg[i],
                              uf is not None))
     bp = BlockProgram(shape, flat, len(ext), sliced, [np.dtype(avals[i].dtype) for i in outs],

@@ -122,7 +122,8 @@ def _select(c, x, y, out):
 # np.where branches per element: on a random mask (a relu's gradient) it ran 0.91 ms for 221 K float32, where
 # this loop (a vector blend) runs ~0.05-0.08 ms. Same shapes and one contiguous float dtype only; else np.where
 # (always under NUMBA_DISABLE_JIT, where the loop would be Python).
-_SELECT_JIT = hasattr(_select, "py_func")
+_JIT = hasattr(_select, "py_func")
+_LOOP_MIN = 1024   # below this many elements the Numba call's overhead costs more than the loop saves
 
 
 @kernel
@@ -131,20 +132,54 @@ def _select_scalar(c, x, y, out, flip):
         out[i] = y if c[i] == flip else x[i]
 
 
-def where(c, x, y):
-    if (_SELECT_JIT and x.dtype == y.dtype and x.dtype.kind == "f" and c.dtype == np.bool_ and c.flags.c_contiguous
-            and c.size >= 1024):
+def _flat(a: np.ndarray | None, shape) -> bool:
+    return a is None or (a.shape == shape and a.flags.c_contiguous and a.flags.writeable)
+
+
+def where(c, x, y, out=None):
+    """np.where(c, x, y), written into `out` when given (a fused group's block)."""
+    if (_JIT and x.dtype == y.dtype and x.dtype.kind == "f" and c.dtype == np.bool_ and c.flags.c_contiguous
+            and c.size >= _LOOP_MIN and _flat(out, c.shape) and (out is None or out.dtype == x.dtype)):
         if c.shape == x.shape == y.shape and x.flags.c_contiguous and y.flags.c_contiguous:
-            out = np.empty(x.shape, x.dtype)
-            _select(c.reshape(-1), x.reshape(-1), y.reshape(-1), out.reshape(-1))
-            return out
+            r = np.empty(x.shape, x.dtype) if out is None else out
+            _select(c.reshape(-1), x.reshape(-1), y.reshape(-1), r.reshape(-1))
+            return r
         # One side a 0-d value (relu's and clamp's gradient zero): no array of zeros to build and read.
         for full, scalar, flip in ((x, y, False), (y, x, True)):
             if scalar.ndim == 0 and full.shape == c.shape and full.flags.c_contiguous:
-                out = np.empty(full.shape, full.dtype)
-                _select_scalar(c.reshape(-1), full.reshape(-1), scalar[()], out.reshape(-1), flip)
-                return out
-    return np.where(c, x, y)
+                r = np.empty(full.shape, full.dtype) if out is None else out
+                _select_scalar(c.reshape(-1), full.reshape(-1), scalar[()], r.reshape(-1), flip)
+                return r
+    r = np.where(c, x, y)
+    if out is None:
+        return r
+    np.copyto(out, r, casting="unsafe")
+    return out
+
+
+@kernel
+def _relu(x, out, zero):
+    for i in range(out.size):
+        v = x[i]
+        out[i] = zero if v < zero else v
+
+
+def relu(x, out=None):
+    """PyTorch's relu, x < 0 ? 0 : x: -0.0 and NaN stay as they are (np.maximum(x, 0) turns -0.0 into +0.0).
+    Written into `out` when given (a fused group's block)."""
+    if x.dtype.kind != "f":   # no signed zero: NumPy's max is PyTorch's
+        return np.maximum(x, np.zeros((), x.dtype), out=out)
+    zero = np.zeros((), x.dtype)
+    if _JIT and x.size >= _LOOP_MIN and x.dtype.itemsize >= 4 and x.flags.c_contiguous and _flat(out, x.shape) \
+            and (out is None or out.dtype == x.dtype):
+        r = np.empty(x.shape, x.dtype) if out is None else out
+        _relu(x.reshape(-1), r.reshape(-1), zero[()])
+        return r
+    r = np.where(x < zero, zero, x)
+    if out is None:
+        return r
+    np.copyto(out, r, casting="unsafe")
+    return out
 
 
 def warm_up() -> None:
@@ -155,5 +190,7 @@ def warm_up() -> None:
     special.warm_up()
     for dt in (np.float32, np.float64):
         where(np.ones(1024, np.bool_), np.ones(1024, dt), np.zeros(1024, dt))
+        where(np.ones(1024, np.bool_), np.ones(1024, dt), np.zeros((), dt))
+        relu(np.ones(1024, dt))
         scatter_add(np.ones((2, 3), dt), np.array([0, 1, 0]), 1, 2)
         gather_add(np.ones((2, 3), dt), np.zeros((2, 3), np.int64), 1, (2, 2))

@@ -39,9 +39,9 @@ def _computes_in_float(name) -> bool:
     return SIGNATURES[name].shape([Aval((), "int32")], {}).dtype in FLOATS
 
 
-def unary(name, impl, vjp, *, ufunc=None):
+def unary(name, impl, vjp, *, ufunc=None, into=None):
     defop(name, impl=_in_float(impl) if _computes_in_float(name) else impl,
-          vjp=(vjp,) if vjp else None, jvp="elementwise" if vjp else None, ufunc=_ufunc(impl, ufunc))
+          vjp=(vjp,) if vjp else None, jvp="elementwise" if vjp else None, ufunc=_ufunc(impl, ufunc), into=into)
 
 
 def binary(name, impl, vjps):
@@ -65,8 +65,10 @@ unary("sigmoid", _sigmoid,           lambda g, out, x: g * (out * (1.0 - out)))
 unary("sqrt", np.sqrt,               lambda g, out, x: g / (2.0 * out))
 unary("abs", np.abs,                 lambda g, out, x: g * x.sign())
 unary("square", np.square,           lambda g, out, x: g * (2.0 * x))
-unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)),
-      lambda g, out, x: (x > 0.0).where(g, g.b.scalar(0.0, g)))   # a 0-d zero: kernels.where blends it in
+# relu's gradient masks by its output, as PyTorch's threshold_backward does (0 where out <= 0, so a NaN passes
+# g): the input can die in the forward pass's fused group instead of being written out for the backward.
+# The 0-d zero: where blends it in.
+unary("relu", kernels.relu,          lambda g, out, x: (out <= 0.0).where(g.b.scalar(0.0, g), g), into=kernels.relu)
 def _sign(x):
     # PyTorch's (0 < x) - (x < 0): sign(NaN) = 0 and sign(-0.0) = +0.0 (NumPy gives NaN and -0.0).
     if x.dtype == np.bool_:
@@ -155,10 +157,18 @@ def _bound(value, dtype):
 
 
 def _clamp_impl(x, min, max):
-    if min is not None:
-        x = np.maximum(x, _bound(min, x.dtype))
-    if max is not None:
-        x = np.minimum(x, _bound(max, x.dtype))
+    # PyTorch's x < min ? min : x, then x > max ? max : x: x stays itself where it equals a bound (-0.0 against
+    # a bound of 0; np.maximum would give +0.0), a NaN stays NaN, and a NaN bound makes every element NaN.
+    for bound, beyond, extreme in ((min, np.less, np.maximum), (max, np.greater, np.minimum)):
+        if bound is None:
+            continue
+        b = _bound(bound, x.dtype)
+        if x.dtype.kind != "f":
+            x = extreme(x, b)
+        elif np.isnan(b):
+            x = np.full(x.shape, b)
+        else:
+            x = np.where(beyond(x, b), b, x)
     return x
 
 
@@ -183,7 +193,7 @@ def _where_impl(c, x, y):
     return kernels.where(c, x, y)
 
 
-defop("where", impl=_where_impl,
+defop("where", impl=_where_impl, into=kernels.where,
       vjp=(None, lambda g, out, c, x, y: c.where(g, g.zeros_like()),
            lambda g, out, c, x, y: c.where(g.zeros_like(), g)),
       jvp="elementwise")

@@ -26,6 +26,7 @@ class Op:
     vjp: Sequence[Callable | None] | None = None
     jvp: Callable | str | None = None
     ufunc: Any = None          # the NumPy ufunc `impl` applies when inputs share a dtype (lets fusion use out=)
+    into: Callable | None = None   # else impl with an out= argument, for fused groups when no input needs a cast
     composite: bool = False
 
     name = property(lambda self: self.sig.name)

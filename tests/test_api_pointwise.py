@@ -279,6 +279,19 @@ def test_clamp_forms():
                                   x.detach().clone().clamp_min_(0.0), x.detach().clone().clamp_max_(0.0)], x)
 
 
+@pytest.mark.parametrize("n", [9, 40_000])   # one op at a time, and in fused groups' blocks
+def test_relu_and_clamp_keep_negative_zero_and_nan(n):
+    """PyTorch's relu and clamp keep x where it equals the bound (-0.0 stays -0.0), keep NaN, make every element
+    NaN for a NaN bound; relu's gradient passes g at NaN, clamp's does not."""
+    x = np.resize(np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -1.5, 2.0, 0.25, -0.0], np.float32), n)
+    def signs(lib, ys):
+        return [t for y in ys for t in (y, lib.signbit(y))]
+    same_as_torch(lambda lib, x: signs(lib, [lib.relu(x * 1.0) * 1.0, lib.clamp(x * 1.0, min=0) * 1.0,
+                                             x.clamp(0.0, 1.0), x.clamp(max=-0.0), lib.clamp(x, -1.0, float("nan"))]),
+                  x, atol=0, rtol=0)
+    same_as_torch(lambda lib, x: signs(lib, [lib.relu(x), x.clamp(-1, 0)]), np.resize(np.array([-3, 0, 4]), n))
+
+
 def test_tensor_only_arguments_refuse_numbers():
     x = np.array([1.0, 2.0], np.float32)
     for name in ("atan2", "logaddexp", "logaddexp2", "fmax", "fmin", "maximum", "minimum", "hypot", "heaviside",

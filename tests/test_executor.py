@@ -125,6 +125,44 @@ def test_fused_mixed_dtypes_comparisons_where():
     _check_identical(g.nodes, feeds, [s], [x])
 
 
+def test_relu_layers_fused_same_bits_as_unfused():
+    """An MLP's relu layers (bias over rows, relu written by its out= kernel, its gradient's mask and where):
+    the fused groups give the unfused bits, -0.0 and NaN included."""
+    g = G()
+    x = g.add("placeholder", name="x")
+    b = g.add("placeholder", name="b")
+    h = g.add("relu", g.add("add", x, b))
+    h = g.add("relu", g.add("mul", h, g.const(-1.5)))
+    s = g.add("sum", g.add("mul", h, h))
+    a = _specials(RNG.standard_normal((300, 256)).astype(np.float32))
+    a.flat[13::89] = -0.0
+    feeds = {"x": a, "b": np.where(RNG.standard_normal(256) > 0, -0.0, 0.0).astype(np.float32)}
+    out = _check_identical(g.nodes, feeds, [s], [x, b])
+    assert np.isfinite(out[1]).sum() > 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_out_kernels_match_op_rows(dtype):
+    """Every row's out= kernel (what fused groups call per block) gives its impl's bits, in a fresh array and
+    written into a block of a larger one."""
+    a = _specials(RNG.standard_normal(3000) * 4).astype(dtype)
+    a.flat[3::50] = -0.0
+    c = RNG.standard_normal(3000) > 0
+    checked = 0
+    for name, op in OPS.items():
+        if op.into is None:
+            continue
+        xs = [c, a, a[::-1].copy()][-op.min_inputs:] if op.min_inputs > 1 else [a]
+        want = np.asarray(op.impl(*xs))
+        full = np.full(5000, 7.0, dtype)
+        got = op.into(*xs, out=full[1000:4000])
+        assert got is full[1000:4000] or np.shares_memory(got, full)
+        assert _same_bits(full[1000:4000], want) and (full[:1000] == 7).all() and (full[4000:] == 7).all(), name
+        assert _same_bits(np.asarray(op.into(*xs)), want), name
+        checked += 1
+    assert checked >= 2
+
+
 def test_group_not_fused_across_a_reduction_it_feeds():
     # y feeds a sum, and the sum's result feeds a later elementwise node: that node cannot join y's group.
     g = G()

@@ -355,7 +355,10 @@ class Session(SharedMemoryClient):
         left unread too long (a parameter updated step after step, an optimizer's state): recomputing
         those, should the server lose them, would replay that many requests, and their history would
         keep every earlier value alive on both sides."""
-        if not self.resident:
+        if not self.resident or self._shm:
+            # With shared memory, a result the server writes into one of this client's regions costs one
+            # copy at most (none when the engine computes it there) and nothing to send again: cheaper than
+            # hashing it and holding it on the server, and no replica needs to hold it.
             return list(nodes)
         memo: dict = {}
         out = []

@@ -32,6 +32,7 @@ GROUP = 4      # a fused group: returns a tuple of outputs
 INTO0 = 8      # write the result into the first operand's buffer (dead, owned by the plan)
 INTO1 = 16     # ... into the second operand's
 CHECK = 32     # anomaly mode: test the result for NaN/Inf
+PLACE = 64     # a result whose kernel can write where the caller wants it (run's `into`): see Plan.placeable
 EXTERNAL = -1  # buffer owner of inputs, constants and known values: never written
 
 FOLD_MAX_ELEMENTS = 4096   # larger folded values are kept only if they are views (e.g. a broadcast seed)
@@ -87,12 +88,14 @@ class Plan:
         self._result_of = {}         # slot -> its first position in `outputs` (for run's `into`)
         for k, slot in enumerate(self.outputs):
             self._result_of.setdefault(slot, k)
+        self.placeable = {}          # result slot of a PLACE step -> (kernel taking out=, the result's shape)
 
     def run(self, feeds: Mapping[str, np.ndarray], known: Mapping[int, np.ndarray] | None = None,
             cancel: Callable[[], bool] | None = None, anomaly: bool = False, into=None):
         """The outputs' values (and the first anomaly). into(k, shape, dtype) -> array or None: where the
-        caller wants result k computed (a shared-memory region): a fused group computing it writes it
-        there instead of into a fresh array. Best effort: results other kernels compute are not placed."""
+        caller wants result k computed (a shared-memory region): a fused group or a kernel taking out= (a ufunc,
+        a matmul) computing it writes it there instead of into a fresh array. Best effort: results other
+        kernels compute are not placed."""
         whole = self.whole
         if whole is not None and not anomaly and not known:   # one compiled kernel call (compiled.py)
             fn, names, pick, quiet = whole
@@ -127,8 +130,10 @@ class Plan:
                         vals[s] = r
                 else:
                     args = [vals[j] for j in ins]
-                    r = fn(*args, out=args[0]) if flags & INTO0 else fn(*args, out=args[1]) if flags & INTO1 \
-                        else fn(*args)
+                    r = self._place(out, args, dtype, into) if flags & PLACE and into is not None else None
+                    if r is None:
+                        r = fn(*args, out=args[0]) if flags & INTO0 else fn(*args, out=args[1]) if flags & INTO1 \
+                            else fn(*args)
                     if flags & FIX and (type(r) is not np.ndarray or r.dtype != dtype):
                         r = np.asarray(r, dtype=dtype)
                     vals[out] = r
@@ -146,6 +151,14 @@ class Plan:
         finally:
             fperr.restore(token)
         return [vals[o] for o in self.outputs], found
+
+    def _place(self, out, args, dtype, into):
+        """A result computed straight into the buffer the caller wants it in, or None (it wants none there)."""
+        kernel, shape = self.placeable[out]
+        buf = into(self._result_of[out], shape, dtype)
+        if buf is None or buf.shape != shape or buf.dtype != dtype or not buf.flags.writeable:
+            return None
+        return kernel(*args, out=buf)
 
     def _placed(self, fn, out, into):
         """Buffers for a fused group's outputs that are results the caller placed (None: none is)."""
@@ -328,10 +341,30 @@ def compile_plan(checked: Checked, outputs: Sequence[int], known: Sequence[int] 
             order.append(i)
     units = fusion.partition(nodes, checked.avals, order, keep) if fuse else [[i] for i in order]
     steps = _build_steps(checked, units, keep, anomaly=False)
-    return Plan(n, steps, lambda: _build_steps(checked, [[i] for i in order], keep, anomaly=True), placeholders,
+    placeable = _placeable(checked, steps, keep)
+    plan = Plan(n, steps, lambda: _build_steps(checked, [[i] for i in order], keep, anomaly=True), placeholders,
                 constants, tuple(outputs), [nd.op for nd in nodes], n if forward_nodes is None else forward_nodes,
                 time.perf_counter() - t0, sum(len(u) > 1 for u in units),
                 _peak_elements(nodes, checked.avals, order, keep), (checked, units, keep))
+    plan.placeable = placeable
+    return plan
+
+
+def _placeable(checked: Checked, steps: list, keep: set[int]) -> dict:
+    """Flag the unfused steps computing a result with a kernel that can write into a buffer (a ufunc, a row's
+    out= kernel): run's `into` can then place the result, e.g. a gradient a matmul computes straight into
+    the client's shared-memory region. Returns their slots' (kernel, shape)."""
+    found = {}
+    for k, (fn, ins, out, free, flags, dtype, node) in enumerate(steps):
+        if flags & GROUP or out not in keep or checked.avals[out].shape == ():
+            continue
+        nd, aval = checked.nodes[out], checked.avals[out]
+        in_avals = [checked.avals[j] for j in nd.inputs]
+        kernel = fusion.ufunc_for(nd.op, nd.attrs, in_avals, aval) or fusion.into_for(nd.op, nd.attrs, in_avals, aval)
+        if kernel is not None:
+            found[out] = (kernel, aval.shape)
+            steps[k] = (fn, ins, out, free, flags | PLACE, dtype, node)
+    return found
 
 
 def _peak_elements(nodes, avals, order: Sequence[int], keep: set[int]) -> int:

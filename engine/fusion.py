@@ -34,9 +34,10 @@ def ufunc_for(op: str, attrs, in_avals: Sequence[Aval], out: Aval):
 
 
 def into_for(op: str, attrs, in_avals: Sequence[Aval], out: Aval):
-    """The row's out= kernel if no input needs a cast (every input has the result's dtype, or is a mask)."""
+    """The row's out= kernel if no input needs a cast (every input has the result's dtype, or is a mask; float16
+    is computed in float32 by the row's kernel, see half.py)."""
     into = OPS[op].into
-    if into is None or attrs or any(a.dtype not in (out.dtype, "bool") for a in in_avals):
+    if into is None or attrs or out.dtype == "float16" or any(a.dtype not in (out.dtype, "bool") for a in in_avals):
         return None
     return into
 

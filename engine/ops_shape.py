@@ -209,7 +209,7 @@ def _matmul_vjp_y(g, out, x, y):
     return gy.reshape(shape=y.shape) if y.ndim == 1 else gy
 
 
-defop("matmul", impl=kernels.matmul, vjp=(_matmul_vjp_x, _matmul_vjp_y), jvp=_product_jvp("matmul"))
+defop("matmul", impl=kernels.matmul, vjp=(_matmul_vjp_x, _matmul_vjp_y), jvp=_product_jvp("matmul"), into=np.matmul)
 
 
 # flip, roll (primitives: each is its own adjoint, up to the sign of the shifts) ------------------

@@ -113,8 +113,16 @@ class AutodiffService:
     def Gradient(self, req: pb.GradientRequest, cancel: Cancel) -> pb.GradientResponse:
         graph, feeds, kwargs, info, res = self._decode(req, cancel)
         n, m = len(req.outputs), len(req.wrt)
-        # The gradients the caller reads now are computed where they travel (a region it offered).
-        into = res.into(lambda k: n <= k < n + m and (not res.keep or req.options.fetch_gradients))
+        # The results the caller reads now are computed where they travel (a region it offered).
+        outputs, extra, fetch = req.outputs, req.extra, res.fetch
+
+        def travels(k: int) -> bool:
+            if not res.keep:
+                return True
+            if k < n:
+                return outputs[k] in fetch
+            return req.options.fetch_gradients if k < n + m else extra[k - n - m] in fetch
+        into = res.into(travels)
         r = engine.gradient(graph, feeds, list(req.outputs), list(req.wrt),
                             seeds=list(req.seeds) or None, create_graph=req.create_graph,
                             extra=list(req.extra), anomaly=req.options.detect_anomaly, into=into, **kwargs)

@@ -92,7 +92,7 @@ def _two_callers(serve):
 
 def test_bytes_cross_once_and_results_stay_until_read(serve):
     counter = CountingInterceptor()
-    with serve() as (target, _), gw.connect(target, interceptors=[counter]) as s:
+    with serve() as (target, _), gw.connect(target, interceptors=[counter], shared_memory=False) as s:
         x = s.tensor(np.arange(20000, dtype=np.float32))          # 80 kB
         y = x * 2
         first = (y + 1).sum().item()
@@ -105,6 +105,23 @@ def test_bytes_cross_once_and_results_stay_until_read(serve):
         np.testing.assert_array_equal(y.numpy(), np.arange(20000, dtype=np.float32) * 2)
         assert counter.calls == {"Evaluate": 1} and sizes(counter)[0][1] < 2000
         assert first == pytest.approx(float((np.arange(20000, dtype=np.float64) * 2 + 1).sum()), rel=1e-5)
+
+
+def test_same_host_results_come_back_in_shared_memory_not_kept(serve):
+    """With shared memory, a result the client holds comes back in one of its regions, not by handle: no bytes on
+    the wire, nothing for the server to hash and keep, and nothing any replica must hold for a later request."""
+    counter = CountingInterceptor()
+    with serve() as (target, server), gw.connect(target, interceptors=[counter]) as s:
+        x = s.tensor(np.arange(20000, dtype=np.float32))          # 80 kB: travels in a region
+        y = x * 2
+        assert (y + 1).sum().item() == pytest.approx(float((np.arange(20000.0) * 2 + 1).sum()), rel=1e-5)
+        assert s.shared_memory() is not None
+        assert y._node.value is not None and y._node.resident is None
+        assert server_state(server).service.store.bytes == 0
+        assert all(size < 2000 for _, size in sizes(counter)), sizes(counter)
+        counter.reset()
+        np.testing.assert_array_equal(y.numpy(), np.arange(20000, dtype=np.float32) * 2)
+        assert counter.calls == {}                                # read where it is: no request
 
 
 @pytest.mark.parametrize("style", ["sub", "data"])

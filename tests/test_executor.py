@@ -150,7 +150,7 @@ def test_out_kernels_match_op_rows(dtype):
     c = RNG.standard_normal(3000) > 0
     checked = 0
     for name, op in OPS.items():
-        if op.into is None:
+        if op.into is None or not op.elementwise:
             continue
         xs = [c, a, a[::-1].copy()][-op.min_inputs:] if op.min_inputs > 1 else [a]
         want = np.asarray(op.impl(*xs))
@@ -479,3 +479,28 @@ def test_results_a_fused_group_computes_go_into_the_buffers_the_caller_places():
     np.testing.assert_allclose(buf, 2 * np.cos(2 * x), rtol=1e-5, atol=1e-6)
     wrong = gradient(g, {"x": x}, [4], [0], into=lambda k, shape, dtype: np.empty(3, dtype))
     np.testing.assert_array_equal(wrong.gradients[0], plain.gradients[0])
+
+
+def test_results_a_matmul_or_a_lone_ufunc_computes_go_into_the_buffers_the_caller_places():
+    """Unfused steps with a kernel taking out= (a matmul's gradient, an add too small to fuse) place their result
+    too; the bits are the unplaced ones, and a buffer of the wrong shape or dtype is ignored."""
+    from gradwire.engine import Graph, Node, gradient
+    rng = np.random.default_rng(5)
+    feeds = {"x": rng.standard_normal((64, 48)).astype(np.float32), "w": rng.standard_normal((48, 32)).astype(np.float32),
+             "b": rng.standard_normal(32).astype(np.float32)}
+    g = Graph((Node("placeholder", (), {"name": "x"}), Node("placeholder", (), {"name": "w"}),
+               Node("placeholder", (), {"name": "b"}), Node("matmul", (0, 1), {}), Node("add", (3, 2), {}),
+               Node("tanh", (4,), {}), Node("sum", (5,), {"axes": None})))
+    plain = gradient(g, feeds, [6], [1], extra=[4])
+    bufs = {}
+
+    def into(k, shape, dtype):
+        bufs[k] = np.full(shape, np.nan, dtype)
+        return bufs[k]
+    placed = gradient(g, feeds, [6], [1], extra=[4], into=into)
+    assert placed.gradients[0] is bufs[1] and placed.extra[0] is bufs[2]
+    assert placed.gradients[0].tobytes() == plain.gradients[0].tobytes()
+    assert placed.extra[0].tobytes() == plain.extra[0].tobytes()
+    for wrong in (lambda k, shape, dtype: np.empty(3, dtype), lambda k, shape, dtype: np.empty(shape, np.float64)):
+        r = gradient(g, feeds, [6], [1], extra=[4], into=wrong)
+        assert r.gradients[0].tobytes() == plain.gradients[0].tobytes() and r.gradients[0].dtype == np.float32

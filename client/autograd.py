@@ -211,8 +211,9 @@ def _added(old: Node, gradient: Node):
 
 
 def _negative_zero(v: np.ndarray) -> bool:
+    # -0.0's bits, read as a signed integer, are the smallest integer of its width: one reduction, no mask array.
     bits = np.ascontiguousarray(v).view(f"i{v.dtype.itemsize}")
-    return bool((bits == np.iinfo(bits.dtype).min).any())
+    return bits.size > 0 and int(bits.min()) == np.iinfo(bits.dtype).min
 
 
 def _same_bits(total: np.ndarray, gradient: Node) -> str | None:

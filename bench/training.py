@@ -8,6 +8,7 @@ server, then one client process per case. Cases:
 
 - the course book's linear-regression loop (minibatch 10, updates under no_grad, grads zeroed):
   per step against one echo round trip and against local PyTorch;
+- bench/engine.py's 10-op elementwise chain on 10^6 float32 (forward, backward, the gradient read);
 - an MLP 784-256-256-10 step at batch 1024 (cross entropy, SGD written by hand through .data):
   parameters kept across steps (resident on the server), and parameters rebuilt from the same NumPy
   arrays every step (the server recognizes their content); split into client CPU, engine (the same
@@ -93,7 +94,19 @@ CASE = textwrap.dedent(r"""
         S.Session._call = counted
 
     rng = np.random.default_rng(0)
-    if "linreg" in kind:
+    if "chain" in kind:
+        # bench/engine.py's W2: ten elementwise ops on 10^6 float32, the sum's gradient read every step.
+        ops = ("sin", "mul", "exp", "add", "tanh", "mul", "cos", "add", "sigmoid", "mul")
+        xv = lib.tensor(rng.standard_normal(10**6).astype(np.float32))
+        def step(k):
+            v = xv.detach().requires_grad_()
+            h = v
+            for op in ops:
+                h = h * v if op == "mul" else h + 0.5 if op == "add" else getattr(lib, op)(h)
+            h.sum().backward()
+            v.grad.numpy()
+        final = lambda: None
+    elif "linreg" in kind:
         feats = rng.standard_normal((1000, 2)).astype(np.float32)
         labels = (feats @ np.array([[2.0], [-3.4]], np.float32) + 4.2).astype(np.float32)
         X, y = lib.tensor(feats), lib.tensor(labels)
@@ -218,7 +231,8 @@ def main() -> None:
     server, target = start([sys.executable, "-m", "gradwire.service", "--port", "0", *SERVER_FLAGS])
     try:
         kinds = ("echo", "torch-linreg", "gradwire-linreg", "gradwire-linreg-async", "torch-mlp", "gradwire-mlp",
-                 "gradwire-mlp-async", "torch-mlp-rebuilt", "gradwire-mlp-rebuilt", "gradwire-mlp-rebuilt-async")
+                 "gradwire-mlp-async", "torch-mlp-rebuilt", "gradwire-mlp-rebuilt", "gradwire-mlp-rebuilt-async",
+                 "torch-chain", "gradwire-chain")
         rounds = [{kind: run([CASE, kind, echo_target if kind == "echo" else target, str(steps)]) for kind in kinds}
                   for _ in range(args.rounds)]
         # The machine drifts by tens of percent over minutes: each case's best round, its other fields with it.
@@ -252,6 +266,10 @@ def main() -> None:
         a = r[f"gradwire-{kind}-async"]
         print(f"{'  the same, asynchronous':<34}{a['ms']:>9.2f}{a['rpcs_per_step']:>10.1f}"
               f"{a['ms'] / t['ms']:>12.2f}x torch   (client CPU {a['client_cpu_ms']:.2f} ms, overlapping)")
+    t, g = r["torch-chain"], r["gradwire-chain"]
+    print(f"{'10-op chain 10^6 f32, PyTorch':<34}{t['ms']:>9.2f}")
+    print(f"{'10-op chain 10^6 f32, gradwire':<34}{g['ms']:>9.2f}{g['rpcs_per_step']:>10.1f}"
+          f"{g['ms'] / t['ms']:>12.2f}x torch   <= 1.0x (gradient read every step)")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,17 @@ def leaf_from_data(session, data, dtype=None, requires_grad=False) -> "Tensor":
     return t
 
 
+DEEPCOPY_NON_LEAF = ("Only Tensors created explicitly by the user (graph leaves) support the deepcopy protocol at the "
+                     "moment.  If you were attempting to deepcopy a module, this may be because of a "
+                     "torch.nn.utils.weight_norm usage, see https://github.com/pytorch/pytorch/pull/103001")
+
+
+def _rebuilt(value: np.ndarray, requires_grad: bool) -> "Tensor":
+    """An unpickled tensor: a leaf of the current session (pickles carry values, never a session)."""
+    from gradwire.session import current_session
+    return leaf_from_data(current_session(), value, requires_grad=requires_grad)
+
+
 LEAF_IN_PLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 NON_LEAF_GRAD = ("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't "
                  "be populated during autograd.backward(). If you indeed want the .grad field to be populated for a "
@@ -559,6 +570,23 @@ class Tensor(metaclass=_TensorType):
 
     def clone(self) -> "Tensor":
         return _ops.apply("cast", self, attrs={"dtype": self._node.dtype}, label="CloneBackward0")
+
+    # -- copy and pickle, as torch.Tensor: the value travels, not the session ---------------------
+    def __deepcopy__(self, memo) -> "Tensor":
+        """A new leaf holding a copy of the value (read now), requiring grad as this one does, its .grad
+        copied too; only graph leaves, as in PyTorch."""
+        if not self.is_leaf:
+            raise RuntimeError(DEEPCOPY_NON_LEAF)
+        if id(self) in memo:
+            return memo[id(self)]
+        new = leaf_from_data(self._node.session, np.array(self._value()), self._node.dtype, self.requires_grad)
+        if self.grad is not None:
+            new.grad = self.grad.__deepcopy__(memo)
+        memo[id(self)] = new
+        return new
+
+    def __reduce_ex__(self, protocol):
+        return _rebuilt, (np.array(self.detach()._value()), self.requires_grad)
 
     def contiguous(self) -> "Tensor":
         return self if self.is_contiguous() else self.clone()

@@ -62,6 +62,42 @@ def test_module_bookkeeping_matches_torch():
     assert isinstance(g.scales[0], gw.nn.Parameter) and isinstance(g.scales[0], gw.Tensor)
 
 
+def _copies(lib):
+    """What copy.deepcopy and pickle give for a trained model, a leaf with a grad, a non-leaf, a lazy layer."""
+    import copy
+    import pickle
+    m = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+    x = lib.ones(5, 3)
+    m(x).sum().backward()
+    m2 = copy.deepcopy(m)
+    t = lib.tensor([1.0, 2.0], requires_grad=True)
+    t.grad = lib.tensor([3.0, 4.0])
+    shared = lib.ones(2, requires_grad=True)
+
+    def edited():
+        with lib.no_grad():
+            m2[0].weight.add_(1.0)
+        return (m2[0].weight - m[0].weight).abs().max().item(), m[0].weight.grad is not None
+
+    def unpickled():
+        r = pickle.loads(pickle.dumps([t, t * 2, m[0].weight]))
+        return [(type(v).__name__, v.requires_grad, v.is_leaf, v.detach().numpy().tolist()) for v in r[:2]] + [
+            type(r[2]).__name__, r[2].requires_grad, bool((r[2] == m[0].weight).all())]
+    lazy = copy.deepcopy(lib.nn.LazyLinear(3))
+    return outcomes([
+        lambda: [(p2 is p, type(p2).__name__, p2.grad is None) for p, p2 in zip(m.parameters(), m2.parameters())],
+        lambda: (m2(x) - m(x)).abs().max().item(), edited,
+        lambda: [(c.requires_grad, c.is_leaf, c.grad.tolist(), c is t, c.tolist()) for c in [copy.deepcopy(t)]],
+        lambda: copy.deepcopy(t * 2), lambda: len({id(c) for c in copy.deepcopy([shared, shared])}), unpickled,
+        lambda: (type(lazy.weight).__name__, tuple(lazy(lib.ones(2, 5)).shape))])
+
+
+def test_deepcopy_and_pickle_as_torch():
+    """copy.deepcopy(model) (a best-so-far checkpoint, a target network) and pickling tensors work as in
+    PyTorch: copies are new leaves with the values, Parameters without their grad, only leaves deep-copy."""
+    assert _copies(gw) == _copies(torch)
+
+
 def test_state_dict_from_torch_gives_torch_outputs():
     t, g = Net.make(torch), Net.make(gw)
     result = g.load_state_dict(t.state_dict())

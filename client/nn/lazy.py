@@ -24,6 +24,15 @@ class _Uninitialized:
     __slots__ = ()
     cls_to_become: type = Tensor
 
+    def __deepcopy__(self, memo):
+        """Another placeholder of the same kind (PyTorch's: nothing to copy yet)."""
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, None, self.dtype)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol):
+        return type(self), (self.requires_grad, None, self.dtype)
+
     def materialize(self, shape, device=None, dtype=None) -> None:
         self.data = gw.zeros(tuple(shape), dtype=dtype or self.dtype)
         self.__class__ = self.cls_to_become

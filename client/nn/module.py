@@ -35,6 +35,19 @@ class Parameter(Tensor):
 
     __str__ = __repr__
 
+    def __deepcopy__(self, memo) -> "Parameter":
+        """As PyTorch's: a Parameter over a copy of the data, requiring grad as this one does; no .grad."""
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(gw.tensor(np.array(self.detach().numpy())), self.requires_grad)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol):
+        return _rebuilt_parameter, (np.array(self.detach().numpy()), self.requires_grad)
+
+
+def _rebuilt_parameter(value, requires_grad: bool) -> Parameter:
+    return Parameter(gw.tensor(value), requires_grad)
+
 
 Parameter.__module__ = "gradwire.nn.parameter"     # as type(p) prints in PyTorch: <class '…nn.parameter.Parameter'>
 

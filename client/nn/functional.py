@@ -281,3 +281,4 @@ from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # 
 from .loss_functions import *  # noqa: E402,F401,F403  (the loss functions; loss.py holds their modules)
 from .sampling import interpolate, upsample  # noqa: E402,F401
 from .conv import *  # noqa: E402,F401,F403  (convolutions, pools, pad, unfold/fold, pixel shuffle)
+from .attention import multi_head_attention_forward  # noqa: E402,F401

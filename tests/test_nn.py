@@ -595,3 +595,114 @@ def test_container_deletes_and_inserts_renumber_as_torch():
         m.insert(1, nn.Sigmoid())
         return repr(s), list(s._modules), repr(m), list(m._modules), repr(s[1:])
     assert program(gw) == program(torch)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_more_losses_as_torch(reduction):
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    signs = np.where(rng.random((4, 5)) > 0.5, 1.0, -1.0)
+    labels = (rng.random((4, 5)) > 0.5).astype(np.float64)
+    def fn(lib, name):
+        return getattr(lib.nn.functional, name)
+    same_as_torch(lambda lib, x, s: fn(lib, "soft_margin_loss")(x, s.detach(), reduction=reduction), x * 5, signs,
+                  second_order=True)
+    same_as_torch(lambda lib, x, s: fn(lib, "soft_margin_loss")(x, s, reduction=reduction), x, signs)
+    same_as_torch(lambda lib, x, t, w: [fn(lib, "multilabel_soft_margin_loss")(x, t, reduction=reduction),
+                                        fn(lib, "multilabel_soft_margin_loss")(x, t, weight=w, reduction=reduction)],
+                  x * 4, labels, rng.random(5))
+    same_as_torch(lambda lib, x, s: [fn(lib, "hinge_embedding_loss")(x, s, reduction=reduction),
+                                     fn(lib, "hinge_embedding_loss")(x, s, margin=0.3, reduction=reduction)],
+                  x, signs)
+    same_as_torch(lambda lib, a, b, s: [fn(lib, "cosine_embedding_loss")(a, b, s, reduction=reduction),
+                                        fn(lib, "cosine_embedding_loss")(a, b, s, margin=0.2, reduction=reduction)],
+                  x, y, signs[:, 0])
+    same_as_torch(lambda lib, a, b: fn(lib, "cosine_embedding_loss")(a[0], b[0], lib.tensor(-1.0, dtype=a.dtype),
+                                                                         reduction=reduction), x, y)
+    z = rng.normal(size=(4, 5))
+    same_as_torch(lambda lib, a, p, n: [fn(lib, "triplet_margin_loss")(a, p, n, reduction=reduction),
+                                        fn(lib, "triplet_margin_loss")(a, p, n, margin=0.5, p=1, swap=True,
+                                                                       reduction=reduction)], x, y, z)
+    counts = rng.poisson(3.0, (4, 5)).astype(np.float64)
+    same_as_torch(lambda lib, x, t: [fn(lib, "poisson_nll_loss")(x, t, reduction=reduction),
+                                     fn(lib, "poisson_nll_loss")(x.abs(), t, log_input=False, full=True,
+                                                                 reduction=reduction)], x, counts)
+
+
+def test_more_loss_modules_and_errors_as_torch():
+    def cases(lib):
+        nn, F = lib.nn, lib.nn.functional
+        x = lib.ones(3, 4)
+        return outcomes([
+            lambda: [repr(m) for m in (nn.SoftMarginLoss(), nn.MultiLabelSoftMarginLoss(), nn.HingeEmbeddingLoss(0.5),
+                                       nn.CosineEmbeddingLoss(), nn.TripletMarginLoss(swap=True), nn.PoissonNLLLoss())],
+            lambda: nn.TripletMarginLoss(margin=0), lambda: F.triplet_margin_loss(x, x, x, margin=-1.0),
+            lambda: F.triplet_margin_loss(x, x, lib.ones(2, 3, 4)),
+            lambda: F.cosine_embedding_loss(x, x, lib.ones(3, 1)), lambda: F.cosine_embedding_loss(x, x, lib.tensor(1.0)),
+            lambda: F.cosine_embedding_loss(x[0], x[0], lib.ones(3)),
+            lambda: F.poisson_nll_loss(x, x, reduction="avg"),
+            lambda: nn.HingeEmbeddingLoss(reduction="none")(x, -x).tolist(),
+            lambda: np.round(nn.SoftMarginLoss(reduce=False)(x, -x).numpy(), 5).tolist()])
+    assert [str(c) for c in cases(gw)] == [str(c) for c in cases(torch)]
+
+
+def test_rms_norm_as_torch():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(2, 3, 4))
+    same_as_torch(lambda lib, x, w: [lib.nn.functional.rms_norm(x, (4,)), lib.nn.functional.rms_norm(x, (3, 4), w),
+                                     lib.nn.functional.rms_norm(x, [4], eps=1e-3)], x, rng.normal(size=(3, 4)),
+                  second_order=True, rtol=1e-10, atol=1e-12)
+    same_as_torch(lambda lib, x: lib.nn.functional.rms_norm(x, (4,)), x.astype(np.float32), rtol=1e-5, atol=1e-6)
+
+    def cases(lib):
+        m = lib.nn.RMSNorm([3, 4], eps=1e-6)
+        return outcomes([lambda: repr(lib.nn.RMSNorm(4)), lambda: repr(m), lambda: repr(lib.nn.RMSNorm(4, elementwise_affine=False)),
+                         lambda: [(n, tuple(p.shape)) for n, p in m.named_parameters()],
+                         lambda: m(lib.ones(2, 3, 4)).tolist(), lambda: lib.nn.functional.rms_norm(lib.ones(2, 3), 3),
+                         lambda: lib.nn.functional.rms_norm(lib.ones(2, 3), (2,))])
+    assert [str(c) for c in cases(gw)] == [str(c) for c in cases(torch)]
+
+
+def test_channel_dropout_zeroes_whole_channels_as_torch():
+    gw.manual_seed(0)
+    for fn, shape in ((gw.nn.functional.dropout1d, (8, 16, 5)), (gw.nn.functional.dropout2d, (8, 16, 3, 3)),
+                      (gw.nn.functional.dropout3d, (8, 16, 2, 2, 2)), (gw.nn.functional.dropout1d, (16, 5))):
+        x = gw.ones(*shape, requires_grad=True)
+        y = fn(x, 0.25)
+        y.sum().backward()
+        v = y.detach().numpy().reshape(shape[:2] + (-1,) if len(shape) > 2 and shape != (16, 5) else shape[:1] + (-1,))
+        assert set(np.unique(v)) <= {0.0, np.float32(1 / 0.75)}
+        assert (v.min(-1) == v.max(-1)).all()                 # a channel is dropped whole or kept whole
+        assert 0.1 < (v[..., 0] == 0).mean() < 0.45
+        np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
+    x = gw.ones(2, 3, 4, 4)
+    assert gw.nn.functional.dropout2d(x, 0.5, training=False) is x
+
+    def cases(lib):
+        F, nn = lib.nn.functional, lib.nn
+        return outcomes([lambda: repr(nn.Dropout2d(0.3)), lambda: repr(nn.Dropout1d()), lambda: repr(nn.Dropout3d(inplace=True)),
+                         lambda: F.dropout1d(lib.ones(2, 3, 4, 5)), lambda: F.dropout2d(lib.ones(2), p=1.5),
+                         lambda: tuple(F.dropout2d(lib.ones(2, 3, 4)).shape), lambda: tuple(F.dropout3d(lib.ones(2, 3)).shape),
+                         lambda: F.dropout2d(lib.ones(2, 3, 4, 4), 1.0).sum().item(),
+                         lambda: nn.Dropout2d(0.5).eval()(lib.ones(2, 3, 2, 2)).sum().item()])
+    import warnings
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        a = cases(gw)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        b = cases(torch)
+    assert [str(c) for c in a] == [str(c) for c in b]
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+
+
+def test_pad_sequence_as_torch():
+    rng = np.random.default_rng(13)
+    a, b, c = rng.normal(size=(3, 2)), rng.normal(size=(1, 2)), rng.normal(size=(4, 2))
+    same_as_torch(lambda lib, a, b, c: [lib.nn.utils.rnn.pad_sequence([a, b, c]),
+                                        lib.nn.utils.rnn.pad_sequence([a, b, c], batch_first=True, padding_value=-2.0),
+                                        lib.nn.utils.rnn.pad_sequence((a, b), padding_side="left")], a, b, c)
+    assert [str(x) for x in outcomes([lambda: gw.nn.utils.rnn.pad_sequence([]),
+                                      lambda: gw.nn.utils.rnn.pad_sequence([gw.ones(2)], padding_side="top")])] == \
+        [str(x) for x in outcomes([lambda: torch.nn.utils.rnn.pad_sequence([]),
+                                   lambda: torch.nn.utils.rnn.pad_sequence([torch.ones(2)], padding_side="top")])]

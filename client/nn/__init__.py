@@ -10,11 +10,13 @@ from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3
                           MaxUnpool3d, PixelShuffle, PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                           ReplicationPad2d, Unfold, ZeroPad2d)
 from .attention import MultiheadAttention
+from .channel_dropout import Dropout1d, Dropout2d, Dropout3d
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Bilinear, Dropout, Embedding, Flatten, GroupNorm,
-                     Identity, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, Unflatten, Upsample)
+                     Identity, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm, Linear, RMSNorm, Unflatten, Upsample)
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
-                   MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss)
+                   MarginRankingLoss, MSELoss, NLLLoss, PairwiseDistance, SmoothL1Loss, SoftMarginLoss,
+                   MultiLabelSoftMarginLoss, HingeEmbeddingLoss, CosineEmbeddingLoss, TripletMarginLoss, PoissonNLLLoss)
 from . import parameter, utils  # noqa: F401  (gw.nn.parameter and gw.nn.utils, as torch.nn's)
 from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
                    LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyLinear, UninitializedBuffer,

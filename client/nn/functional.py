@@ -277,8 +277,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return _named(weights.matmul(value), "UnsafeViewBackward0")
 
 
-from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402,F401
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: E402,F401
 from .loss_functions import *  # noqa: E402,F401,F403  (the loss functions; loss.py holds their modules)
 from .sampling import interpolate, upsample  # noqa: E402,F401
 from .conv import *  # noqa: E402,F401,F403  (convolutions, pools, pad, unfold/fold, pixel shuffle)
 from .attention import multi_head_attention_forward  # noqa: E402,F401
+from .channel_dropout import dropout1d, dropout2d, dropout3d  # noqa: E402,F401

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 import gradwire as gw
 
 from .functional import _named
@@ -15,7 +17,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     k = len(normalized_shape)
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k == 0:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{input.shape}")
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
     dims = tuple(range(input.ndim - k, input.ndim))
     mean = input.mean(dims, keepdim=True)
     centered = input - mean
@@ -26,6 +28,22 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         out = out + bias
     return _named(out, "NativeLayerNormBackward0")
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2 over the trailing normalized_shape) + eps) * weight; eps defaults to the dtype's
+    machine epsilon, as PyTorch's."""
+    if isinstance(normalized_shape, numbers.Integral):
+        raise TypeError("rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if tuple(input.shape[input.ndim - k:]) != normalized_shape or k == 0:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*{', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
+    eps = float(np.finfo(np.dtype(str(input.dtype).rsplit(".", 1)[-1])).eps) if eps is None else eps
+    dims = tuple(range(input.ndim - k, input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,

@@ -76,3 +76,4 @@ def vector_to_parameters(vec, parameters) -> None:
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm", "parameters_to_vector",
            "vector_to_parameters"]
+from . import rnn  # noqa: E402,F401  (gw.nn.utils.rnn, as torch.nn.utils.rnn)

@@ -6,7 +6,7 @@ import math
 
 import gradwire as gw
 
-from .functional import _log1p_exp, _named, _write
+from .functional import _in_place, _log1p_exp, _named
 
 
 def relu(input, inplace=False):
@@ -19,31 +19,35 @@ def relu6(input, inplace=False):
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if inplace:
-        return input.clamp_(min_val, max_val)
+        return _in_place(input, hardtanh, min_val, max_val)
     return _named(input.clamp(min_val, max_val), "HardtanhBackward0")
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _named(gw.where(input > 0, input, input * negative_slope), "LeakyReluBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, leaky_relu, negative_slope, grad_fn="LeakyReluBackward1")
+    return _named(gw.where(input > 0, input, input * negative_slope), "LeakyReluBackward0")
 
 
 def elu(input, alpha=1.0, inplace=False):
-    out = _named(gw.where(input > 0, input, alpha * (input.exp() - 1)), "EluBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, elu, alpha, grad_fn="EluBackward1")
+    return _named(gw.where(input > 0, input, alpha * (input.exp() - 1)), "EluBackward0")
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
 
 
 def selu(input, inplace=False):
-    out = _named(_SELU_SCALE * gw.where(input > 0, input, _SELU_ALPHA * (input.exp() - 1)), "EluBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, selu, grad_fn="EluBackward1")
+    return _named(_SELU_SCALE * gw.where(input > 0, input, _SELU_ALPHA * (input.exp() - 1)), "EluBackward0")
 
 
 def celu(input, alpha=1.0, inplace=False):
-    out = _named(gw.where(input > 0, input, alpha * ((input / alpha).exp() - 1)), "CeluBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, celu, alpha, grad_fn="CeluBackward1")
+    return _named(gw.where(input > 0, input, alpha * ((input / alpha).exp() - 1)), "CeluBackward0")
 
 
 def sigmoid(input):
@@ -55,8 +59,9 @@ def tanh(input):
 
 
 def silu(input, inplace=False):
-    out = _named(input * input.sigmoid(), "SiluBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, silu)
+    return _named(input * input.sigmoid(), "SiluBackward0")
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -67,8 +72,9 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 def mish(input, inplace=False):
-    out = _named(input * softplus(input).tanh(), "MishBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, mish)
+    return _named(input * softplus(input).tanh(), "MishBackward0")
 
 
 def gelu(input, approximate="none"):
@@ -91,22 +97,28 @@ def softsign(input):
 
 
 def hardsigmoid(input, inplace=False):
-    out = _named((input + 3).clamp(0.0, 6.0) / 6, "HardsigmoidBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, hardsigmoid)
+    return _named((input + 3).clamp(0.0, 6.0) / 6, "HardsigmoidBackward0")
 
 
 def hardswish(input, inplace=False):
-    out = _named(input * (input + 3).clamp(0.0, 6.0) / 6, "HardswishBackward0")
-    return _write(input, out) if inplace else out
+    if inplace:
+        return _in_place(input, hardswish)
+    return _named(input * (input + 3).clamp(0.0, 6.0) / 6, "HardswishBackward0")
 
 
 def tanhshrink(input):
     return input - input.tanh()
 
 
-def threshold(input, threshold, value, inplace=False):
-    out = _named(gw.where(input > threshold, input, gw.full_like(input, value)), "ThresholdBackward0")
-    return _write(input, out) if inplace else out
+def _threshold(input, threshold, value, inplace=False):
+    if inplace:
+        return _in_place(input, _threshold, threshold, value, grad_fn="ThresholdBackward1")
+    return _named(gw.where(input > threshold, input, gw.full_like(input, value)), "ThresholdBackward0")
+
+
+threshold = _threshold      # (as PyTorch names it: the parameter `threshold` hides the function in its body)
 
 
 def glu(input, dim=-1):

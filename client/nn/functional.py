@@ -42,9 +42,15 @@ def linear(input, weight, bias=None):
 
 
 # -- helpers the activations and losses share ----------------------------------------------------------
-def _write(input, out):
-    input.copy_(out)
-    return input
+def _in_place(input: Tensor, fn, *args, grad_fn: str | None = None) -> Tensor:
+    """fn(input, *args) written into input, as PyTorch's in-place forms (elu_, silu_, dropout_ ...), whose backward
+    reads the values from before the write (or the result), never the overwritten tensor: fn reads them through a
+    tensor of its own, so nothing its nodes save is the tensor the write changes. grad_fn: PyTorch's name for
+    the in-place node where it is not the function's (EluBackward1)."""
+    def op(x):
+        out = fn(Tensor._wrap(x._node), *args)
+        return _named(out, grad_fn) if grad_fn else out
+    return input._in_place(op)
 
 
 def _log1p_exp(x):
@@ -131,12 +137,12 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if inplace:
+        return _in_place(input, dropout, p)
     if p == 1.0:
-        out = input * 0.0
-    else:
-        keep = gw.rand(*input.shape, dtype=input.dtype) >= p
-        out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
-    return _write(input, out) if inplace else out
+        return input * 0.0
+    keep = gw.rand(*input.shape, dtype=input.dtype) >= p
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
 def bilinear(input1, input2, weight, bias=None):

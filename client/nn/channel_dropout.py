@@ -5,20 +5,16 @@ from __future__ import annotations
 import gradwire as gw
 from gradwire._user_frame import warn
 
-from .functional import _write
+from .functional import _in_place
 from .layers import Dropout
 
 
-def _feature_dropout(input, p, training, inplace):
-    if not training or p == 0.0:
-        return input
+def _feature_dropout(input, p):
     if p == 1.0:
-        out = input * 0.0
-    else:
-        shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
-        keep = gw.rand(*shape, dtype=input.dtype) >= p
-        out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
-    return _write(input, out) if inplace else out
+        return input * 0.0
+    shape = tuple(input.shape[:2]) + (1,) * (input.dim() - 2)
+    keep = gw.rand(*shape, dtype=input.dtype) >= p
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
 def _channelwise(name: str, spatial: int):
@@ -42,11 +38,13 @@ def _channelwise(name: str, spatial: int):
                  "change in a future release to interpret the input as one without a batch dimension, i.e. shape "
                  "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using dropout1d "
                  "instead.")
+        if not training or p == 0.0:
+            return input
         unbatched = spatial != 2 and dims == spatial + 1
-        x = input.unsqueeze(0) if unbatched else input
-        out = _feature_dropout(x, p, training, False)
-        out = out.squeeze(0) if unbatched else out
-        return _write(input, out) if inplace and out is not input else out
+
+        def drop(x, p):
+            return _feature_dropout(x.unsqueeze(0), p).squeeze(0) if unbatched else _feature_dropout(x, p)
+        return _in_place(input, drop, p) if inplace else drop(input, p)
     dropout.__name__ = dropout.__qualname__ = name
     return dropout
 

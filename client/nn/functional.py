@@ -1,6 +1,6 @@
-"""torch.nn.functional: linear, activations, dropout, embedding, attention here; the losses (loss_functions.py),
-normalizations (normalization.py), interpolation (sampling.py) and convolutions and pools (conv.py, pooling.py)
-are re-exported, so `gw.nn.functional` holds them all. Each is a composition of gradwire's ops.
+"""torch.nn.functional: linear, softmax, dropout, embedding, attention here; the activations
+(activation_functions.py), losses (loss_functions.py), normalizations (normalization.py), interpolation (sampling.py)
+and convolutions and pools (conv.py, pooling.py) are re-exported, so `gw.nn.functional` holds them all. Each is a composition of gradwire's ops.
 
 Each function records ordinary graph nodes (so every result is differentiable again) and names its result's
 grad_fn as PyTorch does (`MseLossBackward0`, `NllLossBackward0` ...).
@@ -41,67 +41,16 @@ def linear(input, weight, bias=None):
     return _named(out, "ViewBackward0" if bias is not None or input.ndim > 2 else "SqueezeBackward4")
 
 
-# -- activations -------------------------------------------------------------------------------------
-def relu(input, inplace=False):
-    return input.relu_() if inplace else input.relu()
-
-
-def relu6(input, inplace=False):
-    return hardtanh(input, 0.0, 6.0, inplace)
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    if inplace:
-        return input.clamp_(min_val, max_val)
-    return _named(input.clamp(min_val, max_val), "HardtanhBackward0")
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _named(gw.where(input > 0, input, input * negative_slope), "LeakyReluBackward0")
-    return _write(input, out) if inplace else out
-
-
-def elu(input, alpha=1.0, inplace=False):
-    out = _named(gw.where(input > 0, input, alpha * (input.exp() - 1)), "EluBackward0")
-    return _write(input, out) if inplace else out
-
-
-_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-
-
-def selu(input, inplace=False):
-    out = _named(_SELU_SCALE * gw.where(input > 0, input, _SELU_ALPHA * (input.exp() - 1)), "EluBackward0")
-    return _write(input, out) if inplace else out
-
-
-def celu(input, alpha=1.0, inplace=False):
-    out = _named(gw.where(input > 0, input, alpha * ((input / alpha).exp() - 1)), "CeluBackward0")
-    return _write(input, out) if inplace else out
-
-
-def _write(input, out):
-    input.copy_(out)
-    return input
-
-
-def sigmoid(input):
-    return input.sigmoid()
-
-
-def tanh(input):
-    return input.tanh()
-
-
-def silu(input, inplace=False):
-    out = _named(input * input.sigmoid(), "SiluBackward0")
-    return _write(input, out) if inplace else out
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    """log(1 + exp(beta x)) / beta, linear above threshold (as PyTorch)."""
-    bx = input * beta
-    soft = _log1p_exp(bx) / beta
-    return _named(gw.where(bx > threshold, input, soft), "SoftplusBackward0")
+# -- helpers the activations and losses share ----------------------------------------------------------
+def _in_place(input: Tensor, fn, *args, grad_fn: str | None = None) -> Tensor:
+    """fn(input, *args) written into input, as PyTorch's in-place forms (elu_, silu_, dropout_ ...), whose backward
+    reads the values from before the write (or the result), never the overwritten tensor: fn reads them through a
+    tensor of its own, so nothing its nodes save is the tensor the write changes. grad_fn: PyTorch's name for
+    the in-place node where it is not the function's (EluBackward1)."""
+    def op(x):
+        out = fn(Tensor._wrap(x._node), *args)
+        return _named(out, grad_fn) if grad_fn else out
+    return input._in_place(op)
 
 
 def _log1p_exp(x):
@@ -117,57 +66,7 @@ def _log1p(x):
     return x.log1p() if hasattr(Tensor, "log1p") else (1 + x).log()
 
 
-def mish(input, inplace=False):
-    out = _named(input * softplus(input).tanh(), "MishBackward0")
-    return _write(input, out) if inplace else out
-
-
-def gelu(input, approximate="none"):
-    if approximate == "tanh":
-        inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
-        out = 0.5 * input * (1 + inner.tanh())
-    elif approximate == "none":
-        out = 0.5 * input * (1 + gw.erf(input * (1.0 / math.sqrt(2.0))))
-    else:
-        raise RuntimeError("approximate argument must be either none or tanh.")
-    return _named(out, "GeluBackward0")
-
-
-def logsigmoid(input):
-    return _named(-_log1p_exp(-input), "LogSigmoidBackward0")
-
-
-def softsign(input):
-    return input / (1 + input.abs())
-
-
-def hardsigmoid(input, inplace=False):
-    out = _named((input + 3).clamp(0.0, 6.0) / 6, "HardsigmoidBackward0")
-    return _write(input, out) if inplace else out
-
-
-def hardswish(input, inplace=False):
-    out = _named(input * (input + 3).clamp(0.0, 6.0) / 6, "HardswishBackward0")
-    return _write(input, out) if inplace else out
-
-
-def tanhshrink(input):
-    return input - input.tanh()
-
-
-def threshold(input, threshold, value, inplace=False):
-    out = _named(gw.where(input > threshold, input, gw.full_like(input, value)), "ThresholdBackward0")
-    return _write(input, out) if inplace else out
-
-
-def glu(input, dim=-1):
-    n = input.shape[dim]
-    if n % 2:
-        raise RuntimeError(f"Halving dimension must be even, but dimension {dim % input.ndim} is size {n}")
-    a, b = input.split(n // 2, dim)
-    return _named(a * b.sigmoid(), "GluBackward0")
-
-
+# -- softmax, normalize ---------------------------------------------------------------------------
 def _dim(dim, ndim):
     """PyTorch's implicit softmax dim (deprecated): 0 for 0-, 1- and 3-d inputs, else 1."""
     return dim if dim is not None else (0 if ndim in (0, 1, 3) else 1)
@@ -238,12 +137,12 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if inplace:
+        return _in_place(input, dropout, p)
     if p == 1.0:
-        out = input * 0.0
-    else:
-        keep = gw.rand(*input.shape, dtype=input.dtype) >= p
-        out = input * keep.to(input.dtype) * (1.0 / (1.0 - p))
-    return _write(input, out) if inplace else out
+        return input * 0.0
+    keep = gw.rand(*input.shape, dtype=input.dtype) >= p
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -277,6 +176,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return _named(weights.matmul(value), "UnsafeViewBackward0")
 
 
+from .activation_functions import *  # noqa: E402,F401,F403  (the activations; activation.py holds their modules)
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm, rms_norm  # noqa: E402,F401
 from .loss_functions import *  # noqa: E402,F401,F403  (the loss functions; loss.py holds their modules)
 from .sampling import interpolate, upsample  # noqa: E402,F401

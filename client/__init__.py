@@ -76,6 +76,14 @@ _DECLARED = _declare.install(_sys.modules[__name__], Tensor, Session, _bind_meth
 linalg.LinAlgError = _errors.LinAlgError   # noqa: F821  (gradwire.linalg is made by install; torch.linalg.LinAlgError)
 from gradwire import nn, optim, utils  # noqa: E402  (torch.nn, torch.optim, torch.utils.data: they build on the above)
 from gradwire.serialization import load, save  # noqa: E402
+from gradwire.nn.functional import hardshrink, rrelu  # noqa: E402,F401  (torch.hardshrink, torch.rrelu)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+Tensor.hardshrink = lambda self, lambd=0.5: hardshrink(self, lambd)
 from gradwire import distributions  # noqa: E402,F401  (torch.distributions; builds on the names above)
 from gradwire.legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor,  # noqa: E402
                              HalfTensor, IntTensor, LongTensor, ShortTensor)

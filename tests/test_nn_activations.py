@@ -61,3 +61,59 @@ def test_in_place_dropout_is_a_multiplication_as_in_torch():
         out = lib.nn.functional.dropout(y, 0.5, inplace=True)
         names.append((out is y, out.grad_fn.name(), lib.nn.functional.dropout(y, 1.0, inplace=True).grad_fn.name()))
     assert names[0] == names[1]
+
+
+SPECIAL = np.array([np.nan, -0.0, 0.0, -1.0, 2.0, np.inf, -np.inf, 1e-30, -1e-30, 20.0, -20.0, 6.0, 3.0, -3.0, 1.0,
+                    0.5, -0.5, -0.3, 0.25], np.float32)     # long enough for PyTorch's vectorized kernels
+AT_SPECIAL = [
+    ("relu", {}), ("relu6", {}), ("hardtanh", {}), ("hardtanh", {"min_val": -0.0, "max_val": 1.0}),
+    ("elu", {}), ("elu", {"alpha": 0.5}), ("selu", {}), ("celu", {"alpha": 2.0}), ("hardsigmoid", {}),
+    ("hardswish", {}), ("logsigmoid", {}), ("threshold", {"threshold": 0.5, "value": -2.0}), ("hardshrink", {}),
+    ("hardshrink", {"lambd": 1.0}), ("softshrink", {"lambd": 0.7}), ("rrelu", {}), ("leaky_relu", {}),
+]
+
+
+@pytest.mark.parametrize("name,kw", AT_SPECIAL, ids=[f"{n}-{k}" for n, k in AT_SPECIAL])
+def test_activation_at_special_values(name, kw):
+    """NaN, ±0.0, ±inf, the bounds: PyTorch's values with their sign of zero, and its gradients there (1 or 0 at a
+    bound as its backward defines it, no NaN from an exponential branch the value does not take)."""
+    def fn(lib, x):
+        out = getattr(lib.nn.functional, name)(x, **kw)
+        # A NaN's sign means nothing; softshrink's zeros inside the band take their sign from PyTorch's vectorized
+        # kernel in a way its scalar one does not share: values only there.
+        sign = lib.signbit(out).logical_and(out.isnan().logical_not())
+        return (out, out.grad_fn.name()) if name == "softshrink" else (out, sign, out.grad_fn.name())
+    same_as_torch(fn, SPECIAL, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name,kw", [("hardshrink", {}), ("softshrink", {"lambd": 0.3}), ("rrelu", {})])
+def test_shrinks_and_rrelu(name, kw):
+    same_as_torch(lambda lib, x: (getattr(lib.nn.functional, name)(x, **kw),
+                                  getattr(lib.nn.functional, name)(x, **kw).grad_fn.name()), X, second_order=True)
+
+
+def test_shrink_rrelu_modules_errors_as_torch():
+    from torch_diff import outcomes
+
+    def cases(lib):
+        nn, F = lib.nn, lib.nn.functional
+        return outcomes([
+            lambda: [repr(m) for m in (nn.Hardshrink(), nn.Softshrink(0.3), nn.RReLU(), nn.RReLU(0.1, 0.2, True))],
+            lambda: F.softshrink(lib.ones(2), -1), lambda: F.softshrink(lib.ones(2, dtype=lib.float64), -0.5),
+            lambda: F.hardtanh(lib.ones(2), 2, 1), lambda: F.celu(lib.ones(2), alpha=0),
+            lambda: F.rrelu(lib.ones(2), 0.5, 0.1), lambda: lib.hardshrink(lib.tensor([0.2, -0.7])).tolist(),
+            lambda: lib.tensor([0.2, -0.7]).hardshrink(0.1).tolist(), lambda: lib.rrelu(-lib.ones(2)).tolist(),
+            lambda: nn.RReLU().eval()(-lib.ones(2)).tolist()])
+    assert [str(c) for c in cases(gw)] == [str(c) for c in cases(torch)]
+
+
+def test_rrelu_in_training_draws_slopes_in_range():
+    gw.manual_seed(3)
+    x = gw.ones(2000, requires_grad=True)
+    y = gw.nn.functional.rrelu(-x, 0.1, 0.3, training=True)
+    y.sum().backward()
+    slopes = -y.detach().numpy()
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and abs(slopes.mean() - 0.2) < 0.01
+    np.testing.assert_allclose(x.grad.numpy(), -slopes, rtol=1e-6)
+    positive = gw.ones(5, requires_grad=True)
+    assert gw.nn.functional.rrelu(positive, training=True).tolist() == [1.0] * 5

@@ -50,6 +50,22 @@ LogSigmoid = _activation("LogSigmoid", F.logsigmoid)
 Tanhshrink = _activation("Tanhshrink", F.tanhshrink)
 Threshold = _activation("Threshold", F.threshold, ("threshold", "value", "inplace"), (None, None, False))
 GLU = _activation("GLU", F.glu, ("dim",), (-1,))
+Hardshrink = _activation("Hardshrink", F.hardshrink, ("lambd",), (0.5,), lambda m: f"{m.lambd}")
+Softshrink = _activation("Softshrink", F.softshrink, ("lambd",), (0.5,), lambda m: f"{m.lambd}")
+
+
+class RReLU(Module):
+    """As torch.nn.RReLU: random slopes in training, their mean in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (", inplace=True" if self.inplace else "")
 Softmax = _activation("Softmax", F.softmax, ("dim",), (None,))
 LogSoftmax = _activation("LogSoftmax", F.log_softmax, ("dim",), (None,))
 Softmin = _activation("Softmin", F.softmin, ("dim",), (None,))

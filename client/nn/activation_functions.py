@@ -6,7 +6,22 @@ import math
 
 import gradwire as gw
 
+from gradwire import dtypes
+from gradwire.ops import apply
+
 from .functional import _in_place, _log1p_exp, _named
+
+
+def _with_grad(value, history, grad_fn: str):
+    """value's bits, differentiated as history is: for activations whose value is PyTorch's formula but whose
+    gradient PyTorch defines its own way (at bounds, at NaN)."""
+    return _named(apply("with_value", history, value), grad_fn)
+
+
+def _passes(x, mask):
+    """x where mask holds, else a constant zero: its gradient is 1 there and 0 elsewhere (a select, so an inf or
+    NaN where the mask is off sends no NaN into the gradient)."""
+    return gw.where(mask, x, gw.zeros_like(x).detach())
 
 
 def relu(input, inplace=False):
@@ -18,9 +33,14 @@ def relu6(input, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp's values; PyTorch's gradient: 1 strictly between the bounds, 0 at and beyond them and at NaN (its
+    vectorized kernel's answer; its scalar tail passes a NaN's gradient)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
     if inplace:
         return _in_place(input, hardtanh, min_val, max_val)
-    return _named(input.clamp(min_val, max_val), "HardtanhBackward0")
+    inside = (input > min_val).logical_and(input < max_val)
+    return _with_grad(input.clamp(min_val, max_val), _passes(input, inside), "HardtanhBackward0")
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -29,10 +49,19 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     return _named(gw.where(input > 0, input, input * negative_slope), "LeakyReluBackward0")
 
 
+def _elu(x, coef, input_scale=1.0, scale=1.0):
+    """PyTorch's x <= 0 ? coef * expm1(x * input_scale) : x * scale (so NaN and inf take the linear branch, and
+    -0.0 gives -0.0); the exponential branch sees only x <= 0, so it sends no inf * 0 into the gradient."""
+    neg = x <= 0
+    xn = gw.where(neg, x, gw.zeros_like(x))
+    return gw.where(neg, coef * (xn * input_scale if input_scale != 1.0 else xn).expm1(),
+                    x * scale if scale != 1.0 else x)
+
+
 def elu(input, alpha=1.0, inplace=False):
     if inplace:
         return _in_place(input, elu, alpha, grad_fn="EluBackward1")
-    return _named(gw.where(input > 0, input, alpha * (input.exp() - 1)), "EluBackward0")
+    return _named(_elu(input, alpha), "EluBackward0")
 
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -41,13 +70,15 @@ _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804
 def selu(input, inplace=False):
     if inplace:
         return _in_place(input, selu, grad_fn="EluBackward1")
-    return _named(_SELU_SCALE * gw.where(input > 0, input, _SELU_ALPHA * (input.exp() - 1)), "EluBackward0")
+    return _named(_elu(input, _SELU_ALPHA * _SELU_SCALE, scale=_SELU_SCALE), "EluBackward0")
 
 
 def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
     if inplace:
         return _in_place(input, celu, alpha, grad_fn="CeluBackward1")
-    return _named(gw.where(input > 0, input, alpha * ((input / alpha).exp() - 1)), "CeluBackward0")
+    return _named(_elu(input, alpha, 1.0 / alpha), "CeluBackward0")
 
 
 def sigmoid(input):
@@ -89,7 +120,9 @@ def gelu(input, approximate="none"):
 
 
 def logsigmoid(input):
-    return _named(-_log1p_exp(-input), "LogSigmoidBackward0")
+    """PyTorch's value, min(x, 0) - log1p(exp(-|x|)) (+0.0 at inf), with the smooth form's gradient."""
+    value = input.clamp(max=0) - (-input.abs()).exp().log1p()
+    return _with_grad(value, -_log1p_exp(-input), "LogSigmoidBackward0")
 
 
 def softsign(input):
@@ -97,15 +130,21 @@ def softsign(input):
 
 
 def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6; PyTorch's gradient: 1/6 strictly inside (-3, 3), else 0 (NaN included)."""
     if inplace:
         return _in_place(input, hardsigmoid)
-    return _named((input + 3).clamp(0.0, 6.0) / 6, "HardsigmoidBackward0")
+    inside = (input > -3).logical_and(input < 3)
+    return _with_grad((input + 3).clamp(0.0, 6.0) / 6, _passes(input, inside) / 6, "HardsigmoidBackward0")
 
 
 def hardswish(input, inplace=False):
+    """x relu6(x + 3) / 6; PyTorch's gradient: 0 for x <= -3, x/3 + 1/2 below 3, 1 from 3 on and at NaN."""
     if inplace:
         return _in_place(input, hardswish)
-    return _named(input * (input + 3).clamp(0.0, 6.0) / 6, "HardswishBackward0")
+    mid = (input > -3).logical_and(input < 3)
+    xm = _passes(input, mid)
+    history = gw.where(mid, xm * xm / 6 + xm / 2, _passes(input, (input <= -3).logical_not()))
+    return _with_grad(input * (input + 3).clamp(0.0, 6.0) / 6, history, "HardswishBackward0")
 
 
 def tanhshrink(input):
@@ -115,10 +154,49 @@ def tanhshrink(input):
 def _threshold(input, threshold, value, inplace=False):
     if inplace:
         return _in_place(input, _threshold, threshold, value, grad_fn="ThresholdBackward1")
-    return _named(gw.where(input > threshold, input, gw.full_like(input, value)), "ThresholdBackward0")
+    below = input <= threshold      # PyTorch's x <= threshold ? value : x (a NaN stays, its gradient passes)
+    return _with_grad(gw.where(below, gw.full_like(input, value), input), _passes(input, below.logical_not()),
+                      "ThresholdBackward0")
 
 
 threshold = _threshold      # (as PyTorch names it: the parameter `threshold` hides the function in its body)
+
+
+def hardshrink(input, lambd=0.5):
+    """x outside [-lambd, lambd], else 0 (NaN stays); the gradient 1 outside, 0 inside and at NaN (as PyTorch's
+    vectorized kernel)."""
+    outside = (input < -lambd).logical_or(input > lambd)
+    inside = (input >= -lambd).logical_and(input <= lambd)
+    return _with_grad(gw.where(inside, gw.zeros_like(input), input), _passes(input, outside), "HardshrinkBackward0")
+
+
+def _shrink_limit(input, lambd) -> None:
+    if lambd < 0:
+        big, name = ("1.79769e+308", "Double") if input.dtype == dtypes.float64 else ("3.40282e+38", "Float")
+        raise RuntimeError(f"lambda must be in range [0, {big}] for input dtype {name}, but found {lambd:g}")
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else +0.0 (NaN stays NaN); the gradient 1 outside, 0 inside
+    and at NaN (as PyTorch's vectorized kernel)."""
+    _shrink_limit(input, lambd)
+    outside = (input < -lambd).logical_or(input > lambd)
+    value = gw.where(input > lambd, input - lambd, gw.where(input < -lambd, input + lambd, input * 0 + 0.0))
+    return _with_grad(value, _passes(input, outside), "SoftshrinkBackward0")
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """leaky_relu with slope (lower + upper) / 2, or in training a slope drawn uniformly in [lower, upper] per
+    element (the client's generator, see gw.manual_seed)."""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if inplace:
+        return _in_place(input, rrelu, lower, upper, training, grad_fn="RreluWithNoiseBackward1")
+    if training:
+        slope = gw.rand(*input.shape, dtype=input.dtype) * (upper - lower) + lower
+    else:
+        slope = (lower + upper) / 2
+    return _named(gw.where(input > 0, input, input * slope), "RreluWithNoiseBackward0")
 
 
 def glu(input, dim=-1):
@@ -130,4 +208,5 @@ def glu(input, dim=-1):
 
 
 __all__ = ["relu", "relu6", "hardtanh", "leaky_relu", "elu", "selu", "celu", "sigmoid", "tanh", "silu", "softplus",
-           "mish", "gelu", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "tanhshrink", "threshold", "glu"]
+           "mish", "gelu", "logsigmoid", "softsign", "hardsigmoid", "hardswish", "tanhshrink", "threshold", "glu",
+           "hardshrink", "softshrink", "rrelu"]

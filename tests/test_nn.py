@@ -10,7 +10,7 @@ import torch
 
 import gradwire as gw
 from client_fixtures import counter, session  # noqa: F401
-from torch_diff import outcomes, same_as_torch
+from torch_diff import outcomes, same_as_torch, same_outcomes_and_warnings
 
 pytestmark = pytest.mark.usefixtures("session")
 RNG = np.random.default_rng(7)
@@ -666,15 +666,7 @@ def test_channel_dropout_zeroes_whole_channels_as_torch():
                          lambda: tuple(F.dropout2d(lib.ones(2, 3, 4)).shape), lambda: tuple(F.dropout3d(lib.ones(2, 3)).shape),
                          lambda: F.dropout2d(lib.ones(2, 3, 4, 4), 1.0).sum().item(),
                          lambda: nn.Dropout2d(0.5).eval()(lib.ones(2, 3, 2, 2)).sum().item()])
-    import warnings
-    with warnings.catch_warnings(record=True) as ours:
-        warnings.simplefilter("always")
-        a = cases(gw)
-    with warnings.catch_warnings(record=True) as theirs:
-        warnings.simplefilter("always")
-        b = cases(torch)
-    assert [str(c) for c in a] == [str(c) for c in b]
-    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    same_outcomes_and_warnings(cases)
 
 
 def test_pad_sequence_as_torch():

@@ -11,7 +11,7 @@ import torch
 
 import gradwire as gw
 from client_fixtures import session  # noqa: F401
-from torch_diff import outcomes
+from torch_diff import outcomes, same_outcomes_and_warnings
 
 T, B, IN, H = 4, 3, 5, 6
 
@@ -135,14 +135,7 @@ def test_reprs_errors_and_warnings_as_torch():
             lambda: nn.GRUCell(10, 20)(lib.ones(2, 3, 10)), lambda: nn.RNNCell(10, 20, nonlinearity="x")(lib.ones(10)),
             lambda: [n for n, _ in nn.LSTM(4, 5, 2, bidirectional=True).named_parameters()],
             lambda: [[tuple(w.shape) for w in ws] for ws in nn.GRU(4, 5, 2).all_weights]])
-    with warnings.catch_warnings(record=True) as ours:
-        warnings.simplefilter("always")
-        a = cases(gw)
-    with warnings.catch_warnings(record=True) as theirs:
-        warnings.simplefilter("always")
-        b = cases(torch)
-    assert [str(x) for x in a] == [str(x) for x in b]
-    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    same_outcomes_and_warnings(cases)
 
 
 def test_lstm_language_model_trains_as_torch():

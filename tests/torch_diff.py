@@ -111,3 +111,14 @@ def outcomes(calls) -> list:
         except Exception as e:  # noqa: BLE001
             out.append((type(e).__name__, str(e)))
     return out
+
+
+def same_outcomes_and_warnings(cases) -> None:
+    """cases(lib) -> outcomes: equal for gradwire and torch (str of each), and so are the warnings each raised."""
+    import warnings
+    seen = []
+    for lib in (gw, torch):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            seen.append(([str(c) for c in cases(lib)], [str(w.message) for w in caught]))
+    assert seen[0] == seen[1], (seen[0], seen[1])

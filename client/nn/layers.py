@@ -118,16 +118,21 @@ class Embedding(Module):
         return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
 
 
+def _normalized(module, normalized_shape, eps, elementwise_affine, device, dtype) -> None:
+    """LayerNorm's and RMSNorm's shared set-up: the shape as a tuple, eps, and a weight of ones when affine."""
+    Module.__init__(module)
+    devices.check(device)
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    module.normalized_shape = tuple(normalized_shape)
+    module.eps, module.elementwise_affine = eps, elementwise_affine
+    parameter(module, "weight", module.normalized_shape, present=elementwise_affine, fill=1.0, dtype=dtype)
+
+
 class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
                  device=None, dtype=None):
-        super().__init__()
-        devices.check(device)
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
-        parameter(self, "weight", self.normalized_shape, present=elementwise_affine, fill=1.0, dtype=dtype)
+        _normalized(self, normalized_shape, eps, elementwise_affine, device, dtype)
         parameter(self, "bias", self.normalized_shape, present=elementwise_affine and bias, dtype=dtype)
 
     def forward(self, input):
@@ -140,13 +145,7 @@ class LayerNorm(Module):
 
 class RMSNorm(Module):
     def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True, device=None, dtype=None):
-        super().__init__()
-        devices.check(device)
-        if isinstance(normalized_shape, numbers.Integral):
-            normalized_shape = (normalized_shape,)
-        self.normalized_shape = tuple(normalized_shape)
-        self.eps, self.elementwise_affine = eps, elementwise_affine
-        parameter(self, "weight", self.normalized_shape, present=elementwise_affine, fill=1.0, dtype=dtype)
+        _normalized(self, normalized_shape, eps, elementwise_affine, device, dtype)
 
     def reset_parameters(self) -> None:
         if self.weight is not None:

@@ -10,15 +10,20 @@ import gradwire as gw
 from .functional import _named
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+def _trailing(input, normalized_shape, fn: str, star: str) -> tuple:
+    """The trailing dims normalized_shape names, with PyTorch's errors (its two messages differ by a comma)."""
     if isinstance(normalized_shape, numbers.Integral):
-        raise TypeError("layer_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
+        raise TypeError(f"{fn}(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
     normalized_shape = tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(input.shape[input.ndim - k:]) != normalized_shape or k == 0:
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
-    dims = tuple(range(input.ndim - k, input.ndim))
+                           f"[{star}{', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
+    return tuple(range(input.ndim - k, input.ndim))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    dims = _trailing(input, normalized_shape, "layer_norm", "*, ")
     mean = input.mean(dims, keepdim=True)
     centered = input - mean
     var = (centered * centered).mean(dims, keepdim=True)
@@ -33,15 +38,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2 over the trailing normalized_shape) + eps) * weight; eps defaults to the dtype's
     machine epsilon, as PyTorch's."""
-    if isinstance(normalized_shape, numbers.Integral):
-        raise TypeError("rms_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not int")
-    normalized_shape = tuple(normalized_shape)
-    k = len(normalized_shape)
-    if tuple(input.shape[input.ndim - k:]) != normalized_shape or k == 0:
-        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-                           f"[*{', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
+    dims = _trailing(input, normalized_shape, "rms_norm", "*")
     eps = float(np.finfo(np.dtype(str(input.dtype).rsplit(".", 1)[-1])).eps) if eps is None else eps
-    dims = tuple(range(input.ndim - k, input.ndim))
     out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
     return out if weight is None else out * weight
 

@@ -558,7 +558,9 @@ def _index_dims(k) -> int:
 def getitem(x: Tensor, key) -> Tensor:
     """Basic indexing (integers, slices, None, ...) gives a view, as in PyTorch; one integer-array index is
     a `take`, several select pointwise (see `_pointwise`), a bool mask selects where it is True."""
-    key = _masks_to_indices(_expand_ellipsis(x, key))
+    if not isinstance(key, tuple) and isinstance(key, slice) and not x.ndim:
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    key = _masks_to_indices(_expand_ellipsis(x, key), x._node.shape)
     if builtins_sum(1 for k in key if _is_array_index(k)) > 1:
         if builtins_any(k is None or not (isinstance(k, slice) or _is_array_index(k)) for k in key):
             return _basic_first(x, key)
@@ -717,12 +719,16 @@ def _numpy_key(key: tuple) -> tuple:
     return tuple(out)
 
 
-def _masks_to_indices(key: tuple) -> tuple:
+def _masks_to_indices(key: tuple, shape: tuple) -> tuple:
     """A bool mask over k dimensions selects where it is True: the same as the k integer arrays of its
-    nonzero positions (NumPy's and PyTorch's rule). The mask's value is needed for that: one request if
-    the client does not hold it yet."""
-    out = []
+    nonzero positions (NumPy's and PyTorch's rule), once its shape is checked against the dims it covers.
+    The mask's value is needed for that: one request if the client does not hold it yet."""
+    out, view, at = [], _after_basic(key, shape), 0
     for k in key:
+        if k is not None and not isinstance(k, slice) and not _is_array_index(k):
+            out.append(k)               # an integer: its dim is gone before the masks apply
+            continue
+        at += 1
         if isinstance(k, Tensor) and k._node.dtype != "bool":
             out.append(k)               # an index tensor: its dtype says so, its value is not needed here
             continue
@@ -731,10 +737,37 @@ def _masks_to_indices(key: tuple) -> tuple:
             if value.dtype == np.bool_:
                 if not value.ndim:
                     raise IndexError("gradwire does not index with a 0-d bool mask")
+                _check_mask(value.shape, view, at - 1)
+                at += value.ndim - 1
                 out.extend(value.nonzero())
                 continue
         out.append(k)
     return tuple(out)
+
+
+def _after_basic(key: tuple, shape: tuple) -> list:
+    """The shape PyTorch checks masks against: the indexed tensor's once integers have selected (their dims
+    gone) and None has inserted its dims (before the masks and index tensors apply)."""
+    view, axis = [], 0
+    for k in key:
+        if k is None:
+            view.append(1)
+            continue
+        n = _index_dims(k) if isinstance(k, (Tensor, np.ndarray)) else (
+            np.ndim(k) if isinstance(k, list) and np.asarray(k).dtype == np.bool_ else 1)
+        if _is_array_index(k) or isinstance(k, slice):
+            view.extend(shape[axis:axis + n])
+        axis += n
+    return view + list(shape[axis:])
+
+
+def _check_mask(mask_shape: tuple, view: list, at: int) -> None:
+    """PyTorch's IndexError for a bool mask whose shape differs from the dims it covers (at: its first dim's
+    position in `view`)."""
+    for j, n in enumerate(mask_shape):
+        if at + j < len(view) and n != view[at + j]:
+            raise IndexError(f"The shape of the mask {list(mask_shape)} at index {j} does not match the shape of "
+                             f"the indexed tensor {view} at index {at + j}")
 
 
 def _index_array(k) -> np.ndarray:
@@ -799,7 +832,9 @@ def _pointwise(x: Tensor, key: tuple) -> Tensor:
 
 def _step(k: slice) -> int:
     step = 1 if k.step is None else int(k.step)
-    if step <= 0:
+    if step == 0:
+        raise ValueError("slice step cannot be zero")
+    if step < 0:
         raise ValueError("step must be greater than zero")
     return step
 

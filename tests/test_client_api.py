@@ -7,6 +7,7 @@ import torch
 
 import gradwire as gw
 from client_fixtures import counter, session  # noqa: F401
+from torch_diff import same_as_torch
 
 pytestmark = pytest.mark.usefixtures("session")
 
@@ -427,6 +428,25 @@ def test_bool_mask_indexing_matches_torch(expr):
     (yg * yg).sum().backward()
     (yt * yt).sum().backward()
     np.testing.assert_allclose(xg.grad.numpy(), xt.grad.numpy())
+
+
+@pytest.mark.parametrize("key", [
+    lambda l: [True, False], lambda l: l.tensor([True, False]), lambda l: (slice(None), [True] * 5),
+    lambda l: (0, [True] * 5), lambda l: (None, [True] * 3), lambda l: (Ellipsis, [True] * 3),
+    lambda l: l.ones(3, 5, dtype=l.bool), lambda l: ([True] * 3, [True] * 5), lambda l: (None, 1, [True] * 4),
+])
+def test_bool_mask_shape_must_match_the_dims_it_covers(key):
+    """A mask that does not cover its dims exactly is PyTorch's IndexError (naming the shape after integers
+    and None applied), never a selection of its True positions."""
+    same_as_torch(lambda lib, x: x[key(lib)], np.random.default_rng(3).standard_normal((3, 4, 5)))
+
+
+def test_slice_errors_match_torch():
+    same_as_torch(lambda lib, x: x[:], np.array(2.0))
+    same_as_torch(lambda lib, x: x[(slice(None),)], np.array(2.0))
+    same_as_torch(lambda lib, x: x[::0], np.zeros((4, 3)))
+    same_as_torch(lambda lib, x: x[1, ::0], np.zeros((4, 3)))
+    same_as_torch(lambda lib, x: x[::-1], np.zeros((4, 3)))
 
 
 # -- reductions with indices, statistics, expand ------------------------------------------------

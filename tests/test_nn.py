@@ -533,6 +533,20 @@ def test_group_instance_norm_bilinear_attention():
                   q, k, v, mask, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("heads", [(6, 2, 2), (6, 2, 3), (6, 1, 1), (4, 4, 4), (6, 4, 4), (5, 2, 2)])
+def test_scaled_dot_product_attention_grouped_query_heads(heads):
+    """enable_gqa: each key and value head serves its group of query heads (counts that do not divide the
+    query's are PyTorch's RuntimeError), with gradients through the repeat."""
+    hq, hk, hv = heads
+    q, k, v = RNG.standard_normal((2, hq, 4, 8)), RNG.standard_normal((2, hk, 5, 8)), RNG.standard_normal((2, hv, 5, 3))
+    same_as_torch(lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+                  q, k, v, second_order=True, rtol=1e-9, atol=1e-12)
+    same_as_torch(lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True,
+                                                                                      is_causal=True), q, k, v)
+    same_as_torch(lambda lib, q, k, v: lib.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True),
+                  RNG.standard_normal((4, 8)), RNG.standard_normal((5, 8)), RNG.standard_normal((5, 3)))
+
+
 def test_instance_norm_modules_match_torch():
     for cls, shape, kw in (("InstanceNorm1d", (2, 3, 5), {}), ("InstanceNorm2d", (2, 3, 4, 4),
                                                                {"affine": True, "track_running_stats": True}),

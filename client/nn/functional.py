@@ -155,11 +155,12 @@ def bilinear(input1, input2, weight, bias=None):
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
-    """softmax(Q K^T * scale + mask) V; a bool mask keeps where True; is_causal masks the upper triangle."""
+    """softmax(Q K^T * scale + mask) V; a bool mask keeps where True; is_causal masks the upper triangle;
+    enable_gqa repeats each key and value head over its group of query heads."""
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
     if enable_gqa:
-        raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported")
+        key, value = _query_groups(query, key, value)
     l, s = query.shape[-2], key.shape[-2]
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = query.matmul(key.transpose(-2, -1)) * scale
@@ -174,6 +175,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p)
     return _named(weights.matmul(value), "UnsafeViewBackward0")
+
+
+def _query_groups(query, key, value):
+    """Key and value with their heads (dim -3) repeated to the query's count, as PyTorch's grouped-query
+    attention does; each count must divide the query's."""
+    heads = [t.size(-3) for t in (query, key, value)]
+    if len(set(heads)) > 1 and (heads[0] % heads[1] or heads[0] % heads[2]):
+        # PyTorch's message, which ends before the count it means to name.
+        raise RuntimeError("Number of heads in key and value must divide the number of heads in ")
+    return (t if n == heads[0] else t.repeat_interleave(heads[0] // n, -3) for t, n in zip((key, value), heads[1:]))
 
 
 from .activation_functions import *  # noqa: E402,F401,F403  (the activations; activation.py holds their modules)

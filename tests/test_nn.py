@@ -512,6 +512,29 @@ def test_interpolate_errors_and_nan_stays_local():
     same_as_torch(lambda lib, x: lib.nn.functional.interpolate(x, size=(8, 8), mode="bilinear"), x)
 
 
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("mode,dims", [("nearest", 1), ("nearest", 2), ("nearest", 3), ("nearest-exact", 2),
+                                       ("linear", 1), ("bilinear", 2), ("bicubic", 2), ("trilinear", 3),
+                                       ("area", 1), ("area", 2), ("area", 3)])
+def test_interpolate_integer_inputs(dtype, mode, dims):
+    """uint8 copies samples in the nearest modes; the other integer and bool cases are PyTorch's
+    NotImplementedError (they computed with weights cast to the integer dtype: zeros)."""
+    if dtype == "uint8" and mode in ("bilinear", "bicubic"):
+        with pytest.raises(NotImplementedError, match="uint8"):      # PyTorch's fixed-point kernel: not reproduced
+            gw.nn.functional.interpolate(gw.ones((1, 1, 4, 4), dtype=gw.uint8), size=3, mode=mode)
+        return
+    x = (RNG.random((1, 2) + (5, 4, 3)[:dims]) * 9).astype(dtype)
+    same_as_torch(lambda lib, x: lib.nn.functional.interpolate(x, size=(7, 3, 2)[:dims], mode=mode), x)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool"])
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_adaptive_pools_refuse_integer_inputs(dtype, kind, dims):
+    x = (RNG.random((1, 2) + (5, 4, 3)[:dims]) * 9).astype(dtype)
+    same_as_torch(lambda lib, x: getattr(lib.nn.functional, f"adaptive_{kind}_pool{dims}d")(x, 2), x)
+
+
 def test_group_instance_norm_bilinear_attention():
     x = RNG.standard_normal((2, 4, 3, 2))
     w, b = RNG.standard_normal(4), RNG.standard_normal(4)

@@ -9,6 +9,7 @@ import numpy as np
 
 import gradwire as gw
 from gradwire.core.conv import adaptive_windows, pool_shape
+from gradwire.core.dtypes import FLOATS, LEGACY_NAMES
 from gradwire.ops import apply
 
 from .functional import _named
@@ -141,9 +142,20 @@ def _adaptive_size(fn, input, output_size, nd):
     return tuple(int(input.shape[input.ndim - nd + a]) if o is None else int(o) for a, o in enumerate(sizes))
 
 
+def _floats_only(kernel, input):
+    """PyTorch's NotImplementedError for an integer or bool input to a kernel it defines for floats only."""
+    if input._node.dtype not in FLOATS:
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{LEGACY_NAMES[input._node.dtype]}\'')
+
+
+def _adaptive_kernel(kind, nd):
+    return f"adaptive_{kind}_pool3d_cpu" if nd == 3 else f"adaptive_{kind}_pool2d"     # 1d runs the 2d kernel
+
+
 def _adaptive_avg(nd, input, output_size):
     fn = f"adaptive_avg_pool{nd}d"
     sizes = _adaptive_size(fn, input, output_size, nd)
+    _floats_only(_adaptive_kernel("avg", nd), input)
     if all(o == 1 for o in sizes):
         return input.mean(dim=tuple(range(-nd, 0)), keepdim=True)
     x = input
@@ -176,6 +188,7 @@ def adaptive_avg_pool3d(input, output_size):
 
 def _adaptive_max(nd, input, output_size, return_indices):
     sizes = _adaptive_size(f"adaptive_max_pool{nd}d", input, output_size, nd)
+    _floats_only(_adaptive_kernel("max", nd), input)
     idx = apply("adaptive_max_pool_indices", input.detach(), attrs={"shape": sizes})
     out = _named(_gather_planes(input, idx, nd), "SqueezeBackward1" if nd == 1 else f"AdaptiveMaxPool{nd}DBackward0")
     return (out, idx) if return_indices else out

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 import gradwire as gw
+from gradwire.core.dtypes import FLOATS, LEGACY_NAMES
 from gradwire.ops import apply
 
 _DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
@@ -60,6 +61,23 @@ def _resample(x, axis: int, taps, dtype):
     return out
 
 
+def _check_dtype(input, mode: str, spatial: int) -> None:
+    """Floats interpolate in every mode; uint8 in the nearest modes (samples are copied). Other integers and
+    bools are PyTorch's NotImplementedError, in the words of the kernel that refuses them. PyTorch's uint8
+    bilinear and bicubic kernels compute in fixed point, with rounding gradwire does not reproduce: refused too."""
+    dtype = input._node.dtype
+    if dtype in FLOATS or (dtype == "uint8" and mode in ("nearest", "nearest-exact")):
+        return
+    if dtype == "uint8" and mode in ("bilinear", "bicubic"):
+        raise NotImplementedError(f"interpolate: gradwire does not support uint8 input in {mode} mode (PyTorch "
+                                  f"computes it in fixed point); convert the input to float first")
+    kernel = {"nearest": "upsample_nearest2d_channels_last" if spatial == 2 else "compute_indices_weights_nearest",
+              "bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic"}
+    kernel["nearest-exact"] = kernel["nearest"]
+    raise NotImplementedError(f'"{kernel.get(mode, "compute_indices_weights_linear")}" not implemented for '
+                              f"'{LEGACY_NAMES[dtype]}'")
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     spatial = input.ndim - 2
@@ -101,11 +119,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "area":                  # PyTorch's area mode is the adaptive average pool to the output size
         from . import functional as F
         return getattr(F, f"adaptive_avg_pool{spatial}d")(input, sizes)
-    out = input
-    for d, (n_out, n_in, scale) in enumerate(zip(sizes, in_sizes, scales)):
+    for n_out in sizes:
         if n_out <= 0:
             raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                                f"({', '.join(map(str, in_sizes))}) and output ({', '.join(map(str, sizes))})")
+    _check_dtype(input, mode, spatial)
+    out = input
+    for d, (n_out, n_in, scale) in enumerate(zip(sizes, in_sizes, scales)):
         out = _resample(out, d + 2, _taps(mode, n_out, n_in, scale, align_corners), input.dtype)
     if out.requires_grad:
         kind = {"nearest": "Nearest", "nearest-exact": "NearestExact", "linear": "Linear", "bilinear": "Bilinear",

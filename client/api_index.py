@@ -77,11 +77,12 @@ def gather(input, dim, index, *, sparse_grad=False):
     return out
 
 
-def _scatter_checks(name: str, input, dim, index, src) -> int:
+def _scatter_checks(input, dim, index, src) -> int:
+    # PyTorch's scatter_add and scatter_reduce share scatter's checks, and its messages name scatter().
     if _dt(index) not in INTS:
-        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
     if src is not None and _dt(src) != _dt(input):
-        raise RuntimeError(f"{name}(): Expected self.dtype to be equal to src.dtype")
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if index.ndim != input.ndim:
         raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
     d = shapes.axis(int(dim), input.ndim)
@@ -107,7 +108,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
         src, value = None, src
     if src is None and value is None:
         raise TypeError("scatter() missing required argument 'src' or 'value'")
-    d = _scatter_checks("scatter", input, dim, index, src)
+    d = _scatter_checks(input, dim, index, src)
     label = "ScatterBackward0"
     if src is None:
         src, label = _constant(input, value, tuple(index.shape), _dt(input)), "ScatterBackward1"
@@ -126,7 +127,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
 @declare(inplace=True, tensors=("input", "index", "src"))
 def scatter_add(input, dim, index, src):
     """input with src[i][j] added at input[index[i][j]][j] along dim, as torch.scatter_add."""
-    d = _scatter_checks("scatter_add", input, dim, index, src)
+    d = _scatter_checks(input, dim, index, src)
     src = _cut(src, tuple(index.shape))
     if input.ndim == 0:
         one = (1,)
@@ -142,7 +143,7 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
     """src reduced into input at index along dim (sum, prod, mean, amax, amin), as torch.scatter_reduce.
 
     include_self: whether input's own values take part."""
-    d = _scatter_checks("scatter_reduce", input, dim, index, src)
+    d = _scatter_checks(input, dim, index, src)
     return apply("scatter_reduce", input, index, _cut(src, tuple(index.shape)),
                  attrs={"axis": d, "reduce": str(reduce), "include_self": bool(include_self)})
 

@@ -63,6 +63,14 @@ def test_scatter_add(dim, index, dtype):
                   arr(4, (3, 4), dtype), np.asarray(index, I64), _src(5, np.asarray(index), dtype), second_order=True)
 
 
+@pytest.mark.parametrize("call", [lambda x, i, s: x.scatter(0, i, s), lambda x, i, s: x.scatter_add(0, i, s),
+                                  lambda x, i, s: x.scatter_reduce(0, i, s, "sum")])
+def test_scatter_family_dtype_errors_name_scatter(call):
+    """PyTorch's scatter_add and scatter_reduce run scatter's checks, whose messages say scatter()."""
+    same_as_torch(lambda lib, x, i, s: call(x, i, s), arr(4, (3, 4), "float32"), np.zeros((3, 4), I64), arr(5, (3, 4)))
+    same_as_torch(lambda lib, x, i, s: call(x, i, s), arr(4, (3, 4)), np.zeros((3, 4)), arr(5, (3, 4)))
+
+
 def test_scatter_larger_src_forward():
     same_as_torch(lambda lib, x, i, s: (x.scatter(0, i, s), x.scatter_add(0, i, s), x.scatter_reduce(1, i, s, "amin")),
                   arr(4, (3, 4)), np.array([[0, 1], [2, 0]]), arr(5, (3, 3)), requires_grad=False)
